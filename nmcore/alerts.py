@@ -1,0 +1,132 @@
+"""Alerts as Alertmanager sends them, and the notification one receiver gets for one alert group."""
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import ClassVar, Literal
+
+import attrs
+
+from nmcore.schema import KEY
+
+Status = Literal["firing", "resolved"]
+
+
+def fingerprint_of(labels: Mapping[str, str]) -> str:
+    """A stable id for an alert's label set, used when the sender gave none (a bare JSON array)."""
+    canonical = json.dumps(sorted(labels.items()), separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@attrs.frozen(kw_only=True)
+class Alert:
+    __nmcore_open_schema__: ClassVar[bool] = True
+
+    status: Status = "firing"
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+    annotations: Mapping[str, str] = attrs.field(factory=dict)
+    starts_at: str = ""
+    ends_at: str = ""
+    generator_url: str = attrs.field(default="", metadata={KEY: "generatorURL"})
+    fingerprint: str = ""
+
+    @property
+    def namespace(self) -> str:
+        return self.labels.get("namespace", "")
+
+    @property
+    def message(self) -> str:
+        """What the alert says, as the Go original picks it: message, then summary, then summaryCn."""
+        a = self.annotations
+        return a.get("message") or a.get("summary") or a.get("summaryCn") or a.get("description", "")
+
+
+@attrs.frozen(kw_only=True)
+class AlertGroup:
+    """Alertmanager's webhook body (version 4); a bare array of alerts becomes a group with no group labels."""
+
+    __nmcore_open_schema__: ClassVar[bool] = True
+
+    alerts: tuple[Alert, ...]
+    receiver: str = ""
+    status: str = ""
+    group_labels: Mapping[str, str] = attrs.field(factory=dict)
+    common_labels: Mapping[str, str] = attrs.field(factory=dict)
+    common_annotations: Mapping[str, str] = attrs.field(factory=dict)
+    external_url: str = attrs.field(default="", metadata={KEY: "externalURL"})
+    version: str = "4"
+    group_key: str = ""
+    truncated_alerts: int = 0
+
+
+def _common(maps: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    maps = list(maps)
+    if not maps:
+        return {}
+    first, rest = maps[0], maps[1:]
+    return {k: v for k, v in first.items() if all(m.get(k) == v for m in rest)}
+
+
+@attrs.frozen(kw_only=True)
+class Notification:
+    """What one receiver is sent for one incoming alert group: the alerts it is entitled to, and context."""
+
+    receiver: str
+    channel: str
+    tenant: str
+    alerts: tuple[Alert, ...]
+    group_labels: Mapping[str, str] = attrs.field(factory=dict)
+    external_url: str = ""
+    group_key: str = ""
+
+    @property
+    def status(self) -> Status:
+        return "firing" if any(a.status == "firing" for a in self.alerts) else "resolved"
+
+    @property
+    def firing(self) -> tuple[Alert, ...]:
+        return tuple(a for a in self.alerts if a.status == "firing")
+
+    @property
+    def resolved(self) -> tuple[Alert, ...]:
+        return tuple(a for a in self.alerts if a.status == "resolved")
+
+    @property
+    def common_labels(self) -> dict[str, str]:
+        return _common(a.labels for a in self.alerts)
+
+    @property
+    def common_annotations(self) -> dict[str, str]:
+        return _common(a.annotations for a in self.alerts)
+
+    @property
+    def key(self) -> str:
+        """Identity for deduplication: the same receiver, the same alerts in the same states."""
+        parts = sorted(f"{a.fingerprint}:{a.status}" for a in self.alerts)
+        return hashlib.sha256("|".join([self.receiver, *parts]).encode()).hexdigest()[:32]
+
+    def webhook_body(self) -> dict:
+        """The Alertmanager webhook shape (what many tools already parse), plus `receiver` and `tenant`."""
+        return {
+            "version": "4",
+            "receiver": self.receiver,
+            "tenant": self.tenant,
+            "status": self.status,
+            "alerts": [
+                {
+                    "status": a.status,
+                    "labels": dict(a.labels),
+                    "annotations": dict(a.annotations),
+                    "startsAt": a.starts_at,
+                    "endsAt": a.ends_at,
+                    "generatorURL": a.generator_url,
+                    "fingerprint": a.fingerprint,
+                }
+                for a in self.alerts
+            ],
+            "groupLabels": dict(self.group_labels),
+            "commonLabels": self.common_labels,
+            "commonAnnotations": self.common_annotations,
+            "externalURL": self.external_url,
+            "groupKey": self.group_key,
+        }

@@ -1,0 +1,127 @@
+"""The contract between the core and a channel plugin.
+
+A plugin registers a `ChannelSpec`: its name, the Config and Receiver kinds (frozen attrs classes: the
+schema) and a factory for its `Sender`. The core does everything around a send: validation, routing,
+rendering, retries and backoff, deduplication, metrics and redaction. A sender sends once and says how it
+failed by raising `TransientError` (try again, maybe after `retry_after` seconds) or `PermanentError`.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+import httpx
+
+from nmcore.alerts import Notification
+from nmcore.resources import LabelSelector, Resource, SecretKeySelector
+
+__all__ = [
+    "ChannelContext",
+    "ChannelLimits",
+    "ChannelSpec",
+    "DeliveryError",
+    "PermanentError",
+    "Rendered",
+    "SendReport",
+    "SendRequest",
+    "Sender",
+    "TransientError",
+]
+
+
+class DeliveryError(Exception):
+    """A send failed. The message is for operators: say what the server answered and what to do."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientError(DeliveryError):
+    """Worth retrying: connection trouble, rate limits, 5xx (HTTP) or 4xx (SMTP) replies."""
+
+    transient = True
+
+
+class PermanentError(DeliveryError):
+    """Retrying will not help until someone changes the configuration: bad credentials, unknown channel."""
+
+
+@attrs.frozen(kw_only=True)
+class ChannelLimits:
+    """What a channel accepts, declared once so the core and docs can use it the same way everywhere."""
+
+    max_message_bytes: int | None = None
+    max_message_chars: int | None = None
+    max_recipients: int | None = None
+    send_timeout: float = 10.0
+
+
+@attrs.frozen(kw_only=True)
+class Rendered:
+    """One notification rendered in every format a channel might want."""
+
+    subject: str
+    text: str
+    markdown: str
+    html: str
+
+
+@attrs.frozen(kw_only=True)
+class SendReport:
+    """A send that succeeded, with anything the operator should still hear (e.g. WeChat's `invaliduser`)."""
+
+    warnings: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class SendRequest:
+    """Everything a sender needs for one notification to one receiver."""
+
+    notification: Notification
+    message: Rendered
+    receiver: Resource
+    config: Resource | None
+    secret: Callable[[SecretKeySelector], str] = attrs.field(repr=False)
+    """Resolves a Secret key in the config's namespace; raises PermanentError naming what is missing."""
+
+
+class Sender(Protocol):
+    async def send(self, request: SendRequest) -> SendReport | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@attrs.frozen(kw_only=True)
+class ChannelContext:
+    """Shared resources a sender may use: one HTTP client per process (connection reuse), a logger."""
+
+    http: httpx.AsyncClient
+    logger: logging.Logger
+
+
+class ReceiverSchema(Protocol):
+    """A Receiver kind's spec class must expose its config selector under this name."""
+
+    config_selector: LabelSelector | None
+
+
+def _always(_: Any) -> bool:
+    return True
+
+
+@attrs.frozen(kw_only=True)
+class ChannelSpec:
+    name: str
+    config_kind: str
+    receiver_kind: str
+    config_schema: type
+    receiver_schema: type
+    make_sender: Callable[[ChannelContext], Sender]
+    limits: ChannelLimits = ChannelLimits()
+    config_required: Callable[[Any], bool] = _always
+    """Given a receiver spec, whether it needs a Config to send (a webhook receiver with its own url does not)."""
+    description: str = ""

@@ -1,0 +1,150 @@
+"""The plugin host: a typed façade over one pluggy manager, loading plugins from the `nmcore` entry points.
+
+A plugin that fails to import, or whose registration raises, is logged with its name and version and
+skipped; the others load. `NMCORE_PLUGINS=a,b` allows only those entry points (empty: none),
+`NMCORE_DISABLE_PLUGINS=a,b` blocks them. Built-ins register through the same hooks as any plugin.
+"""
+
+import importlib.metadata
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+import pluggy
+
+from nmcore import hookspecs
+from nmcore.alerts import Alert
+from nmcore.channel import ChannelSpec
+from nmcore.resources import Resource
+from nmcore.tenancy import BuiltinTenantResolvers, TenantOptions, TenantResolver
+
+log = logging.getLogger(__name__)
+
+ALLOW_ENV = "NMCORE_PLUGINS"
+BLOCK_ENV = "NMCORE_DISABLE_PLUGINS"
+
+
+class PluginError(Exception):
+    pass
+
+
+@attrs.frozen
+class PluginInfo:
+    """Where a plugin came from, for `nm plugins` and error messages."""
+
+    name: str
+    distribution: str
+    version: str
+    error: str = ""
+
+
+@attrs.frozen
+class RegisteredChannel:
+    spec: ChannelSpec
+    plugin: PluginInfo
+
+
+def _split_env(name: str) -> set[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+class PluginHost:
+    def __init__(self, *, load_entrypoints: bool = True, plugins: Iterable[object] = ()):
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self._info: dict[str, PluginInfo] = {}
+        self.failures: list[PluginInfo] = []
+        if load_entrypoints:
+            self._load_entrypoints()
+        for plugin in plugins:
+            self.register(plugin)
+        self._register_defaults()
+        self._pm.check_pending()
+        self._channels: dict[str, RegisteredChannel] | None = None
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        name = self._pm.register(plugin, name=name)
+        self._info.setdefault(name, PluginInfo(name, "(in process)", ""))
+        self._channels = None
+
+    def _register_defaults(self) -> None:
+        from nmcore.webhook import WebhookPlugin
+
+        for name, plugin in (("nmcore.webhook", WebhookPlugin()), ("nmcore.tenancy", BuiltinTenantResolvers())):
+            self._pm.register(plugin, name=name)
+            self._info[name] = PluginInfo(name, "nmcore", importlib.metadata.version("nmcore"))
+
+    def _load_entrypoints(self) -> None:
+        allowed, blocked = _split_env(ALLOW_ENV), _split_env(BLOCK_ENV) or set()
+        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+            if (allowed is not None and ep.name not in allowed) or ep.name in blocked:
+                log.info("plugin %s not loaded: excluded by %s/%s", ep.name, ALLOW_ENV, BLOCK_ENV)
+                continue
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            try:
+                plugin = ep.load()
+                self._pm.register(plugin, name=ep.name)
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
+                info = PluginInfo(ep.name, dist, version, f"{type(exc).__name__}: {exc}")
+                self.failures.append(info)
+                log.error("plugin %s (%s %s) failed to load, skipped: %s", ep.name, dist, version, info.error)
+                continue
+            self._info[ep.name] = PluginInfo(ep.name, dist, version)
+
+    @property
+    def channels(self) -> Mapping[str, RegisteredChannel]:
+        """Channel name → spec, collected from every plugin; a name claimed twice keeps the first and logs."""
+        if self._channels is None:
+            self._channels = self._collect_channels()
+        return self._channels
+
+    def _collect_channels(self) -> dict[str, RegisteredChannel]:
+        channels: dict[str, RegisteredChannel] = {}
+        kinds: dict[str, str] = {}
+        for impl in reversed(self._pm.hook.nmcore_register_channels.get_hookimpls()):
+            info = self._info.get(impl.plugin_name, PluginInfo(impl.plugin_name, "?", "?"))
+
+            def register(spec: ChannelSpec, info: PluginInfo = info) -> None:
+                if not isinstance(spec, ChannelSpec):
+                    raise PluginError(f"register() takes a ChannelSpec, got {type(spec).__name__}")
+                for kind in (spec.config_kind, spec.receiver_kind):
+                    if kind in kinds:
+                        raise PluginError(f"kind {kind} is already registered by channel {kinds[kind]!r}")
+                if spec.name in channels:
+                    first = channels[spec.name].plugin
+                    raise PluginError(f"channel {spec.name!r} is already registered by {first.name} ({first.distribution})")
+                channels[spec.name] = RegisteredChannel(spec, info)
+                kinds.update({spec.config_kind: spec.name, spec.receiver_kind: spec.name})
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:  # noqa: BLE001
+                failure = attrs.evolve(info, error=f"{type(exc).__name__}: {exc}")
+                self.failures.append(failure)
+                log.error("plugin %s (%s %s) failed to register its channels, skipped: %s",
+                          info.name, info.distribution, info.version, failure.error)
+        return channels
+
+    def tenant_resolver(self, name: str, options: TenantOptions | None = None) -> TenantResolver:
+        resolver = self._pm.hook.nmcore_tenant_resolver(name=name, options=options or TenantOptions())
+        if resolver is None:
+            raise PluginError(f"no tenant resolver called {name!r} (built in: rbac, kubesphere, namespace)")
+        return resolver
+
+    @property
+    def has_route_filters(self) -> bool:
+        return bool(self._pm.hook.nmcore_route_filter.get_hookimpls())
+
+    def route_filter(self, alert: Alert, receiver: Resource, tenant: str) -> str | None:
+        """The first reason any plugin gives to withhold the alert, or None."""
+        reasons: list[Any] = self._pm.hook.nmcore_route_filter(alert=alert, receiver=receiver, tenant=tenant)
+        return next((r for r in reasons if r), None)
+
+    def plugins(self) -> list[PluginInfo]:
+        return sorted(self._info.values(), key=lambda p: p.name) + self.failures

@@ -1,0 +1,179 @@
+"""The Kubernetes object shapes nmcore reads: metadata, label selectors, Secrets, RoleBindings, custom resources."""
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import attrs
+
+from nmcore.schema import KEY
+
+GROUP_VERSION = "notification.kubesphere.io/v1alpha1"
+
+LABEL_TYPE = "type"
+LABEL_USER = "user"
+
+
+@attrs.frozen(kw_only=True)
+class ObjectMeta:
+    """The parts of `metadata` nmcore uses; the API server's other keys are accepted and ignored."""
+
+    __nmcore_open_schema__: ClassVar[bool] = True
+
+    name: str
+    namespace: str = ""
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+    annotations: Mapping[str, str] = attrs.field(factory=dict)
+    resource_version: str = ""
+    uid: str = ""
+
+
+
+@attrs.frozen(kw_only=True)
+class LabelSelectorRequirement:
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        present = self.key in labels
+        if self.operator == "Exists":
+            return present
+        if self.operator == "DoesNotExist":
+            return not present
+        if self.operator == "In":
+            return present and labels[self.key] in self.values
+        return not present or labels[self.key] not in self.values
+
+
+@attrs.frozen(kw_only=True)
+class LabelSelector:
+    """A Kubernetes label selector; an empty one matches everything, as in Kubernetes."""
+
+    match_labels: Mapping[str, str] = attrs.field(factory=dict)
+    match_expressions: tuple[LabelSelectorRequirement, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.match_labels.items()) and all(
+            e.matches(labels) for e in self.match_expressions
+        )
+
+    def __str__(self) -> str:
+        parts = [f"{k}={v}" for k, v in sorted(self.match_labels.items())]
+        parts += [f"{e.key} {e.operator} ({','.join(e.values)})" if e.values else f"{e.key} {e.operator}"
+                  for e in self.match_expressions]
+        return ", ".join(parts) or "<everything>"
+
+
+@attrs.frozen(kw_only=True)
+class SecretKeySelector:
+    """A reference to one key of a Secret in the referring object's namespace."""
+
+    name: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"Secret {self.name!r} key {self.key!r}"
+
+
+@attrs.frozen(kw_only=True)
+class Secret:
+    """A core v1 Secret. Values never appear in repr; `values()` decodes `data` and overlays `stringData`."""
+
+    api_version: Literal["v1"] = attrs.field(default="v1", metadata={KEY: "apiVersion"})
+    kind: Literal["Secret"] = "Secret"
+    metadata: ObjectMeta
+    data: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    string_data: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    type: str = "Opaque"
+    immutable: bool = False
+
+    def values(self) -> dict[str, str]:
+        decoded: dict[str, str] = {}
+        for key, encoded in self.data.items():
+            try:
+                decoded[key] = base64.b64decode(encoded, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise ValueError(f"data.{key} is not valid base64 of UTF-8 text") from None
+        decoded.update(self.string_data)
+        return decoded
+
+
+@attrs.frozen(kw_only=True)
+class RoleRef:
+    api_group: str = "rbac.authorization.k8s.io"
+    kind: str
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class Subject:
+    kind: str
+    name: str
+    api_group: str = ""
+    namespace: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class RoleBinding:
+    """An rbac.authorization.k8s.io/v1 RoleBinding: its `User` subjects can access its namespace."""
+
+    api_version: str = attrs.field(default="rbac.authorization.k8s.io/v1", metadata={KEY: "apiVersion"})
+    kind: Literal["RoleBinding"] = "RoleBinding"
+    metadata: ObjectMeta
+    subjects: tuple[Subject, ...] = ()
+    role_ref: RoleRef
+
+    def users(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.subjects if s.kind == "User")
+
+
+@attrs.frozen(kw_only=True)
+class Resource:
+    """A `notification.kubesphere.io` custom resource, its `spec` structured as its kind's schema says."""
+
+    kind: str
+    metadata: ObjectMeta
+    spec: Any
+    origin: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return self.metadata.labels
+
+    @property
+    def ref(self) -> str:
+        """`Kind/namespace/name`, how logs, errors and metrics name this object."""
+        ns = f"{self.metadata.namespace}/" if self.metadata.namespace else ""
+        return f"{self.kind}/{ns}{self.metadata.name}"
+
+    @property
+    def scope(self) -> str:
+        """`tenant`, `global`, `default` or `` from the `type` label."""
+        return self.labels.get(LABEL_TYPE, "")
+
+    @property
+    def user(self) -> str:
+        return self.labels.get(LABEL_USER, "")
+
+
+@attrs.frozen(kw_only=True)
+class CredentialSource:
+    secret_key_ref: SecretKeySelector
+
+
+@attrs.frozen(kw_only=True)
+class Credential:
+    """A value given inline (`value`) or, better, read from a Secret (`valueFrom.secretKeyRef`)."""
+
+    value: str | None = attrs.field(default=None, repr=False)
+    value_from: CredentialSource | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.value is None) == (self.value_from is None):
+            raise ValueError("give exactly one of value and valueFrom.secretKeyRef")

@@ -1,0 +1,152 @@
+"""The one converter for manifests: Kubernetes field names, strict keys, lenient numbers, located errors.
+
+Every attrs class that describes part of a manifest (the core's and the plugins') is structured here, so
+they all get the same rules: a field's manifest key is the camelCase of its name unless the field says
+otherwise (``requireTLS``, ``from``); unknown keys are errors unless the class is marked open; numbers
+written as strings (``port: "25"``) are accepted, as the KubeSphere examples write them.
+"""
+
+import difflib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+__all__ = ["KEY", "OPEN_SCHEMA", "SchemaError", "converter", "manifest_key", "structure"]
+
+KEY = "nmcore.key"
+"""Field metadata naming the manifest key, where it is not the camelCase of the field name."""
+
+OPEN_SCHEMA = "__nmcore_open_schema__"
+"""Class attribute: when true, unknown keys are ignored (Kubernetes `metadata` carries many we do not read)."""
+
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+
+
+class SchemaError(ValueError):
+    """A manifest does not fit its schema; `problems` holds one `message @ $.path` line per fault."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def manifest_key(attribute: attrs.Attribute) -> str:
+    explicit = attribute.metadata.get(KEY)
+    if explicit:
+        return explicit
+    head, *rest = attribute.name.rstrip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _describe(value: Any) -> str:
+    """Name a value's type the way a YAML author thinks of it, never echoing the value (it may be secret)."""
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _structure_int(value: Any, _: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value)
+    if isinstance(value, str):
+        raise ValueError(f"expected an integer, got the string {value!r}")
+    raise ValueError(f"expected an integer, got {_describe(value)}")
+
+
+def _structure_str(value: Any, _: type) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"expected a string, got {_describe(value)}")
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"expected true or false, got {_describe(value)}")
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"expected a number, got {_describe(value)}")
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=True)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(float, _structure_float)
+
+    def structure_factory(cls: type) -> Any:
+        renames = {a.name: override(rename=manifest_key(a)) for a in attrs.fields(cls)}
+        inner = make_dict_structure_fn(
+            cls, conv, _cattrs_forbid_extra_keys=not getattr(cls, OPEN_SCHEMA, False), **renames
+        )
+
+        def structure_object(value: Any, _: type) -> Any:
+            if not isinstance(value, Mapping):
+                raise ValueError(f"expected an object, got {_describe(value)}")
+            return inner(value, cls)
+
+        return structure_object
+
+    def unstructure_factory(cls: type) -> Any:
+        renames = {a.name: override(rename=manifest_key(a), omit_if_default=True) for a in attrs.fields(cls)}
+        return make_dict_unstructure_fn(cls, conv, **renames)
+
+    conv.register_structure_hook_factory(attrs.has, structure_factory)
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    return conv
+
+
+converter = _make_converter()
+
+
+def structure(value: Any, cls: type, path: str = "$") -> Any:
+    """Structure `value` as `cls`, raising SchemaError with every problem located under `path`."""
+    try:
+        return converter.structure(value, cls)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a located message
+        raise SchemaError(_located(exc, path)) from None
+
+
+def _located(exc: BaseException, path: str) -> list[str]:
+    if isinstance(exc, ClassValidationError):
+        fields = attrs.fields_dict(exc.cl) if attrs.has(exc.cl) else {}
+        with_notes, without = exc.group_exceptions()
+        lines: list[str] = []
+        for sub, note in with_notes:
+            attribute = fields.get(note.name)
+            lines += _located(sub, f"{path}.{manifest_key(attribute) if attribute else note.name}")
+        for sub in without:
+            lines += _located(sub, path)
+        return lines
+    if isinstance(exc, IterableValidationError):
+        with_notes, without = exc.group_exceptions()
+        lines = []
+        for sub, note in with_notes:
+            lines += _located(sub, f"{path}[{note.index!r}]" if isinstance(note.index, str) else f"{path}[{note.index}]")
+        for sub in without:
+            lines += _located(sub, path)
+        return lines
+    if isinstance(exc, ForbiddenExtraKeysError):
+        known = [manifest_key(a) for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        lines = []
+        for extra in sorted(exc.extra_fields):
+            near = difflib.get_close_matches(extra, known, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else f" (known fields: {', '.join(known)})"
+            lines.append(f"unknown field {extra!r}{hint} @ {path}")
+        return lines
+    if isinstance(exc, KeyError):
+        return [f"required field missing @ {path}"]
+    return [f"{exc} @ {path}"]

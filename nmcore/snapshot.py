@@ -1,0 +1,331 @@
+"""Manifests → an immutable, indexed configuration snapshot, and every problem found on the way.
+
+A config source (files, Kubernetes) hands over documents; `build_snapshot` decodes each one on its own (a
+bad manifest is reported and skipped, never stops the others), resolves each receiver's config once, and
+indexes receivers by tenant so routing is a lookup. A reload builds a new snapshot and swaps it whole.
+"""
+
+import difflib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from nmcore.channel import PermanentError
+from nmcore.plugins import RegisteredChannel
+from nmcore.resources import (
+    GROUP_VERSION,
+    Credential,
+    ObjectMeta,
+    Resource,
+    RoleBinding,
+    Secret,
+    SecretKeySelector,
+)
+from nmcore.schema import SchemaError, structure
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAMESPACE = "kubesphere-monitoring-system"
+PRIORITY_LABEL = "priority"
+
+
+@attrs.frozen
+class Document:
+    """One manifest as parsed, and where it came from (`file.yaml`, `file.yaml#2`, `k8s:Kind/ns/name`)."""
+
+    origin: str
+    body: Any
+
+
+@attrs.frozen
+class Problem:
+    origin: str
+    object: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.object}: {self.message}" if self.object else f"{self.origin}: {self.message}"
+
+
+@attrs.frozen
+class Target:
+    """A receiver that can send: its channel and the config it will use (None when it needs none)."""
+
+    receiver: Resource
+    config: Resource | None
+    channel: str
+
+    @property
+    def tenant(self) -> str:
+        return self.receiver.user if self.receiver.scope == "tenant" else ""
+
+
+@attrs.frozen(kw_only=True)
+class Snapshot:
+    channels: Mapping[str, RegisteredChannel]
+    receivers: tuple[Resource, ...]
+    configs: tuple[Resource, ...]
+    global_targets: tuple[Target, ...]
+    tenant_targets: Mapping[str, tuple[Target, ...]]
+    targets: Mapping[str, Target]
+    skipped: Mapping[str, str]
+    """Receiver ref → why it cannot send (no usable config, bad labels)."""
+    problems: tuple[Problem, ...]
+    secrets: Mapping[tuple[str, str], Secret] = attrs.field(repr=False)
+    namespace_users: Mapping[str, frozenset[str]]
+
+    def rolebinding_users(self, namespace: str) -> frozenset[str]:
+        return self.namespace_users.get(namespace, frozenset())
+
+    def targets_for_user(self, user: str) -> tuple[Target, ...]:
+        return self.tenant_targets.get(user, ())
+
+    def secret(self, namespace: str, ref: SecretKeySelector) -> str:
+        return lookup_secret(self.secrets, namespace, ref)
+
+
+def lookup_secret(secrets: Mapping[tuple[str, str], Secret], namespace: str, ref: SecretKeySelector) -> str:
+    """A Secret's value, or PermanentError naming what is missing (and the near name, for typos)."""
+    found = secrets.get((namespace, ref.name))
+    if found is None:
+        raise PermanentError(f"{ref}: Secret {ref.name!r} not found in namespace {namespace!r}"
+                             + _suggest(ref.name, [n for ns, n in secrets if ns == namespace]))
+    values = found.values()
+    if ref.key not in values:
+        raise PermanentError(f"{ref}: Secret {ref.name!r} has no key {ref.key!r}" + _suggest(ref.key, list(values)))
+    return values[ref.key]
+
+
+def empty_snapshot(channels: Mapping[str, RegisteredChannel]) -> Snapshot:
+    return build_snapshot((), channels)
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    near = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _ref_of(body: Any) -> str:
+    if not isinstance(body, Mapping):
+        return ""
+    meta = body.get("metadata") if isinstance(body.get("metadata"), Mapping) else {}
+    return f"{body.get('kind', '?')}/{meta.get('name', '?')}"
+
+
+def secret_refs(value: Any) -> Iterator[SecretKeySelector]:
+    """Every Secret reference inside a structured spec, wherever the schema put it."""
+    if isinstance(value, SecretKeySelector):
+        yield value
+    elif isinstance(value, Credential):
+        if value.value_from is not None:
+            yield value.value_from.secret_key_ref
+    elif attrs.has(type(value)):
+        for field in attrs.fields(type(value)):
+            yield from secret_refs(getattr(value, field.name))
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from secret_refs(item)
+
+
+class _Builder:
+    def __init__(self, channels: Mapping[str, RegisteredChannel], default_namespace: str):
+        self.channels = channels
+        self.default_namespace = default_namespace
+        self.kinds = {}
+        for name, registered in channels.items():
+            self.kinds[registered.spec.config_kind] = (name, "config", registered.spec.config_schema)
+            self.kinds[registered.spec.receiver_kind] = (name, "receiver", registered.spec.receiver_schema)
+        self.problems: list[Problem] = []
+        self.seen: dict[tuple[str, str, str], str] = {}
+        self.configs: list[Resource] = []
+        self.receivers: list[Resource] = []
+        self.secrets: dict[tuple[str, str], Secret] = {}
+        self.origins: dict[str, str] = {}
+        self.namespace_users: dict[str, set[str]] = defaultdict(set)
+
+    def problem(self, origin: str, obj: str, message: str) -> None:
+        self.problems.append(Problem(origin, obj, message))
+
+    def add(self, doc: Document) -> None:
+        body = doc.body
+        if body is None:
+            return
+        if not isinstance(body, Mapping):
+            self.problem(doc.origin, "", "a manifest must be a YAML mapping with apiVersion, kind and metadata")
+            return
+        api_version, kind = body.get("apiVersion"), body.get("kind")
+        if not isinstance(kind, str) or not isinstance(api_version, str):
+            self.problem(doc.origin, "", "missing apiVersion or kind @ $")
+            return
+        try:
+            if api_version == "v1" and kind == "Secret":
+                self.add_secret(doc, structure(body, Secret))
+            elif api_version.startswith("rbac.authorization.k8s.io/") and kind == "RoleBinding":
+                self.add_rolebinding(doc, structure(body, RoleBinding))
+            elif api_version == GROUP_VERSION:
+                self.add_resource(doc, body, kind)
+            elif api_version.startswith("notification.kubesphere.io/"):
+                self.problem(doc.origin, _ref_of(body), f"apiVersion {api_version} is not supported; use {GROUP_VERSION}")
+            else:
+                log.debug("%s: %s %s is not nmcore configuration, ignored", doc.origin, api_version, kind)
+        except SchemaError as exc:
+            for line in exc.problems:
+                self.problem(doc.origin, _ref_of(body), line)
+
+    def claim(self, doc: Document, kind: str, meta: ObjectMeta) -> bool:
+        """Record an object's identity; a second object with the same kind, namespace and name is an error."""
+        identity = (kind, meta.namespace or self.default_namespace, meta.name)
+        if identity in self.seen:
+            self.problem(doc.origin, f"{kind}/{meta.name}", f"duplicate of the object in {self.seen[identity]}; ignored")
+            return False
+        self.seen[identity] = doc.origin
+        return True
+
+    def namespace_of(self, meta: ObjectMeta) -> str:
+        return meta.namespace or self.default_namespace
+
+    def add_secret(self, doc: Document, secret: Secret) -> None:
+        if not self.claim(doc, "Secret", secret.metadata):
+            return
+        try:
+            secret.values()
+        except ValueError as exc:
+            self.problem(doc.origin, f"Secret/{secret.metadata.name}", f"{exc} @ $.data")
+            return
+        self.secrets[(self.namespace_of(secret.metadata), secret.metadata.name)] = secret
+
+    def add_rolebinding(self, doc: Document, binding: RoleBinding) -> None:
+        if self.claim(doc, "RoleBinding", binding.metadata):
+            self.namespace_users[self.namespace_of(binding.metadata)].update(binding.users())
+
+    def add_resource(self, doc: Document, body: Mapping[str, Any], kind: str) -> None:
+        if kind not in self.kinds:
+            known = ", ".join(sorted(self.kinds)) or "none"
+            self.problem(doc.origin, _ref_of(body),
+                         f"unknown kind {kind}: no installed channel plugin provides it (installed kinds: {known})"
+                         + _suggest(kind, list(self.kinds)))
+            return
+        channel, role, schema = self.kinds[kind]
+        extra = sorted(set(body) - {"apiVersion", "kind", "metadata", "spec", "status"})
+        problems = [f"unknown field {k!r} @ $" for k in extra]
+        meta = spec = None
+        try:
+            meta = structure(body.get("metadata"), ObjectMeta, "$.metadata")
+        except SchemaError as exc:
+            problems += exc.problems
+        try:
+            spec = structure(body.get("spec") or {}, schema, "$.spec")
+        except SchemaError as exc:
+            problems += exc.problems
+        if problems or meta is None:
+            for line in problems:
+                self.problem(doc.origin, _ref_of(body), line)
+            return
+        meta = attrs.evolve(meta, namespace=self.namespace_of(meta))
+        if not self.claim(doc, kind, meta):
+            return
+        resource = Resource(kind=kind, metadata=meta, spec=spec, origin=doc.origin)
+        self.origins[resource.ref] = doc.origin
+        (self.configs if role == "config" else self.receivers).append(resource)
+
+    def check_secret_refs(self, resource: Resource) -> None:
+        for ref in secret_refs(resource.spec):
+            try:
+                lookup_secret(self.secrets, resource.metadata.namespace, ref)
+            except PermanentError as exc:
+                self.problem(resource.origin, resource.ref, str(exc))
+
+
+def _priority(config: Resource) -> tuple[int, str]:
+    """Lower `priority` label wins, as in the Go original; then the name, so the choice is stable."""
+    try:
+        return int(config.labels.get(PRIORITY_LABEL, "")), config.name
+    except ValueError:
+        return 1 << 30, config.name
+
+
+def choose_config(receiver: Resource, configs: Iterable[Resource], spec_of: RegisteredChannel) -> tuple[Resource | None, str]:
+    """The config a receiver sends with, or None and why.
+
+    Candidates are the receiver's own tenant's configs (for a tenant receiver) or the configs no tenant owns
+    (for a global one), plus the `type: default` configs. The selector picks among them; with no selector or
+    no match, the default config is used. Another tenant's config is never a candidate.
+    """
+    configs = list(configs)
+    if receiver.scope == "tenant":
+        own = [c for c in configs if c.scope == "tenant" and c.user == receiver.user]
+    else:
+        own = [c for c in configs if c.scope != "tenant"]
+    defaults = sorted((c for c in configs if c.scope == "default"), key=_priority)
+    selector = getattr(receiver.spec, "config_selector", None)
+    note = ""
+    if selector is not None:
+        matched = sorted({c.ref: c for c in own + defaults if selector.matches(c.labels)}.values(), key=_priority)
+        if matched:
+            return matched[0], ""
+        note = f"its selector ({selector}) matches no eligible {spec_of.spec.config_kind}; "
+    if defaults:
+        return defaults[0], note
+    if not spec_of.spec.config_required(receiver.spec):
+        return None, note
+    return None, f"{note}no {spec_of.spec.config_kind} labelled type: default to fall back on"
+
+
+def build_snapshot(
+    documents: Iterable[Document],
+    channels: Mapping[str, RegisteredChannel],
+    *,
+    default_namespace: str = DEFAULT_NAMESPACE,
+    problems: Iterable[Problem] = (),
+) -> Snapshot:
+    """Decode and index `documents`; `problems` found before decoding (YAML syntax) are kept in the result."""
+    builder = _Builder(channels, default_namespace)
+    builder.problems.extend(problems)
+    for doc in documents:
+        builder.add(doc)
+    for resource in builder.configs + builder.receivers:
+        builder.check_secret_refs(resource)
+
+    configs_by_channel: dict[str, list[Resource]] = defaultdict(list)
+    for config in builder.configs:
+        configs_by_channel[builder.kinds[config.kind][0]].append(config)
+        if config.scope == "tenant" and not config.user:
+            builder.problem(config.origin, config.ref, "labelled type: tenant but has no user label")
+
+    targets: dict[str, Target] = {}
+    skipped: dict[str, str] = {}
+    global_targets: list[Target] = []
+    tenant_targets: dict[str, list[Target]] = defaultdict(list)
+    for receiver in sorted(builder.receivers, key=lambda r: r.ref):
+        channel = builder.kinds[receiver.kind][0]
+        if receiver.scope == "tenant" and not receiver.user:
+            reason = "labelled type: tenant but has no user label, so it belongs to nobody"
+        elif receiver.scope not in ("tenant", "global"):
+            reason = "has neither type: tenant (with a user label) nor type: global, so it gets nothing"
+        else:
+            config, reason = choose_config(receiver, configs_by_channel[channel], channels[channel])
+            if config is not None or not reason:
+                if reason:
+                    builder.problem(receiver.origin, receiver.ref, f"{reason}using {config.ref if config else 'no config'}")
+                target = targets[receiver.ref] = Target(receiver, config, channel)
+                (global_targets.append(target) if receiver.scope == "global"
+                 else tenant_targets[receiver.user].append(target))
+                continue
+        skipped[receiver.ref] = reason
+        builder.problem(receiver.origin, receiver.ref, f"will not send: {reason}")
+
+    return Snapshot(
+        channels=channels,
+        receivers=tuple(builder.receivers),
+        configs=tuple(builder.configs),
+        global_targets=tuple(global_targets),
+        tenant_targets={user: tuple(ts) for user, ts in tenant_targets.items()},
+        targets=targets,
+        skipped=skipped,
+        problems=tuple(builder.problems),
+        secrets=builder.secrets,
+        namespace_users={ns: frozenset(users) for ns, users in builder.namespace_users.items()},
+    )

@@ -1,0 +1,40 @@
+"""Helpers for testing nmcore and channel plugins: snapshots and send requests from YAML, sample alerts."""
+
+from collections.abc import Iterable, Mapping
+
+from nmcore.alerts import Alert, Notification, fingerprint_of
+from nmcore.channel import SendRequest
+from nmcore.manifests import documents_from_text
+from nmcore.plugins import PluginHost
+from nmcore.render import DefaultRenderer
+from nmcore.requests import build_request
+from nmcore.snapshot import Snapshot, build_snapshot
+
+
+def plugin_host(plugins: Iterable[object] = ()) -> PluginHost:
+    """A host with the built-ins and `plugins`, ignoring installed entry points (tests stay hermetic)."""
+    return PluginHost(load_entrypoints=False, plugins=plugins)
+
+
+def snapshot_from_yaml(text: str, *, plugins: Iterable[object] = (), host: PluginHost | None = None) -> Snapshot:
+    host = host or plugin_host(plugins)
+    documents, problems = documents_from_text(text, "test.yaml")
+    return build_snapshot(documents, host.channels, problems=problems)
+
+
+def alert(status: str = "firing", annotations: Mapping[str, str] | None = None, **labels: str) -> Alert:
+    labels = {"alertname": "TestAlert", **labels}
+    return Alert(status=status, labels=labels, annotations=annotations or {"summary": "something happened"},
+                 starts_at="2026-11-24T05:53:21.974712798Z", fingerprint=fingerprint_of(labels))  # type: ignore[arg-type]
+
+
+def send_request(snapshot: Snapshot, receiver_ref: str, alerts: Iterable[Alert] = ()) -> SendRequest:
+    """The request the core would give the receiver's sender for these alerts (default: one TestAlert)."""
+    target = snapshot.targets.get(receiver_ref)
+    if target is None:
+        reason = snapshot.skipped.get(receiver_ref, "no such receiver")
+        raise LookupError(f"{receiver_ref} cannot send: {reason}; problems: {[str(p) for p in snapshot.problems]}")
+    notification = Notification(receiver=receiver_ref, channel=target.channel, tenant=target.tenant,
+                                alerts=tuple(alerts) or (alert(namespace="demo"),))
+    request, _ = build_request(snapshot, target, notification, DefaultRenderer().render(notification))
+    return request
