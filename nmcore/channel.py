@@ -60,14 +60,20 @@ class ChannelLimits:
     send_timeout: float = 10.0
 
 
-@attrs.frozen(kw_only=True)
-class Rendered:
-    """One notification rendered in every format a channel might want."""
+class Rendered(Protocol):
+    """One notification in every format a channel might want (the default renderer renders each on first use)."""
 
-    subject: str
-    text: str
-    markdown: str
-    html: str
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def markdown(self) -> str: ...
+
+    @property
+    def html(self) -> str: ...
 
 
 @attrs.frozen(kw_only=True)

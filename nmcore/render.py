@@ -3,6 +3,7 @@
 This is the default look; a fuller template system can replace it behind the same `Renderer` interface.
 """
 
+import functools
 from datetime import datetime
 from typing import Protocol
 
@@ -62,16 +63,36 @@ class DefaultRenderer:
         self._plain = jinja2.Environment(loader=loader, autoescape=False, trim_blocks=True, lstrip_blocks=True)
         for env in (self._env, self._plain):
             env.filters.update(label_pairs=_label_pairs, annotation_pairs=_annotation_pairs, when=_when)
-        self._text = self._plain.get_template("text.j2")
-        self._markdown = self._plain.get_template("markdown.j2")
-        self._html = self._env.get_template("html.j2")
+        self.text_template = self._plain.get_template("text.j2")
+        self.markdown_template = self._plain.get_template("markdown.j2")
+        self.html_template = self._env.get_template("html.j2")
 
     def render(self, notification: Notification) -> Rendered:
-        subject = subject_of(notification)
-        context = {"notification": notification, "subject": subject}
-        return Rendered(
-            subject=subject,
-            text=self._text.render(context).strip() + "\n",
-            markdown=self._markdown.render(context).strip() + "\n",
-            html=self._html.render(context),
-        )
+        return LazyRendered(self, notification)
+
+
+class LazyRendered:
+    """Renders each format on first use: a webhook never pays for HTML, an email never for markdown."""
+
+    def __init__(self, renderer: DefaultRenderer, notification: Notification):
+        self._renderer = renderer
+        self._notification = notification
+
+    @functools.cached_property
+    def subject(self) -> str:
+        return subject_of(self._notification)
+
+    def _render(self, template: jinja2.Template) -> str:
+        return template.render(notification=self._notification, subject=self.subject)
+
+    @functools.cached_property
+    def text(self) -> str:
+        return self._render(self._renderer.text_template).strip() + "\n"
+
+    @functools.cached_property
+    def markdown(self) -> str:
+        return self._render(self._renderer.markdown_template).strip() + "\n"
+
+    @functools.cached_property
+    def html(self) -> str:
+        return self._render(self._renderer.html_template)

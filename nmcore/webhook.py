@@ -18,6 +18,7 @@ from nmcore.channel import (
     SendRequest,
 )
 from nmcore.hookspecs import hookimpl
+from nmcore.httpclient import make_http_client
 from nmcore.httpfailures import check_status, transport_errors
 from nmcore.resources import Credential, LabelSelector
 from nmcore.tlsconfig import SecretReader, TLSConfig, credential_value, ssl_context
@@ -87,7 +88,7 @@ class WebhookSender:
         client = self._tls_clients.get(tls)
         if client is None:
             context: ssl.SSLContext = ssl_context(tls, secret)
-            client = self._tls_clients[tls] = httpx.AsyncClient(verify=context)
+            client = self._tls_clients[tls] = make_http_client(verify=context)
         return client
 
     async def aclose(self) -> None:

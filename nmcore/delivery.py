@@ -1,0 +1,234 @@
+"""Delivering jobs: one lane per receiver, retries with backoff, dead letters, the same for every channel.
+
+Each receiver has its own FIFO lane with a small concurrency limit, so a receiver that is down or slow
+never delays the others. A job that fails transiently goes back to the head of its lane until its retry
+time: later work for that receiver waits behind it, so a resolved notification is never delivered before
+the firing one it follows. Jobs whose alerts overlap one in flight wait for it, for the same reason.
+"""
+
+import logging
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+
+import anyio
+import attrs
+
+from nmcore.channel import ChannelSpec, DeliveryError, Sender
+from nmcore.render import Renderer
+from nmcore.requests import build_request
+from nmcore.snapshot import Snapshot
+from nmcore.store import Job, Store
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, honouring a channel's retry_after, until `deadline` seconds old."""
+
+    initial_delay: float = 1.0
+    max_delay: float = 300.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+    deadline: float = 24 * 3600.0
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        backoff = min(self.max_delay, self.initial_delay * self.multiplier ** max(0, attempts - 1))
+        backoff *= 1 + random.uniform(-self.jitter, self.jitter)
+        return max(backoff, retry_after or 0.0)
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """The end of one job: delivered, or given up on (dead-lettered) and why."""
+
+    receiver: str
+    channel: str
+    ok: bool
+    error: str = ""
+    attempts: int = 0
+    warnings: tuple[str, ...] = ()
+    notification_key: str = ""
+
+
+@attrs.define
+class _Lane:
+    queue: deque[Job] = attrs.field(factory=deque)
+    in_flight: int = 0
+    fingerprints: Counter[str] = attrs.field(factory=Counter)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        senders: Mapping[str, Sender],
+        channels: Callable[[], Mapping[str, ChannelSpec]],
+        snapshot: Callable[[], Snapshot],
+        renderer: Renderer,
+        policy: RetryPolicy = RetryPolicy(),
+        per_receiver: int = 4,
+        max_in_flight: int = 512,
+        report: Callable[[Outcome, Job], None] = lambda outcome, job: None,
+        on_attempt: Callable[[str, str, str, float], None] = lambda channel, receiver, result, seconds: None,
+    ):
+        self._store = store
+        self._senders = senders
+        self._channels = channels
+        self._snapshot = snapshot
+        self._renderer = renderer
+        self._policy = policy
+        self._per_receiver = per_receiver
+        self._max_in_flight = max_in_flight
+        self._report = report
+        self._on_attempt = on_attempt
+        self._lanes: dict[str, _Lane] = {}
+        self._in_flight = 0
+        self._pending = 0
+        self._wake = anyio.Event()
+        self._idle = anyio.Event()
+        self._idle.set()
+        self._stopping = False
+
+    @property
+    def pending(self) -> int:
+        """Jobs accepted and not yet finished: queued, waiting to retry, or in flight."""
+        return self._pending
+
+    def enqueue(self, jobs: Sequence[Job]) -> None:
+        for job in jobs:
+            self._lanes.setdefault(job.receiver, _Lane()).queue.append(job)
+        if jobs:
+            self._pending += len(jobs)
+            if self._idle.is_set():
+                self._idle = anyio.Event()
+            self._wake.set()
+
+    async def drain(self) -> None:
+        """Wait until every accepted job is delivered or dead-lettered."""
+        await self._idle.wait()
+
+    async def run(self, *, grace: float = 10.0) -> None:
+        """Start jobs as lanes allow, until cancelled; then give sends in flight `grace` seconds to finish."""
+        async with anyio.create_task_group() as tasks:
+            try:
+                while True:
+                    next_due = self._start_ready(tasks)
+                    self._wake = anyio.Event()
+                    with anyio.move_on_after(max(0.0, next_due - time.time()) if next_due else 3600):
+                        await self._wake.wait()
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
+                    self._stopping = True
+                    while self._in_flight:
+                        self._wake = anyio.Event()
+                        await self._wake.wait()
+                tasks.cancel_scope.cancel()
+                raise
+
+    def _start_ready(self, tasks: anyio.abc.TaskGroup) -> float | None:
+        """Start every job that may start now; return when the earliest waiting retry is due."""
+        now = time.time()
+        next_due: float | None = None
+        for receiver, lane in list(self._lanes.items()):
+            while lane.queue and lane.in_flight < self._per_receiver and self._in_flight < self._max_in_flight:
+                head = lane.queue[0]
+                if head.not_before > now:
+                    next_due = min(next_due or head.not_before, head.not_before)
+                    break
+                fingerprints = [a.fingerprint for a in head.notification.alerts]
+                if any(lane.fingerprints[f] for f in fingerprints):
+                    break
+                lane.queue.popleft()
+                lane.in_flight += 1
+                lane.fingerprints.update(fingerprints)
+                self._in_flight += 1
+                tasks.start_soon(self._deliver, lane, head)
+            if not lane.queue and not lane.in_flight:
+                del self._lanes[receiver]
+        return next_due
+
+    async def _deliver(self, lane: _Lane, job: Job) -> None:
+        retry: Job | None = None
+        try:
+            retry = await self._attempt(job)
+        finally:
+            lane.in_flight -= 1
+            lane.fingerprints.subtract(a.fingerprint for a in job.notification.alerts)
+            lane.fingerprints += Counter()
+            self._in_flight -= 1
+            if retry is not None:
+                lane.queue.appendleft(retry)
+                self._lanes.setdefault(job.receiver, lane)
+            else:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.set()
+            self._wake.set()
+
+    async def _attempt(self, job: Job) -> Job | None:
+        """Send once. Return the job to retry, or None when it is finished (delivered or buried)."""
+        notification = job.notification
+        snapshot = self._snapshot()
+        target = snapshot.targets.get(notification.receiver)
+        spec = self._channels().get(notification.channel)
+        sender = self._senders.get(notification.channel)
+        attempts = job.attempts + 1
+        if target is None or spec is None or sender is None:
+            why = snapshot.skipped.get(notification.receiver, "it is no longer configured")
+            reason = (f"channel {notification.channel!r} is not installed" if spec is None or sender is None
+                      else f"receiver {notification.receiver} cannot send: {why}")
+            await self._finish(job, attempts, error=reason)
+            return None
+        request, secrets = build_request(snapshot, target, notification, self._renderer.render(notification))
+        started = time.perf_counter()
+        try:
+            with anyio.fail_after(spec.limits.send_timeout * 2):
+                report = await sender.send(request)
+        except DeliveryError as exc:
+            error, transient, retry_after = secrets.scrub(str(exc)), exc.transient, exc.retry_after
+        except TimeoutError:
+            error, transient, retry_after = f"no answer within {spec.limits.send_timeout * 2:g}s", True, None
+        except Exception as exc:  # noqa: BLE001 - a plugin bug must not kill delivery; retried, logged in full
+            log.exception("channel %s raised unexpectedly for %s", notification.channel, notification.receiver)
+            error, transient, retry_after = secrets.scrub(f"{type(exc).__name__}: {exc}"), True, None
+        else:
+            self._on_attempt(notification.channel, notification.receiver, "ok", time.perf_counter() - started)
+            warnings = tuple(secrets.scrub(w) for w in (report.warnings if report else ()))
+            for warning in warnings:
+                log.warning("delivered to %s with a warning: %s", notification.receiver, warning)
+            await self._finish(job, attempts, warnings=warnings)
+            return None
+        self._on_attempt(notification.channel, notification.receiver,
+                         "transient" if transient else "permanent", time.perf_counter() - started)
+        age = time.time() - job.created
+        if transient and not self._stopping and age < self._policy.deadline:
+            delay = self._policy.delay(attempts, retry_after)
+            if age + delay < self._policy.deadline:
+                log.warning("delivery to %s failed (attempt %d), retrying in %.1fs: %s",
+                            notification.receiver, attempts, delay, error)
+                retry = attrs.evolve(job, attempts=attempts, not_before=time.time() + delay, last_error=error)
+                await self._store.reschedule(retry)
+                return retry
+            error = f"gave up after {attempts} attempts over {age:.0f}s: {error}"
+        elif transient and self._stopping:
+            # Shutting down: leave it pending in the store for the next start, without a verdict.
+            await self._store.reschedule(attrs.evolve(job, attempts=attempts, last_error=error))
+            return None
+        await self._finish(job, attempts, error=error)
+        return None
+
+    async def _finish(self, job: Job, attempts: int, *, error: str = "", warnings: tuple[str, ...] = ()) -> None:
+        notification = job.notification
+        if error:
+            log.error("delivery to %s (%s) failed for good after %d attempt(s): %s",
+                      notification.receiver, notification.channel, attempts, error)
+            await self._store.bury(attrs.evolve(job, attempts=attempts, last_error=error), error)
+        else:
+            await self._store.finish(job)
+        self._report(Outcome(receiver=notification.receiver, channel=notification.channel, ok=not error,
+                             error=error, attempts=attempts, warnings=warnings,
+                             notification_key=notification.key), job)

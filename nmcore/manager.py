@@ -1,0 +1,229 @@
+"""The manager: a config source, the router, the store and the dispatcher composed, with no HTTP server.
+
+This is the library entry point. Another program builds a Manager from a source (or YAML), enters it,
+and feeds it alert groups; the `nm run` server is a thin layer over the same object.
+"""
+
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+
+from nmcore.alerts import AlertGroup
+from nmcore.channel import ChannelContext, Sender
+from nmcore.delivery import Dispatcher, Outcome, RetryPolicy
+from nmcore.httpclient import make_http_client
+from nmcore.ingest import parse_payload
+from nmcore.metrics import Metrics
+from nmcore.plugins import PluginHost
+from nmcore.render import DefaultRenderer, Renderer
+from nmcore.routing import Router
+from nmcore.snapshot import DEFAULT_NAMESPACE, Document, Problem, Snapshot, build_snapshot, empty_snapshot
+from nmcore.sources import ConfigSource, StaticSource
+from nmcore.store import Job, MemoryStore, Store
+from nmcore.tenancy import TenantOptions
+
+log = logging.getLogger(__name__)
+
+
+class NotReady(Exception):
+    """No configuration has been loaded yet; routing now would lose alerts, so the sender should retry."""
+
+
+class Busy(Exception):
+    """Too much work is pending; the sender should retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@attrs.frozen
+class Accepted:
+    alerts: int
+    notifications: int
+    duplicates: int = 0
+    rejected: tuple[str, ...] = ()
+
+
+class Manager:
+    def __init__(
+        self,
+        source: ConfigSource,
+        *,
+        host: PluginHost | None = None,
+        tenant_resolver: str = "rbac",
+        tenant_options: TenantOptions | None = None,
+        store: Store | None = None,
+        renderer: Renderer | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        dedup_window: float = 300.0,
+        max_pending: int = 100_000,
+        per_receiver: int = 4,
+        default_namespace: str = DEFAULT_NAMESPACE,
+        http_client: httpx.AsyncClient | None = None,
+        ready_wait: float = 5.0,
+        keep_outcomes: int = 10_000,
+    ):
+        self.host = host or PluginHost()
+        self.source = source
+        self.metrics = Metrics()
+        self.outcomes: deque[Outcome] = deque(maxlen=keep_outcomes)
+        self.router = Router(self.host, self.host.tenant_resolver(tenant_resolver, tenant_options))
+        self._store = store or MemoryStore()
+        self._renderer = renderer or DefaultRenderer()
+        self._dedup_window = dedup_window
+        self._max_pending = max_pending
+        self._default_namespace = default_namespace
+        self._http = http_client
+        self._ready_wait = ready_wait
+        self._snapshot = empty_snapshot(self.host.channels)
+        self._ready = anyio.Event()
+        self._senders: dict[str, Sender] = {}
+        self._dispatcher = Dispatcher(
+            store=self._store, senders=self._senders, snapshot=lambda: self._snapshot,
+            channels=lambda: {name: c.spec for name, c in self.host.channels.items()},
+            renderer=self._renderer, policy=retry, per_receiver=per_receiver,
+            report=self._record, on_attempt=self._observe_attempt,
+        )
+        self._stack: AsyncExitStack | None = None
+        self._tasks: anyio.abc.TaskGroup | None = None
+
+    @classmethod
+    def from_yaml(cls, text: str, *, plugins: Iterable[object] = (), **options: Any) -> "Manager":
+        """A manager on inline manifests, with `plugins` and the built-ins only (no entry points)."""
+        return cls(StaticSource.from_yaml(text), host=PluginHost(load_entrypoints=False, plugins=plugins), **options)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    @property
+    def pending(self) -> int:
+        return self._dispatcher.pending
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def publish(self, documents: Sequence[Document], problems: Sequence[Problem] = ()) -> Snapshot:
+        """Build a snapshot from a source's documents and swap it in whole."""
+        started = time.perf_counter()
+        snapshot = build_snapshot(documents, self.host.channels, default_namespace=self._default_namespace,
+                                  problems=problems)
+        self._snapshot = snapshot
+        self._ready.set()
+        m = self.metrics
+        m.config_problems.set(len(snapshot.problems))
+        m.receivers_skipped.set(len(snapshot.skipped))
+        for channel in self.host.channels:
+            m.receivers.labels(channel).set(sum(1 for t in snapshot.targets.values() if t.channel == channel))
+        log.info("configuration loaded in %.0f ms: %d receivers can send, %d cannot, %d problems",
+                 (time.perf_counter() - started) * 1000, len(snapshot.targets), len(snapshot.skipped),
+                 len(snapshot.problems))
+        return snapshot
+
+    async def __aenter__(self) -> "Manager":
+        stack = self._stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            if self._http is None:
+                self._http = make_http_client()
+                stack.push_async_callback(self._http.aclose)
+            self._start_senders(stack)
+            pending = await self._store.open()
+            stack.push_async_callback(self._store.close)
+            self._tasks = await stack.enter_async_context(anyio.create_task_group())
+            self._tasks.start_soon(self._run_source)
+            self._tasks.start_soon(self._dispatcher.run)
+            self._dispatcher.enqueue(pending)
+            if pending:
+                log.info("resuming %d pending deliveries from the store", len(pending))
+        except BaseException:
+            await stack.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        assert self._stack is not None and self._tasks is not None
+        self._tasks.cancel_scope.cancel()
+        return await self._stack.__aexit__(*exc_info)
+
+    def _start_senders(self, stack: AsyncExitStack) -> None:
+        assert self._http is not None
+        for name, registered in self.host.channels.items():
+            context = ChannelContext(http=self._http, logger=logging.getLogger(f"nmcore.channel.{name}"))
+            try:
+                sender = registered.spec.make_sender(context)
+            except Exception:  # noqa: BLE001 - one broken channel must not stop the others
+                log.exception("channel %s (%s) could not start; its receivers will not send",
+                              name, registered.plugin.distribution)
+                continue
+            self._senders[name] = sender
+            stack.push_async_callback(sender.aclose)
+
+    async def _run_source(self) -> None:
+        try:
+            await self.source.run(self.publish)
+        except Exception:  # noqa: BLE001 - keep serving the last configuration
+            log.exception("config source %s stopped; keeping the last configuration", type(self.source).__name__)
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        with anyio.fail_after(timeout):
+            await self._ready.wait()
+
+    async def submit(self, group: AlertGroup) -> Accepted:
+        """Route `group` and commit its jobs; return once they are stored (delivery happens after)."""
+        if not self._ready.is_set():
+            with anyio.move_on_after(self._ready_wait):
+                await self._ready.wait()
+            if not self._ready.is_set():
+                raise NotReady("no configuration loaded yet")
+        if self._dispatcher.pending >= self._max_pending:
+            raise Busy(f"{self._dispatcher.pending} deliveries pending (limit {self._max_pending})", retry_after=5)
+        routed = await self.router.route(group, self._snapshot)
+        now = time.time()
+        jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
+        accepted = await self._store.add(jobs, self._dedup_window)
+        self._dispatcher.enqueue(accepted)
+        m = self.metrics
+        m.alerts_received.inc(len(group.alerts))
+        m.notifications_deduplicated.inc(len(jobs) - len(accepted))
+        for job in accepted:
+            m.notifications_routed.labels(job.notification.channel).inc()
+        m.pending.set(self._dispatcher.pending)
+        return Accepted(alerts=len(group.alerts), notifications=len(accepted), duplicates=len(jobs) - len(accepted))
+
+    async def submit_payload(self, payload: Any) -> Accepted:
+        """Accept what POST /api/v2/alerts receives (already JSON-decoded); raises PayloadError if unusable."""
+        parsed = parse_payload(payload)
+        if parsed.rejected:
+            self.metrics.alerts_rejected.inc(len(parsed.rejected))
+            for problem in parsed.rejected:
+                log.warning("alert rejected: %s", problem)
+        accepted = await self.submit(parsed.group)
+        return attrs.evolve(accepted, rejected=parsed.rejected)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until everything accepted so far is delivered or dead-lettered."""
+        with anyio.fail_after(timeout):
+            await self._dispatcher.drain()
+
+    def _record(self, outcome: Outcome, job: Job) -> None:
+        self.outcomes.append(outcome)
+        self.metrics.deliveries.labels(outcome.channel, "delivered" if outcome.ok else "dead").inc()
+        self.metrics.pending.set(self._dispatcher.pending)
+
+    def _observe_attempt(self, channel: str, receiver: str, result: str, seconds: float) -> None:
+        self.metrics.attempts.labels(channel, result).observe(seconds)

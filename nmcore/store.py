@@ -1,0 +1,101 @@
+"""Where accepted work lives until it is delivered: the Store interface and the in-memory store.
+
+A job is one notification for one receiver. Ingest adds the jobs of an alert group in one call (one
+transaction, for a durable store) before answering 200; the dispatcher reports each job's fate back. The
+store also remembers recently accepted notification keys, so a duplicate (an Alertmanager HA pair sends
+everything twice) is dropped within the dedup window.
+"""
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Protocol
+
+import attrs
+
+from nmcore.alerts import Notification
+
+
+@attrs.frozen(kw_only=True)
+class Job:
+    id: str
+    notification: Notification
+    created: float
+    attempts: int = 0
+    not_before: float = 0.0
+    last_error: str = ""
+
+    @property
+    def receiver(self) -> str:
+        return self.notification.receiver
+
+
+@attrs.frozen(kw_only=True)
+class DeadLetter:
+    job: Job
+    reason: str
+    buried: float
+
+
+class Store(Protocol):
+    async def open(self) -> list[Job]:
+        """Prepare the store; return the jobs still pending from an earlier run, oldest first."""
+        ...
+
+    async def add(self, jobs: Sequence[Job], dedup_window: float) -> list[Job]:
+        """Commit `jobs` atomically, leaving out those whose notification key was accepted within the window."""
+        ...
+
+    async def finish(self, job: Job) -> None: ...
+
+    async def reschedule(self, job: Job) -> None:
+        """Record a failed attempt (attempts, not_before and last_error are already updated on `job`)."""
+        ...
+
+    async def bury(self, job: Job, reason: str) -> None:
+        """Move a job that will never be delivered to the dead letters, with the reason."""
+        ...
+
+    async def dead_letters(self) -> list[DeadLetter]: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """Keeps nothing across restarts; for embedding and tests. The dead letters kept are bounded."""
+
+    def __init__(self, *, max_dead_letters: int = 10_000):
+        self._recent: dict[str, float] = {}
+        self._dead: deque[DeadLetter] = deque(maxlen=max_dead_letters)
+
+    async def open(self) -> list[Job]:
+        return []
+
+    async def add(self, jobs: Sequence[Job], dedup_window: float) -> list[Job]:
+        now = time.time()
+        if len(self._recent) > 100_000:
+            self._recent = {k: t for k, t in self._recent.items() if now - t < dedup_window}
+        accepted = []
+        for job in jobs:
+            key = job.notification.key
+            seen = self._recent.get(key)
+            if dedup_window > 0 and seen is not None and now - seen < dedup_window:
+                continue
+            self._recent[key] = now
+            accepted.append(job)
+        return accepted
+
+    async def finish(self, job: Job) -> None:
+        return None
+
+    async def reschedule(self, job: Job) -> None:
+        return None
+
+    async def bury(self, job: Job, reason: str) -> None:
+        self._dead.append(DeadLetter(job=job, reason=reason, buried=time.time()))
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        return list(self._dead)
+
+    async def close(self) -> None:
+        return None
