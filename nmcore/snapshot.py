@@ -108,11 +108,21 @@ def _suggest(name: str, candidates: list[str]) -> str:
     return f" (did you mean {near[0]!r}?)" if near else ""
 
 
-def _ref_of(body: Any) -> str:
+def _ref_of(body: Any, default_namespace: str) -> str:
+    """`Kind/namespace/name` of a manifest that may not have decoded, as far as it can be read."""
     if not isinstance(body, Mapping):
         return ""
     meta = body.get("metadata") if isinstance(body.get("metadata"), Mapping) else {}
-    return f"{body.get('kind', '?')}/{meta.get('name', '?')}"
+    return f"{body.get('kind', '?')}/{meta.get('namespace') or default_namespace}/{meta.get('name', '?')}"
+
+
+def _missing_kind_hint(kind: str, known: list[str]) -> str:
+    """Point at the plugin that provides a channel kind (EmailConfig → nm-email), else at a near kind name."""
+    for suffix in ("Config", "Receiver"):
+        if kind.endswith(suffix) and kind != suffix:
+            channel = kind.removesuffix(suffix).lower()
+            return f"; the {channel} channel comes from a plugin: pip install nm-{channel}"
+    return _suggest(kind, known)
 
 
 def secret_refs(value: Any) -> Iterator[SecretKeySelector]:
@@ -146,6 +156,9 @@ class _Builder:
         self.origins: dict[str, str] = {}
         self.namespace_users: dict[str, set[str]] = defaultdict(set)
 
+    def ref_of(self, body: Any) -> str:
+        return _ref_of(body, self.default_namespace)
+
     def problem(self, origin: str, obj: str, message: str) -> None:
         self.problems.append(Problem(origin, obj, message))
 
@@ -168,18 +181,18 @@ class _Builder:
             elif api_version == GROUP_VERSION:
                 self.add_resource(doc, body, kind)
             elif api_version.startswith("notification.kubesphere.io/"):
-                self.problem(doc.origin, _ref_of(body), f"apiVersion {api_version} is not supported; use {GROUP_VERSION}")
+                self.problem(doc.origin, self.ref_of(body), f"apiVersion {api_version} is not supported; use {GROUP_VERSION}")
             else:
                 log.debug("%s: %s %s is not nmcore configuration, ignored", doc.origin, api_version, kind)
         except SchemaError as exc:
             for line in exc.problems:
-                self.problem(doc.origin, _ref_of(body), line)
+                self.problem(doc.origin, self.ref_of(body), line)
 
     def claim(self, doc: Document, kind: str, meta: ObjectMeta) -> bool:
         """Record an object's identity; a second object with the same kind, namespace and name is an error."""
         identity = (kind, meta.namespace or self.default_namespace, meta.name)
         if identity in self.seen:
-            self.problem(doc.origin, f"{kind}/{meta.name}", f"duplicate of the object in {self.seen[identity]}; ignored")
+            self.problem(doc.origin, "/".join(identity), f"duplicate of the object in {self.seen[identity]}; ignored")
             return False
         self.seen[identity] = doc.origin
         return True
@@ -193,7 +206,8 @@ class _Builder:
         try:
             secret.values()
         except ValueError as exc:
-            self.problem(doc.origin, f"Secret/{secret.metadata.name}", f"{exc} @ $.data")
+            self.problem(doc.origin, f"Secret/{self.namespace_of(secret.metadata)}/{secret.metadata.name}",
+                         f"{exc} @ $.data")
             return
         self.secrets[(self.namespace_of(secret.metadata), secret.metadata.name)] = secret
 
@@ -204,9 +218,9 @@ class _Builder:
     def add_resource(self, doc: Document, body: Mapping[str, Any], kind: str) -> None:
         if kind not in self.kinds:
             known = ", ".join(sorted(self.kinds)) or "none"
-            self.problem(doc.origin, _ref_of(body),
+            self.problem(doc.origin, self.ref_of(body),
                          f"unknown kind {kind}: no installed channel plugin provides it (installed kinds: {known})"
-                         + _suggest(kind, list(self.kinds)))
+                         + _missing_kind_hint(kind, list(self.kinds)))
             return
         channel, role, schema = self.kinds[kind]
         extra = sorted(set(body) - {"apiVersion", "kind", "metadata", "spec", "status"})
@@ -222,7 +236,7 @@ class _Builder:
             problems += exc.problems
         if problems or meta is None:
             for line in problems:
-                self.problem(doc.origin, _ref_of(body), line)
+                self.problem(doc.origin, self.ref_of(body), line)
             return
         meta = attrs.evolve(meta, namespace=self.namespace_of(meta))
         if not self.claim(doc, kind, meta):

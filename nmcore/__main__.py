@@ -1,0 +1,5 @@
+import sys
+
+from nmcore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""Shared fixtures: a real HTTP webhook sink on loopback, and the anyio backend."""
+
+import asyncio
+import json
+import threading
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class WebhookSink:
+    """An HTTP server in its own thread that records every POST and answers as scripted.
+
+    `script(path, [500, (429, {"Retry-After": "2"}), 200])` makes the next requests to `path` get those
+    answers in turn (then 200). Runs in a thread so it serves `nm run` subprocesses and sync tests alike.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self._scripts: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.port = 0
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._started.set()
+        self._loop.run_forever()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        with self._lock:
+            script = self._scripts[request.path]
+            answer = script.popleft() if script else 200
+        status, headers = answer if isinstance(answer, tuple) else (answer, {})
+        if status < 300:
+            with self._lock:
+                self.received.append({"path": request.path, "headers": dict(request.headers),
+                                      "body": json.loads(body) if body else None})
+        return web.Response(status=status, headers=headers, text="ok" if status < 300 else "failure")
+
+    def start(self) -> "WebhookSink":
+        self._thread.start()
+        self._started.wait(10)
+        return self
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
+
+    def script(self, path: str, answers: list) -> None:
+        with self._lock:
+            self._scripts["/" + path.lstrip("/")].extend(answers)
+
+    def bodies(self, path: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r["body"] for r in self.received if r["path"] == "/" + path.lstrip("/")]
+
+    def alerts_by_path(self) -> dict[str, list[dict[str, Any]]]:
+        """Every alert received, per path (one list entry per alert per notification)."""
+        with self._lock:
+            found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for r in self.received:
+                found[r["path"]] += r["body"]["alerts"]
+            return dict(found)
+
+
+@pytest.fixture
+def sink() -> Iterator[WebhookSink]:
+    server = WebhookSink().start()
+    try:
+        yield server
+    finally:
+        server.stop()
