@@ -1,0 +1,230 @@
+"""Manifests: the seed loads as written; every bad manifest gets an error naming file, object and field,
+and never stops the good ones."""
+
+from pathlib import Path
+
+import pytest
+
+from nmcore.manifests import documents_from_folder, documents_from_text
+from nmcore.snapshot import build_snapshot
+from nmcore.testing import plugin_host, snapshot_from_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NS = "kubesphere-monitoring-system"
+
+
+def problems_of(yaml_text: str) -> list[str]:
+    return [str(p) for p in snapshot_from_yaml(yaml_text).problems]
+
+
+def webhook_config(spec: str, name: str = "cfg", labels: str = "{type: default}") -> str:
+    return f"""
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookConfig
+metadata: {{name: {name}, labels: {labels}}}
+spec: {spec}
+"""
+
+
+GLOBAL_RECEIVER = """
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {name: everyone, labels: {type: global}}
+spec: {}
+"""
+
+
+class TestSeed:
+    def test_every_seed_manifest_loads_with_the_installed_plugins(self) -> None:
+        host = plugin_host()
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="nmcore"):
+            host.register(ep.load(), name=ep.name)
+        missing = {"email", "wechat", "slack"} - set(host.channels)
+        if missing:
+            pytest.skip(f"channel plugins not installed: {sorted(missing)}")
+        documents, problems = documents_from_folder(ROOT / "examples" / "seed")
+        snapshot = build_snapshot(documents, host.channels, problems=problems)
+        # The only problem in the seed is its own typo: the WechatConfig names a Secret that does not exist.
+        assert [p.message for p in snapshot.problems] == [
+            "Secret 'test-user-wehat-secret' key 'wechat': Secret 'test-user-wehat-secret' not found in namespace "
+            "'kubesphere-monitoring-system' (did you mean 'test-user-wechat-secret'?)"
+        ]
+        assert snapshot.problems[0].object == f"WechatConfig/{NS}/test-user-config"
+        tenant_email = snapshot.targets[f"EmailReceiver/{NS}/test-user-receiver"]
+        assert tenant_email.config is not None and tenant_email.config.name == "test-user-config"
+        assert snapshot.targets[f"EmailReceiver/{NS}/global-email-receiver"].config.name == "default-email-config"  # type: ignore[union-attr]
+        assert {t.receiver.name for t in snapshot.targets_for_user("test-user")} == {
+            "test-user-receiver", "test-user-wechat", "test-user-slack"}
+
+    def test_quickstart_is_clean(self) -> None:
+        documents, problems = documents_from_folder(ROOT / "examples" / "quickstart")
+        snapshot = build_snapshot(documents, plugin_host().channels, problems=problems)
+        assert snapshot.problems == ()
+        assert snapshot.rolebinding_users("shared") == {"alice", "bob"}  # the ServiceAccount subject is not a user
+
+
+class TestLocatedErrors:
+    def test_wrong_type_names_the_field_path(self) -> None:
+        found = problems_of(webhook_config("{httpConfig: {basicAuth: {username: [1, 2]}}}"))
+        assert found == [f"test.yaml: WebhookConfig/{NS}/cfg: expected a string, got a list "
+                         "@ $.spec.httpConfig.basicAuth.username"]
+
+    def test_unknown_field_suggests_the_near_name(self) -> None:
+        found = problems_of(webhook_config("{url: http://x, httpConfg: {}}"))
+        assert found == [f"test.yaml: WebhookConfig/{NS}/cfg: unknown field 'httpConfg' "
+                         "(did you mean 'httpConfig'?) @ $.spec"]
+
+    def test_numbers_written_as_strings_are_accepted(self) -> None:
+        from nmcore.schema import structure
+        import attrs
+
+        @attrs.frozen
+        class Host:
+            host: str
+            port: int
+
+        assert structure({"host": "imap.xyz.com", "port": "25"}, Host) == Host("imap.xyz.com", 25)
+        with pytest.raises(ValueError, match=r"expected an integer, got the string 'twenty' @ \$.port"):
+            structure({"host": "h", "port": "twenty"}, Host)
+        with pytest.raises(ValueError, match=r"expected an integer, got a boolean @ \$.port"):
+            structure({"host": "h", "port": True}, Host)
+
+    def test_missing_required_field(self) -> None:
+        found = problems_of("""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: rb, namespace: team-a}
+subjects: [{kind: User}]
+""")
+        assert sorted(found) == sorted([
+            f"test.yaml: RoleBinding/team-a/rb: required field missing @ $.roleRef",
+            f"test.yaml: RoleBinding/team-a/rb: required field missing @ $.subjects[0].name",
+        ])
+
+    def test_yaml_syntax_error_names_the_line(self) -> None:
+        documents, problems = documents_from_text("a: 1\nb: [unclosed\n", "broken.yaml")
+        assert documents == []
+        assert len(problems) == 1 and str(problems[0]).startswith("broken.yaml: not valid YAML at line 3")
+
+    def test_dangling_secret_names_it_and_the_near_name(self) -> None:
+        found = problems_of("""
+apiVersion: v1
+kind: Secret
+metadata: {name: hook-token}
+stringData: {token: abc}
+""" + "---" + webhook_config("{url: http://x, httpConfig: {bearerToken: {valueFrom: {secretKeyRef: {name: hook-tokn, key: token}}}}}"))
+        assert found == [f"test.yaml#2: WebhookConfig/{NS}/cfg: Secret 'hook-tokn' key 'token': Secret 'hook-tokn' "
+                         f"not found in namespace '{NS}' (did you mean 'hook-token'?)"]
+
+    def test_missing_secret_key(self) -> None:
+        found = problems_of("""
+apiVersion: v1
+kind: Secret
+metadata: {name: hook-token}
+data: {token: YWJj}
+""" + "---" + webhook_config("{url: http://x, httpConfig: {bearerToken: {valueFrom: {secretKeyRef: {name: hook-token, key: tokn}}}}}"))
+        assert found == [f"test.yaml#2: WebhookConfig/{NS}/cfg: Secret 'hook-token' key 'tokn': Secret 'hook-token' "
+                         "has no key 'tokn' (did you mean 'token'?)"]
+
+    def test_invalid_base64_in_a_secret(self) -> None:
+        found = problems_of("""
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+data: {token: "not base64!"}
+""")
+        assert found == [f"test.yaml: Secret/{NS}/s: data.token is not valid base64 of UTF-8 text @ $.data"]
+
+    def test_selector_matching_nothing_falls_back_to_default_and_says_so(self) -> None:
+        snapshot = snapshot_from_yaml(webhook_config("{url: http://default}") + """---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {name: alice, labels: {type: tenant, user: alice}}
+spec: {webhookConfigSelector: {matchLabels: {team: nope}}}
+""")
+        assert [str(p) for p in snapshot.problems] == [
+            f"test.yaml#2: WebhookReceiver/{NS}/alice: its selector (team=nope) matches no eligible WebhookConfig; "
+            f"using WebhookConfig/{NS}/cfg"]
+        assert snapshot.targets[f"WebhookReceiver/{NS}/alice"].config.name == "cfg"  # type: ignore[union-attr]
+
+    def test_receiver_without_usable_config_is_skipped_with_a_reason(self) -> None:
+        snapshot = snapshot_from_yaml("""
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {name: alice, labels: {type: tenant, user: alice}}
+spec: {}
+""")
+        ref = f"WebhookReceiver/{NS}/alice"
+        assert ref not in snapshot.targets
+        assert snapshot.skipped[ref] == "no WebhookConfig labelled type: default to fall back on"
+
+    @pytest.mark.parametrize(("labels", "reason"), [
+        ("{type: tenant}", "labelled type: tenant but has no user label, so it belongs to nobody"),
+        ("{app: notification-manager}", "has neither type: tenant (with a user label) nor type: global, so it gets nothing"),
+    ])
+    def test_receivers_with_bad_labels_get_nothing(self, labels: str, reason: str) -> None:
+        snapshot = snapshot_from_yaml(f"""
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {{name: r, labels: {labels}}}
+spec: {{url: http://x}}
+""")
+        assert snapshot.skipped == {f"WebhookReceiver/{NS}/r": reason}
+
+    def test_duplicate_objects_keep_the_first(self) -> None:
+        snapshot = snapshot_from_yaml(GLOBAL_RECEIVER.replace("spec: {}", "spec: {url: http://first}") + "---"
+                                      + GLOBAL_RECEIVER.replace("spec: {}", "spec: {url: http://second}"))
+        assert [str(p) for p in snapshot.problems] == [
+            f"test.yaml#2: WebhookReceiver/{NS}/everyone: duplicate of the object in test.yaml#1; ignored"]
+        assert snapshot.targets[f"WebhookReceiver/{NS}/everyone"].receiver.spec.url == "http://first"
+
+    def test_unknown_kind_points_at_the_plugin(self) -> None:
+        found = problems_of("""
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: TeamsReceiver
+metadata: {name: t}
+spec: {}
+""")
+        assert len(found) == 1 and found[0].endswith("the teams channel comes from a plugin: pip install nm-teams")
+
+    def test_other_api_versions_of_the_group_are_refused_and_foreign_kinds_ignored(self) -> None:
+        found = problems_of("""
+apiVersion: notification.kubesphere.io/v2beta2
+kind: Receiver
+metadata: {name: r}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: unrelated}
+""")
+        assert found == [f"test.yaml#1: Receiver/{NS}/r: apiVersion notification.kubesphere.io/v2beta2 is not "
+                         "supported; use notification.kubesphere.io/v1alpha1"]
+
+    def test_one_bad_manifest_never_stops_the_others(self, tmp_path: Path) -> None:
+        (tmp_path / "broken.yaml").write_text(webhook_config("{url: 42, bogus: true}", name="bad") + "---\nnot: [a\n")
+        (tmp_path / "good.yaml").write_text(GLOBAL_RECEIVER.replace("spec: {}", "spec: {url: http://sink}"))
+        (tmp_path / "notes.txt").write_text("not a manifest, not read")
+        documents, problems = documents_from_folder(tmp_path)
+        snapshot = build_snapshot(documents, plugin_host().channels, problems=problems)
+        assert f"WebhookReceiver/{NS}/everyone" in snapshot.targets
+        found = sorted(str(p).removeprefix(str(tmp_path) + "/") for p in snapshot.problems)
+        assert found == [
+            f"broken.yaml#1: WebhookConfig/{NS}/bad: unknown field 'bogus' (known fields: url, httpConfig) @ $.spec",
+            "broken.yaml: not valid YAML at line 8, column 1: expected ',' or ']', but got '<stream end>'",
+        ]
+
+
+class TestSecretsStayHidden:
+    def test_secret_values_are_not_in_reprs_or_problems(self) -> None:
+        snapshot = snapshot_from_yaml("""
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+stringData: {token: hunter2-secret}
+data: {other: aHVudGVyMi1iYXNlNjQ=}
+""" + "---" + webhook_config("{url: http://x, httpConfig: {bearerToken: {value: inline-hunter2}}}"))
+        text = repr(snapshot) + "".join(map(str, snapshot.problems))
+        for secret in ("hunter2-secret", "aHVudGVyMi1iYXNlNjQ=", "hunter2-base64", "inline-hunter2"):
+            assert secret not in text
