@@ -6,10 +6,11 @@ otherwise (``requireTLS``, ``from``); unknown keys are errors unless the class i
 written as strings (``port: "25"``) are accepted, as the KubeSphere examples write them.
 """
 
+import collections.abc
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import attrs
 import cattrs
@@ -80,6 +81,19 @@ def _structure_float(value: Any, _: type) -> float:
     raise ValueError(f"expected a number, got {_describe(value)}")
 
 
+class _AtKey(ValueError):
+    """A problem under one key of a mapping, so the error path can name the key."""
+
+    def __init__(self, key: Any, problem: BaseException):
+        super().__init__(str(problem))
+        self.key = key
+        self.problem = problem
+
+
+def _is_mapping(cls: Any) -> bool:
+    return get_origin(cls) in (dict, Mapping, collections.abc.Mapping)
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=True)
     conv.register_structure_hook(int, _structure_int)
@@ -104,6 +118,23 @@ def _make_converter() -> cattrs.Converter:
         renames = {a.name: override(rename=manifest_key(a), omit_if_default=True) for a in attrs.fields(cls)}
         return make_dict_unstructure_fn(cls, conv, **renames)
 
+    def mapping_factory(cls: Any) -> Any:
+        key_type, value_type = get_args(cls) or (Any, Any)
+
+        def structure_mapping(value: Any, _: type) -> dict:
+            if not isinstance(value, Mapping):
+                raise ValueError(f"expected an object, got {_describe(value)}")
+            result = {}
+            for key, item in value.items():
+                try:
+                    result[conv.structure(key, key_type)] = conv.structure(item, value_type)
+                except Exception as exc:  # noqa: BLE001 - located by _located
+                    raise _AtKey(key, exc) from None
+            return result
+
+        return structure_mapping
+
+    conv.register_structure_hook_factory(_is_mapping, mapping_factory)
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return conv
@@ -147,6 +178,8 @@ def _located(exc: BaseException, path: str) -> list[str]:
             hint = f" (did you mean {near[0]!r}?)" if near else f" (known fields: {', '.join(known)})"
             lines.append(f"unknown field {extra!r}{hint} @ {path}")
         return lines
+    if isinstance(exc, _AtKey):
+        return _located(exc.problem, f"{path}[{exc.key!r}]")
     if isinstance(exc, KeyError):
         return [f"required field missing @ {path}"]
     return [f"{exc} @ {path}"]

@@ -123,7 +123,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(manager: Manager, host: str, port: int, *, grace: float = 10.0) -> None:
+async def serve(manager: Manager, host: str, port: int, grace: float = 10.0) -> None:
     """Run the manager behind the HTTP server until SIGTERM or SIGINT, then stop cleanly."""
     app = create_app(manager)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off",

@@ -1,0 +1,261 @@
+"""Delivery: retries and backoff, Retry-After, dead letters, isolation between receivers, ordering,
+redaction of secrets from errors, backpressure. A scripted in-process channel stands in for a service."""
+
+import time
+from collections import defaultdict
+
+import anyio
+import attrs
+import pytest
+
+from nmcore import (
+    ChannelLimits,
+    ChannelSpec,
+    LabelSelector,
+    PermanentError,
+    SecretKeySelector,
+    SendReport,
+    SendRequest,
+    TransientError,
+    hookimpl,
+)
+from nmcore.alerts import AlertGroup
+from nmcore.delivery import RetryPolicy
+from nmcore.manager import Busy, Manager, NotReady
+from nmcore.sources import StaticSource
+from nmcore.testing import alert, plugin_host
+
+pytestmark = pytest.mark.anyio
+FAST = RetryPolicy(initial_delay=0.02, max_delay=0.2, jitter=0.0, deadline=30)
+
+
+@attrs.frozen(kw_only=True)
+class ScriptedConfig:
+    token: SecretKeySelector | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ScriptedReceiver:
+    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "scriptedConfigSelector"})
+
+
+class ScriptedChannel:
+    """Answers each send as the script for that receiver says: ok, transient, retry:<s>, permanent, slow:<s>,
+    bug, leak (an error quoting the secret), warn."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, list[str]] = defaultdict(list)
+        self.sent: list[tuple[str, float, tuple[tuple[str, str], ...]]] = []
+
+    @hookimpl
+    def nmcore_register_channels(self, register):  # type: ignore[no-untyped-def]
+        register(ChannelSpec(name="scripted", config_kind="ScriptedConfig", receiver_kind="ScriptedReceiver",
+                             config_schema=ScriptedConfig, receiver_schema=ScriptedReceiver,
+                             make_sender=lambda ctx: self, limits=ChannelLimits(send_timeout=0.5)))
+
+    async def send(self, request: SendRequest) -> SendReport | None:
+        name = request.receiver.name
+        step = self.scripts[name].pop(0) if self.scripts[name] else "ok"
+        if step.startswith("slow:"):
+            await anyio.sleep(float(step.split(":")[1]))
+        elif step == "transient":
+            raise TransientError("service unavailable (503)")
+        elif step.startswith("retry:"):
+            raise TransientError("rate limited", retry_after=float(step.split(":")[1]))
+        elif step == "permanent":
+            raise PermanentError("channel_not_found: invite the bot")
+        elif step == "bug":
+            raise RuntimeError("plugin bug")
+        elif step == "leak":
+            assert request.config is not None
+            raise PermanentError(f"bad token {request.secret(request.config.spec.token)}")
+        elif step == "hang":
+            await anyio.sleep(60)
+        alerts = tuple((a.labels["alertname"], a.status) for a in request.notification.alerts)
+        self.sent.append((name, time.monotonic(), alerts))
+        return SendReport(warnings=("user x unknown",)) if step == "warn" else None
+
+    async def aclose(self) -> None:
+        pass
+
+
+CONFIG = """
+apiVersion: v1
+kind: Secret
+metadata: {name: tok}
+stringData: {token: hunter2-very-secret}
+---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: ScriptedConfig
+metadata: {name: default, labels: {type: default}}
+spec: {token: {name: tok, key: token}}
+"""
+
+
+def receivers(*names: str) -> str:
+    return "".join(f"""---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: ScriptedReceiver
+metadata: {{name: {name}, labels: {{type: global}}}}
+spec: {{}}
+""" for name in names)
+
+
+def manager(channel: ScriptedChannel, *names: str, **options) -> Manager:  # type: ignore[no-untyped-def]
+    options.setdefault("retry", FAST)
+    return Manager.from_yaml(CONFIG + receivers(*names), plugins=[channel], **options)
+
+
+def group(*alerts) -> AlertGroup:  # type: ignore[no-untyped-def]
+    return AlertGroup(alerts=tuple(alerts) or (alert(namespace="demo"),))
+
+
+async def test_transient_failures_are_retried_until_delivered() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["transient", "bug", "ok"]
+    async with manager(channel, "a") as m:
+        await m.submit(group())
+        await m.drain(5)
+    [outcome] = m.outcomes
+    assert outcome.ok and outcome.attempts == 3
+    assert len(channel.sent) == 1
+
+
+async def test_retry_after_is_honoured() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["retry:0.6"]
+    async with manager(channel, "a") as m:
+        started = time.monotonic()
+        await m.submit(group())
+        await m.drain(5)
+    assert channel.sent[0][1] - started >= 0.6
+
+
+async def test_permanent_failure_goes_to_the_dead_letters_with_the_error() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["permanent"]
+    async with manager(channel, "a", "b") as m:
+        await m.submit(group())
+        await m.drain(5)
+        dead = await m.store.dead_letters()
+    assert [d.reason for d in dead] == ["channel_not_found: invite the bot"]
+    assert dead[0].job.receiver.endswith("/a")
+    assert {o.receiver.rsplit("/", 1)[1]: o.ok for o in m.outcomes} == {"a": False, "b": True}
+
+
+async def test_work_past_its_deadline_is_given_up_with_the_last_error() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["transient"] * 100
+    policy = RetryPolicy(initial_delay=0.05, max_delay=0.05, jitter=0, deadline=0.3)
+    async with manager(channel, "a", retry=policy) as m:
+        await m.submit(group())
+        await m.drain(5)
+    [outcome] = m.outcomes
+    assert not outcome.ok and outcome.error.startswith("gave up after") and "service unavailable" in outcome.error
+
+
+async def test_secrets_are_scrubbed_from_errors_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["leak"]
+    async with manager(channel, "a") as m:
+        await m.submit(group())
+        await m.drain(5)
+    [outcome] = m.outcomes
+    assert outcome.error == "bad token <redacted>"
+    assert "hunter2" not in caplog.text and "hunter2" not in repr(m.snapshot)
+
+
+async def test_a_slow_receiver_never_delays_the_others() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["slow"] = ["slow:0.4"] * 10
+    async with manager(channel, "slow", "fast") as m:
+        started = time.monotonic()
+        for i in range(20):
+            await m.submit(group(alert(namespace="demo", n=str(i))))
+        with anyio.fail_after(5):
+            while sum(1 for s in channel.sent if s[0] == "fast") < 20:
+                await anyio.sleep(0.01)
+        fast_done = time.monotonic() - started
+        slow_so_far = sum(1 for s in channel.sent if s[0] == "slow")
+        await m.drain(10)
+    assert fast_done < 0.4 * 2, "the fast receiver finished while the slow one was still working"
+    assert slow_so_far < 20
+
+
+async def test_resolved_is_never_delivered_before_its_firing() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["transient", "transient"]  # the firing notification fails twice first
+    async with manager(channel, "a", dedup_window=0) as m:
+        await m.submit(group(alert("firing", namespace="demo")))
+        await m.submit(group(alert("resolved", namespace="demo")))
+        await m.drain(5)
+    assert [s[2][0][1] for s in channel.sent] == ["firing", "resolved"]
+
+
+async def test_a_hung_send_times_out_and_is_retried() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["hang"]
+    async with manager(channel, "a") as m:
+        await m.submit(group())
+        await m.drain(5)
+    assert m.outcomes[0].ok and m.outcomes[0].attempts == 2
+
+
+async def test_warnings_of_a_successful_send_are_reported(caplog: pytest.LogCaptureFixture) -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["warn"]
+    async with manager(channel, "a") as m:
+        await m.submit(group())
+        await m.drain(5)
+    assert m.outcomes[0].ok and m.outcomes[0].warnings == ("user x unknown",)
+    assert "delivered to ScriptedReceiver/kubesphere-monitoring-system/a with a warning: user x unknown" in caplog.text
+
+
+async def test_duplicates_within_the_window_are_delivered_once() -> None:
+    channel = ScriptedChannel()
+    async with manager(channel, "a") as m:
+        first = await m.submit(group(alert(namespace="demo")))
+        second = await m.submit(group(alert(namespace="demo")))
+        changed = await m.submit(group(alert("resolved", namespace="demo")))
+        await m.drain(5)
+    assert (first.notifications, second.duplicates, changed.notifications) == (1, 1, 1)
+    assert len(channel.sent) == 2
+
+
+async def test_backpressure_refuses_new_work_beyond_the_bound() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["slow:0.3"] * 3
+    async with manager(channel, "a", max_pending=2, per_receiver=1) as m:
+        await m.submit(group(alert(n="1")))
+        await m.submit(group(alert(n="2")))
+        with pytest.raises(Busy) as refused:
+            await m.submit(group(alert(n="3")))
+        assert refused.value.retry_after > 0
+        await m.drain(5)
+        await m.submit(group(alert(n="3")))
+        await m.drain(5)
+    assert len(channel.sent) == 3
+
+
+async def test_no_alert_is_routed_before_the_configuration_is_loaded() -> None:
+    class NeverLoads:
+        async def run(self, publish) -> None:  # type: ignore[no-untyped-def]
+            await anyio.sleep_forever()
+
+    async with Manager(NeverLoads(), host=plugin_host(), ready_wait=0.05) as m:
+        with pytest.raises(NotReady):
+            await m.submit(group())
+
+
+async def test_a_receiver_removed_before_sending_is_dead_lettered_with_the_reason() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["transient"]
+    source = StaticSource.from_yaml(CONFIG + receivers("a"))
+    async with Manager(source, host=plugin_host([channel]), retry=RetryPolicy(initial_delay=0.3, jitter=0)) as m:
+        await m.submit(group())
+        await anyio.sleep(0.1)
+        m.publish([])  # the configuration changes: the receiver is gone
+        await m.drain(5)
+    [outcome] = m.outcomes
+    assert not outcome.ok
+    assert outcome.error == "receiver ScriptedReceiver/kubesphere-monitoring-system/a cannot send: it is no longer configured"

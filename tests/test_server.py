@@ -1,0 +1,159 @@
+"""The HTTP intake over a real socket: status codes a sender can act on, health, metrics, status."""
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+import uvicorn
+
+from nmcore.manager import Manager
+from nmcore.server import _Server, create_app
+
+pytestmark = pytest.mark.anyio
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "research" / "samples"
+NS = "kubesphere-monitoring-system"
+
+
+def config(sink_url: str) -> str:
+    return f"""
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {{name: everyone, labels: {{type: global}}}}
+spec: {{url: "{sink_url}"}}
+---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {{name: orphan, labels: {{type: tenant, user: alice}}}}
+spec: {{}}
+"""
+
+
+@pytest.fixture
+async def intake(sink) -> AsyncIterator[tuple[Manager, str]]:  # type: ignore[no-untyped-def]
+    manager = Manager.from_yaml(config(sink.url("all")))
+    app = create_app(manager, max_body_bytes=64 * 1024)
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
+    async with manager, anyio.create_task_group() as tasks:
+        tasks.start_soon(server.serve)
+        with anyio.fail_after(5):
+            while not server.started:
+                await anyio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield manager, f"http://127.0.0.1:{port}"
+        server.should_exit = True
+
+
+async def post(url: str, body: bytes | str, content_type: str = "application/json") -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.post(url + "/api/v2/alerts", content=body, headers={"Content-Type": content_type})
+
+
+async def test_alertmanager_body_is_accepted_and_delivered(intake, sink) -> None:  # type: ignore[no-untyped-def]
+    manager, url = intake
+    reply = await post(url, (SAMPLES / "alertmanager-webhook.json").read_bytes())
+    assert reply.status_code == 200
+    assert reply.json() == {"status": 200, "alerts": 2, "notifications": 1, "duplicates": 0, "rejected": []}
+    await manager.drain(5)
+    [body] = sink.bodies("all")
+    assert body["receiver"] == f"WebhookReceiver/{NS}/everyone" and body["tenant"] == ""
+    assert [a["labels"]["pod"] for a in body["alerts"]] == ["web-1", "web-2"]
+    assert body["alerts"][0]["fingerprint"] == "928cbc346f11ada9"
+
+
+async def test_a_bare_array_of_alerts_is_accepted(intake, sink) -> None:  # type: ignore[no-untyped-def]
+    manager, url = intake
+    reply = await post(url, json.dumps([{"labels": {"alertname": "Disk", "namespace": "x"}}]))
+    assert reply.status_code == 200 and reply.json()["alerts"] == 1
+    await manager.drain(5)
+    assert sink.bodies("all")[0]["alerts"][0]["status"] == "firing"
+
+
+async def test_one_bad_alert_is_rejected_with_its_location_and_the_rest_accepted(intake, sink) -> None:  # type: ignore[no-untyped-def]
+    manager, url = intake
+    body = {"alerts": [{"labels": {"alertname": "Good"}}, {"labels": ["not", "a", "map"]}, {"labels": {}}]}
+    reply = await post(url, json.dumps(body))
+    assert reply.status_code == 200
+    assert reply.json()["alerts"] == 1
+    assert reply.json()["rejected"] == ["expected an object, got a list @ $.alerts[1].labels",
+                                        "an alert needs at least one label @ $.alerts[2].labels"]
+    await manager.drain(5)
+    assert [a["labels"]["alertname"] for a in sink.bodies("all")[0]["alerts"]] == ["Good"]
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "message"), [
+    (b"{not json", "application/json", 400, "malformed JSON: Expecting property name enclosed in double quotes"),
+    (b'{"foo": 1}', "application/json", 400, "missing the alerts array @ $.alerts"),
+    (b'{"alerts": {}}', "application/json", 400, "alerts must be an array @ $.alerts"),
+    (b'"text"', "application/json", 400, "expected an Alertmanager webhook object or a JSON array of alerts @ $"),
+    (b"alerts=1", "application/x-www-form-urlencoded", 415,
+     "expected Content-Type application/json, got application/x-www-form-urlencoded"),
+    (b"[" + b'{"labels": {"a": "b"}},' * 5000 + b"{}]", "application/json", 413,
+     "body larger than 65536 bytes; lower max_alerts in Alertmanager"),
+])
+async def test_unusable_requests_get_a_status_and_a_message(intake, body, content_type, status, message) -> None:  # type: ignore[no-untyped-def]
+    _, url = intake
+    reply = await post(url, body, content_type)
+    assert reply.status_code == status
+    assert reply.json()["error"].startswith(message)
+
+
+async def test_health_readiness_metrics_and_status(intake) -> None:  # type: ignore[no-untyped-def]
+    manager, url = intake
+    await post(url, (SAMPLES / "alertmanager-webhook.json").read_bytes())
+    await manager.drain(5)
+    async with httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/healthz")).text == "ok"
+        assert (await client.get("/readyz")).status_code == 200
+        metrics = (await client.get("/metrics")).text
+        status = (await client.get("/api/v2/status")).json()
+    assert "nmcore_alerts_received_total 2.0" in metrics
+    assert 'nmcore_deliveries_total{channel="webhook",outcome="delivered"} 1.0' in metrics
+    assert status["receivers"] == [{"receiver": f"WebhookReceiver/{NS}/everyone", "channel": "webhook",
+                                    "tenant": "", "config": None}]
+    assert status["cannot_send"] == [{"receiver": f"WebhookReceiver/{NS}/orphan",
+                                      "reason": "no WebhookConfig labelled type: default to fall back on"}]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_nm_run_reloads_changed_manifests_and_stops_cleanly_on_sigterm(tmp_path: Path, sink) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "receivers.yaml").write_text(config(sink.url("first")))
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "nmcore", "run", "--config-dir", str(tmp_path),
+                                "--listen", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "nm run did not become ready"
+            time.sleep(0.05)
+        (tmp_path / "receivers.yaml").write_text(config(sink.url("second")))
+        alert = [{"labels": {"alertname": "Reloaded"}}]
+        deadline = time.monotonic() + 10
+        while not sink.bodies("second"):
+            assert time.monotonic() < deadline, "the changed manifest was not picked up"
+            httpx.post(f"http://127.0.0.1:{port}/api/v2/alerts", json=alert)
+            alert[0]["labels"]["n"] = str(time.monotonic())  # a new alert each time, not a duplicate
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+        stderr = process.communicate()[1]
+    assert "SIGTERM received" in stderr
