@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+import aiohttp
 import httpx
 
 from nmcore.channel import PermanentError, TransientError
@@ -20,8 +21,11 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
 
 
 def check_status(response: httpx.Response, service: str) -> None:
@@ -40,7 +44,9 @@ def transport_errors(service: str) -> Iterator[None]:
     """Connection failures and timeouts are transient; say which service could not be reached."""
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
-        raise TransientError(f"{service} unreachable: {type(exc).__name__}: {exc}") from None
+        # httpx-aiohttp reports refused connections and certificate failures as ConnectTimeout: look at the cause.
+        refused = isinstance(exc.__cause__, aiohttp.ClientConnectorError)
+        if isinstance(exc, httpx.TimeoutException) and not refused:
+            raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
+        raise TransientError(f"{service} unreachable: {exc}") from None

@@ -1,0 +1,130 @@
+"""The built-in webhook channel against real HTTP(S) servers: body, auth, failure classes, TLS."""
+
+import ssl
+from collections.abc import AsyncIterator
+
+import pytest
+import trustme
+from aiohttp import web
+
+from nmcore.channel import ChannelContext, PermanentError, TransientError
+from nmcore.httpclient import make_http_client
+from nmcore.testing import alert, send_request, snapshot_from_yaml
+from nmcore.webhook import WebhookSender
+
+pytestmark = pytest.mark.anyio
+NS = "kubesphere-monitoring-system"
+
+
+class Endpoint:
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict, dict]] = []
+        self.answer: tuple[int, dict[str, str]] = (200, {})
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append((dict(request.headers), await request.json()))
+        status, headers = self.answer
+        return web.Response(status=status, headers=headers, text="nope" if status >= 300 else "ok")
+
+
+async def serve(endpoint: Endpoint, tls: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+    app = web.Application()
+    app.router.add_post("/hook", endpoint.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[tuple[Endpoint, str]]:
+    hook = Endpoint()
+    runner, port = await serve(hook)
+    yield hook, f"http://127.0.0.1:{port}/hook"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def sender() -> AsyncIterator[WebhookSender]:
+    import logging
+
+    client = make_http_client()
+    webhook = WebhookSender(ChannelContext(http=client, logger=logging.getLogger("test")))
+    yield webhook
+    await webhook.aclose()
+    await client.aclose()
+
+
+def receiver(url: str, http_config: str = "{}") -> str:
+    return f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: creds}}
+stringData: {{token: tok-123, password: pw-456}}
+---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {{name: hook, labels: {{type: tenant, user: alice}}}}
+spec: {{url: "{url}", httpConfig: {http_config}}}
+"""
+
+
+REF = f"WebhookReceiver/{NS}/hook"
+
+
+async def test_posts_the_alertmanager_shape_with_receiver_and_tenant(endpoint, sender) -> None:  # type: ignore[no-untyped-def]
+    hook, url = endpoint
+    snapshot = snapshot_from_yaml(receiver(url, "{bearerToken: {valueFrom: {secretKeyRef: {name: creds, key: token}}}}"))
+    await sender.send(send_request(snapshot, REF, [alert(namespace="team-a", pod="web-1")]))
+    [(headers, body)] = hook.requests
+    assert headers["Authorization"] == "Bearer tok-123"
+    assert body["receiver"] == REF and body["tenant"] == "alice" and body["version"] == "4"
+    assert body["alerts"][0]["labels"] == {"alertname": "TestAlert", "namespace": "team-a", "pod": "web-1"}
+    assert body["commonLabels"]["namespace"] == "team-a"
+
+
+async def test_basic_auth(endpoint, sender) -> None:  # type: ignore[no-untyped-def]
+    hook, url = endpoint
+    auth = "{basicAuth: {username: nm, password: {valueFrom: {secretKeyRef: {name: creds, key: password}}}}}"
+    await sender.send(send_request(snapshot_from_yaml(receiver(url, auth)), REF))
+    assert hook.requests[0][0]["Authorization"] == "Basic bm06cHctNDU2"  # nm:pw-456
+
+
+@pytest.mark.parametrize(("status", "headers", "error", "retry_after"), [
+    (500, {}, TransientError, None),
+    (503, {"Retry-After": "7"}, TransientError, 7.0),
+    (429, {"Retry-After": "3"}, TransientError, 3.0),
+    (404, {}, PermanentError, None),
+    (401, {}, PermanentError, None),
+])
+async def test_non_2xx_answers_are_classified(endpoint, sender, status, headers, error, retry_after) -> None:  # type: ignore[no-untyped-def]
+    hook, url = endpoint
+    hook.answer = (status, headers)
+    with pytest.raises(error) as failure:
+        await sender.send(send_request(snapshot_from_yaml(receiver(url)), REF))
+    assert f"answered HTTP {status}: nope" in str(failure.value)
+    assert failure.value.retry_after == retry_after
+
+
+async def test_an_unreachable_endpoint_is_transient(sender) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TransientError, match="unreachable"):
+        await sender.send(send_request(snapshot_from_yaml(receiver("http://127.0.0.1:9/hook")), REF))
+
+
+async def test_tls_is_verified_against_the_configured_root_ca(sender) -> None:  # type: ignore[no-untyped-def]
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    hook = Endpoint()
+    runner, port = await serve(hook, server_context)
+    try:
+        url = f"https://127.0.0.1:{port}/hook"
+        with pytest.raises(TransientError, match="CERTIFICATE_VERIFY_FAILED"):  # self-signed: refused by default
+            await sender.send(send_request(snapshot_from_yaml(receiver(url)), REF))
+        pem = ca.cert_pem.bytes().decode().replace("\n", "\\n")
+        await sender.send(send_request(snapshot_from_yaml(receiver(url, f'{{tlsConfig: {{rootCA: {{value: "{pem}"}}}}}}')), REF))
+        await sender.send(send_request(snapshot_from_yaml(receiver(url, "{tlsConfig: {insecureSkipVerify: true}}")), REF))
+        assert len(hook.requests) == 2
+    finally:
+        await runner.cleanup()
