@@ -47,7 +47,7 @@ def _annotation_pairs(alert: Alert) -> list[tuple[str, str]]:
     return sorted((k, v) for k, v in alert.annotations.items() if k not in HIDDEN_ANNOTATIONS)
 
 
-def _when(timestamp: str) -> str:
+def format_time(timestamp: str) -> str:
     """RFC 3339 from Alertmanager (nanoseconds included) as `2026-11-24 05:53:21 UTC`."""
     try:
         parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
@@ -62,7 +62,7 @@ class DefaultRenderer:
         self._env = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self._plain = jinja2.Environment(loader=loader, autoescape=False, trim_blocks=True, lstrip_blocks=True)
         for env in (self._env, self._plain):
-            env.filters.update(label_pairs=_label_pairs, annotation_pairs=_annotation_pairs, when=_when)
+            env.filters.update(label_pairs=_label_pairs, annotation_pairs=_annotation_pairs, when=format_time)
         self.text_template = self._plain.get_template("text.j2")
         self.markdown_template = self._plain.get_template("markdown.j2")
         self.html_template = self._env.get_template("html.j2")

@@ -1,0 +1,54 @@
+"""Sessions: `tests` (core + every plugin together), `plugin` (each plugin alone with the core, so an
+undeclared dependency shows), `lint`, `demo`, `bench`. Run `nox -l` to list them."""
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "plugin"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+CORE_TEST = nox.project.dependency_groups(nox.project.load_toml("pyproject.toml"), "test")
+
+
+def install_everything(session: nox.Session) -> None:
+    session.install("-e", ".[kubernetes]", *CORE_TEST, *(f"-e./plugins/{p}[test]" for p in PLUGINS))
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """The whole suite: core, Kubernetes source, every plugin, the real Alertmanager end to end."""
+    install_everything(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+@nox.parametrize("name", PLUGINS)
+def plugin(session: nox.Session, name: str) -> None:
+    """One plugin with only the core: its tests pass with just what it declares."""
+    session.install("-e", ".", f"-e./plugins/{name}[test]")
+    session.run("pytest", f"plugins/{name}/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "nmcore", "plugins", "tests", "examples")
+
+
+@nox.session(python="3.11")
+def demo(session: nox.Session) -> None:
+    """Start the manager on the quickstart config, send sample alerts, show who got what."""
+    install_everything(session)
+    session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Measure nmcore against its peers; prints a table and writes bench/RESULTS.md."""
+    install_everything(session)
+    session.install("apprise", "aiohttp")
+    session.run("python", "-m", "bench", *session.posargs)

@@ -1,0 +1,242 @@
+"""Sending with chat.postMessage to the fake Slack: what arrives, and what the operator is told on failure."""
+
+import base64
+import logging
+import re
+
+import nm_slack
+import pytest
+
+from nmcore import PermanentError, SendReport, TransientError
+from nmcore.testing import alert, send_request, snapshot_from_yaml
+
+pytestmark = pytest.mark.anyio
+
+TENANT = "SlackReceiver/kubesphere-monitoring-system/test-user-slack"
+GLOBAL = "SlackReceiver/kubesphere-monitoring-system/global-slack-slack"
+SECRET_TOKEN = "xoxb-4242-9999-NeverShowThisToken"
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def request_for(yaml_text: str, receiver: str, alerts=()):
+    snapshot = snapshot_from_yaml(yaml_text, plugins=[nm_slack])
+    assert snapshot.problems == ()
+    return send_request(snapshot, receiver, alerts)
+
+
+def block_texts(posted) -> list[str]:
+    return [block["text"]["text"] for message in posted for block in message.blocks]
+
+
+async def test_the_seed_tenant_receiver_posts_to_alert_with_the_token_from_its_secret(slack, sender, seed):
+    request = request_for(seed(slack.url), TENANT, [alert("firing", {"message": "restarted 5 times"},
+                                                          alertname="KubePodCrashLooping", namespace="demo",
+                                                          pod="web-1")])
+    assert await sender.send(request) is None
+    [message] = slack.in_channel("alert")
+    assert message.token == "test"
+    assert "*[FIRING] KubePodCrashLooping*: restarted 5 times" in message.blocks[1]["text"]["text"]
+    assert "• pod: `web-1`" in message.blocks[1]["text"]["text"]
+    assert message.text.startswith("[FIRING] KubePodCrashLooping: restarted 5 times in demo")
+    assert "  pod = web-1" in message.text and "*" not in message.text
+
+
+async def test_the_global_receiver_posts_every_alert_to_global_with_the_default_config(slack, sender, seed):
+    slack.tokens["xoxb-default"] = {"chat:write"}
+    alerts = [alert(namespace="demo", pod="a"), alert(namespace="other", pod="b"), alert(pod="no-namespace")]
+    request = request_for(seed(slack.url, default_token=b64("xoxb-default")), GLOBAL, alerts)
+    await sender.send(request)
+    [message] = slack.in_channel("global")
+    assert message.token == "xoxb-default"
+    assert [p for p in ("`a`", "`b`", "`no-namespace`") if p in " ".join(block_texts([message]))] == [
+        "`a`", "`b`", "`no-namespace`"]
+    assert slack.in_channel("alert") == []
+
+
+async def test_each_channel_of_a_receiver_gets_the_notification(slack, sender, seed):
+    yaml_text = seed(slack.url).replace("  channel: alert", "  channel: alert\n  channels: [ops, C000GLOBAL]")
+    await sender.send(request_for(yaml_text, TENANT))
+    assert [len(slack.in_channel(c)) for c in ("alert", "ops", "global")] == [1, 1, 1]
+
+
+async def test_http_429_is_transient_with_the_retry_after_delay(slack, sender, seed):
+    slack.fail_next(status=429, retry_after=17, body='{"ok": false, "error": "ratelimited"}')
+    with pytest.raises(TransientError) as caught:
+        await sender.send(request_for(seed(slack.url), TENANT))
+    assert caught.value.retry_after == 17
+    assert "HTTP 429" in str(caught.value)
+
+
+async def test_ok_false_ratelimited_is_transient_with_the_retry_after_delay(slack, sender, seed):
+    slack.fail_next(error="ratelimited", retry_after=3)
+    with pytest.raises(TransientError) as caught:
+        await sender.send(request_for(seed(slack.url), TENANT))
+    assert caught.value.retry_after == 3
+    assert "ratelimited" in str(caught.value)
+
+
+async def test_server_errors_and_unreachable_servers_are_transient(slack, sender, seed):
+    slack.fail_next(status=503, body="upstream unavailable")
+    with pytest.raises(TransientError, match="HTTP 503"):
+        await sender.send(request_for(seed(slack.url), TENANT))
+    dead = seed("http://127.0.0.1:9")
+    with pytest.raises(TransientError, match=r"Slack chat.postMessage to channel .alert. (unreachable|timed out)"):
+        await sender.send(request_for(dead, TENANT))
+
+
+def revoke(slack):
+    slack.revoked.add("test")
+
+
+def drop_scope(slack):
+    slack.tokens["test"] = {"channels:read"}
+
+
+@pytest.mark.parametrize(("setup", "channel", "expected"), [
+    (None, "nowhere", [r"channel 'nowhere': channel_not_found",
+                       r"Check the channel in SlackReceiver/kubesphere-monitoring-system/test-user-slack",
+                       r"invited"]),
+    (None, "quiet", [r"not_in_channel", r"/invite @<app name>` in 'quiet'"]),
+    (None, "old", [r"is_archived", r"Unarchive it"]),
+    (revoke, "alert", [r"token_revoked", r"Secret 'test-user-slack-secret' key 'token'",
+                       r"SlackConfig/kubesphere-monitoring-system/test-user-config"]),
+    (drop_scope, "alert", [r"missing_scope \(needed: chat:write, granted: channels:read\)",
+                           r"Add chat:write under OAuth & Permissions",
+                           r"Secret 'test-user-slack-secret' key 'token'"]),
+])
+async def test_permanent_errors_tell_the_operator_what_to_do(slack, sender, seed, setup, channel, expected):
+    if setup:
+        setup(slack)
+    with pytest.raises(PermanentError) as caught:
+        await sender.send(request_for(seed(slack.url, tenant_channel=channel), TENANT))
+    for pattern in expected:
+        assert re.search(pattern, str(caught.value)), (pattern, str(caught.value))
+    assert slack.posted == []
+
+
+async def test_a_token_slack_does_not_know_is_invalid_auth_naming_the_secret(slack, sender, seed):
+    with pytest.raises(PermanentError) as caught:
+        await sender.send(request_for(seed(slack.url, tenant_token=b64("xoxb-wrong")), TENANT))
+    assert "invalid_auth: Slack does not accept the token" in str(caught.value)
+    assert "Secret 'test-user-slack-secret' key 'token', which SlackConfig/kubesphere-monitoring-system/" \
+           "test-user-config uses" in str(caught.value)
+
+
+@pytest.mark.parametrize("code", ["not_authed", "account_inactive"])
+async def test_other_token_errors_are_permanent_too(slack, sender, seed, code):
+    slack.fail_next(error=code)
+    with pytest.raises(PermanentError, match=f"{code}: Slack does not accept the token"):
+        await sender.send(request_for(seed(slack.url), TENANT))
+
+
+async def test_an_unknown_error_code_is_permanent_and_quoted(slack, sender, seed):
+    slack.fail_next(error="team_access_not_granted")
+    with pytest.raises(PermanentError, match=r"team_access_not_granted; see https://api\.slack\.com/methods"):
+        await sender.send(request_for(seed(slack.url), TENANT))
+
+
+async def test_a_reply_that_is_not_slack_json_points_at_api_url(slack, sender, seed):
+    slack.fail_next(body="<html>captive portal</html>")
+    with pytest.raises(PermanentError, match=r"not Slack.s JSON .*check apiUrl"):
+        await sender.send(request_for(seed(slack.url), TENANT))
+
+
+async def test_a_missing_secret_is_reported_before_anything_is_posted(slack, sender, seed):
+    yaml_text = seed(slack.url).replace("name: test-user-slack-secret\n  namespace", "name: other\n  namespace")
+    snapshot = snapshot_from_yaml(yaml_text, plugins=[nm_slack])
+    with pytest.raises(PermanentError, match="Secret 'test-user-slack-secret' not found"):
+        await sender.send(send_request(snapshot, TENANT))
+    assert slack.calls == 0
+
+
+def many_alerts(count: int, note: str = "") -> list:
+    return [alert("firing" if i % 3 else "resolved", {"summary": f"alert number {i}", "note": note},
+                  namespace="demo", pod=f"pod-{i:03d}") for i in range(count)]
+
+
+def pods_in(text: str) -> list[str]:
+    return re.findall(r"pod-\d{3}", text)
+
+
+async def test_200_alerts_arrive_complete_and_in_order_across_several_messages(slack, sender, seed):
+    alerts = many_alerts(200)
+    await sender.send(request_for(seed(slack.url), TENANT, alerts))
+    posted = slack.in_channel("alert")
+    assert len(posted) >= 5  # 49 alerts at most per message, each within every limit the fake enforces
+    expected = [f"pod-{i:03d}" for i in range(200)]
+    assert pods_in("\n".join(block_texts(posted))) == expected
+    assert pods_in("\n".join(m.text for m in posted)) == expected
+    assert [m.blocks[0]["text"]["text"].rsplit(" ", 1)[-1] for m in posted] == [
+        f"{n}/{len(posted)})" for n in range(1, len(posted) + 1)]
+
+
+async def test_long_alerts_are_split_by_the_text_limit_without_losing_anything(slack, sender, seed):
+    note = "word " * 500  # 2500 characters per alert: 200 of them are far beyond one message's 40000
+    await sender.send(request_for(seed(slack.url), TENANT, many_alerts(200, note)))
+    posted = slack.in_channel("alert")
+    assert len(posted) >= 13
+    assert pods_in("\n".join(m.text for m in posted)) == [f"pod-{i:03d}" for i in range(200)]
+    assert "\n".join(block_texts(posted)).count(note.strip()) == 200
+
+
+async def test_label_values_are_escaped_as_slack_requires(slack, sender, seed):
+    await sender.send(request_for(seed(slack.url), TENANT, [alert(namespace="demo", pod="<script>&")]))
+    [message] = slack.in_channel("alert")
+    body = " ".join(block_texts([message])) + message.text
+    assert "&lt;script&gt;&amp;" in body
+    assert "<script>" not in body and "&;" not in body
+
+
+async def test_a_retry_after_a_rate_limit_part_way_posts_only_the_rest(slack, sender, seed):
+    request = request_for(seed(slack.url), TENANT, many_alerts(200))
+    slack.fail_next(error="ratelimited", retry_after=1, after=2)
+    with pytest.raises(TransientError, match=r"after 2 of \d+ messages were posted"):
+        await sender.send(request)
+    assert await sender.send(request) is None
+    posted = slack.in_channel("alert")
+    assert pods_in("\n".join(block_texts(posted))) == [f"pod-{i:03d}" for i in range(200)]
+
+
+async def test_one_bad_channel_among_several_is_a_warning_and_the_others_get_it(slack, sender, seed):
+    yaml_text = seed(slack.url).replace("  channel: alert", "  channel: alert\n  channels: [nowhere]")
+    report = await sender.send(request_for(yaml_text, TENANT))
+    assert isinstance(report, SendReport)
+    [warning] = report.warnings
+    assert "channel 'nowhere': channel_not_found" in warning
+    assert len(slack.in_channel("alert")) == 1
+
+
+async def test_the_token_never_shows_in_errors_logs_or_reprs(slack, sender, seed, caplog):
+    caplog.set_level(logging.DEBUG)
+    leaky = seed(slack.url, tenant_token=b64(SECRET_TOKEN))
+    errors = []
+    for prepare in (lambda: None, lambda: slack.fail_next(status=429, retry_after=1),
+                    lambda: slack.fail_next(status=500, body="boom"), lambda: slack.tokens.pop(SECRET_TOKEN)):
+        slack.tokens[SECRET_TOKEN] = {"chat:write"}
+        prepare()
+        request = request_for(leaky, TENANT)
+        try:
+            await sender.send(request)
+        except (TransientError, PermanentError) as exc:
+            errors.append(f"{exc} {exc!r}")
+    assert len(errors) == 3 and "invalid_auth" in errors[-1]
+    assert slack.in_channel("alert")[0].token == SECRET_TOKEN
+    assert caplog.records
+    for text in [*errors, caplog.text, repr(sender), repr(request), repr(sender._destinations(request))]:
+        assert SECRET_TOKEN not in text
+
+
+async def test_an_alert_larger_than_a_section_is_split_not_truncated(slack, sender, seed):
+    words = " ".join(f"w{i}" for i in range(3000))  # about 17000 characters, also the single alert's headline
+    unbroken = "x&y" * 2000  # 6000 characters without a space, 10000 once escaped
+    await sender.send(request_for(seed(slack.url), TENANT, [alert("firing", {"message": words}, blob=unbroken)]))
+    posted = slack.in_channel("alert")
+    assert len(posted) == 1
+    heading, *sections = block_texts(posted)
+    assert heading.startswith("*[FIRING] TestAlert: w0 w1 ") and heading.endswith("…*")
+    squeezed = "".join("".join(sections).split())
+    assert squeezed.count("".join(words.split())) == 1
+    assert squeezed.count(unbroken.replace("&", "&amp;")) == 1
