@@ -8,9 +8,9 @@ from nmcore.channel import (
     DeliveryError,
     PermanentError,
     Rendered,
+    Sender,
     SendReport,
     SendRequest,
-    Sender,
     TransientError,
 )
 from nmcore.hookspecs import hookimpl

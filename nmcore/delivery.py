@@ -192,7 +192,7 @@ class Dispatcher:
             error, transient, retry_after = secrets.scrub(str(exc)), exc.transient, exc.retry_after
         except TimeoutError:
             error, transient, retry_after = f"no answer within {spec.limits.send_timeout * 2:g}s", True, None
-        except Exception as exc:  # noqa: BLE001 - a plugin bug must not kill delivery; retried, logged in full
+        except Exception as exc:  # a plugin bug must not kill delivery: retried, logged in full
             log.exception("channel %s raised unexpectedly for %s", notification.channel, notification.receiver)
             error, transient, retry_after = secrets.scrub(f"{type(exc).__name__}: {exc}"), True, None
         else:

@@ -90,7 +90,7 @@ class PluginHost:
             try:
                 plugin = ep.load()
                 self._pm.register(plugin, name=ep.name)
-            except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
+            except Exception as exc:  # one broken plugin must not stop the others
                 info = PluginInfo(ep.name, dist, version, f"{type(exc).__name__}: {exc}")
                 self.failures.append(info)
                 log.error("plugin %s (%s %s) failed to load, skipped: %s", ep.name, dist, version, info.error)
@@ -124,7 +124,7 @@ class PluginHost:
 
             try:
                 impl.function(register=register)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # isolate a plugin whose registration fails
                 failure = attrs.evolve(info, error=f"{type(exc).__name__}: {exc}")
                 self.failures.append(failure)
                 log.error("plugin %s (%s %s) failed to register its channels, skipped: %s",

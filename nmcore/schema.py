@@ -128,7 +128,7 @@ def _make_converter() -> cattrs.Converter:
             for key, item in value.items():
                 try:
                     result[conv.structure(key, key_type)] = conv.structure(item, value_type)
-                except Exception as exc:  # noqa: BLE001 - located by _located
+                except Exception as exc:  # located by _located
                     raise _AtKey(key, exc) from None
             return result
 
@@ -147,7 +147,7 @@ def structure(value: Any, cls: type, path: str = "$") -> Any:
     """Structure `value` as `cls`, raising SchemaError with every problem located under `path`."""
     try:
         return converter.structure(value, cls)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a located message
+    except Exception as exc:  # every failure becomes a located message
         raise SchemaError(_located(exc, path)) from None
 
 
