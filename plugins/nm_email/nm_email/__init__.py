@@ -1,0 +1,25 @@
+"""nm_email: the email channel for nmcore (EmailConfig / EmailReceiver, sent over SMTP with aiosmtplib)."""
+
+from typing import Any
+
+from nm_email.schema import EmailConfigSpec, EmailReceiverSpec, SmartHost
+from nm_email.sender import LIMITS, EmailSender
+from nmcore import ChannelSpec, hookimpl
+
+__all__ = ["SPEC", "EmailConfigSpec", "EmailReceiverSpec", "EmailSender", "SmartHost"]
+
+SPEC = ChannelSpec(
+    name="email",
+    config_kind="EmailConfig",
+    receiver_kind="EmailReceiver",
+    config_schema=EmailConfigSpec,
+    receiver_schema=EmailReceiverSpec,
+    make_sender=EmailSender,
+    limits=LIMITS,
+    description="email over SMTP: STARTTLS or implicit TLS (port 465), AUTH PLAIN/LOGIN/CRAM-MD5, pooled sessions",
+)
+
+
+@hookimpl
+def nmcore_register_channels(register: Any) -> None:
+    register(SPEC)
