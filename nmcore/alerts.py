@@ -28,7 +28,7 @@ class Alert:
     starts_at: str = ""
     ends_at: str = ""
     generator_url: str = attrs.field(default="", metadata={KEY: "generatorURL"})
-    fingerprint: str = ""
+    fingerprint: str = attrs.field(default=attrs.Factory(lambda alert: fingerprint_of(alert.labels), takes_self=True))
 
     @property
     def namespace(self) -> str:

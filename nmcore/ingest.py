@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from nmcore.alerts import Alert, AlertGroup, fingerprint_of
+from nmcore.alerts import Alert, AlertGroup
 from nmcore.schema import SchemaError, structure
 
 
@@ -41,8 +41,6 @@ def _alert(raw: Any, path: str) -> Alert:
         raise SchemaError([f"an alert needs at least one label @ {path}.labels"])
     if isinstance(raw, Mapping) and "status" not in raw:
         alert = attrs.evolve(alert, status=_status_from_end(alert))
-    if not alert.fingerprint:
-        alert = attrs.evolve(alert, fingerprint=fingerprint_of(alert.labels))
     return alert
 
 
