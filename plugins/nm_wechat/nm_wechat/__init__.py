@@ -1,0 +1,26 @@
+"""nm_wechat: the WeChat Work (企业微信) channel for nmcore, sending application messages."""
+
+from typing import Any
+
+from nm_wechat.schema import WechatConfigSpec, WechatReceiverSpec
+from nm_wechat.sender import LIMITS, WechatSender
+from nmcore import ChannelSpec, hookimpl
+
+__all__ = ["SPEC", "WechatConfigSpec", "WechatReceiverSpec", "WechatSender", "nmcore_register_channels"]
+
+SPEC = ChannelSpec(
+    name="wechat",
+    config_kind="WechatConfig",
+    receiver_kind="WechatReceiver",
+    config_schema=WechatConfigSpec,
+    receiver_schema=WechatReceiverSpec,
+    make_sender=WechatSender,
+    limits=LIMITS,
+    config_required=lambda spec: spec.has_app_recipients,
+    description="WeChat Work (企业微信) application messages to users, parties and tags, and group robots",
+)
+
+
+@hookimpl
+def nmcore_register_channels(register: Any) -> None:
+    register(SPEC)

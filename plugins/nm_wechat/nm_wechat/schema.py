@@ -1,0 +1,90 @@
+"""The WechatConfig and WechatReceiver specs, as the KubeSphere v1alpha1 manifests write them."""
+
+from collections.abc import Iterable
+from typing import Any, Literal, NewType
+
+import attrs
+
+from nmcore.resources import Credential, LabelSelector, SecretKeySelector
+from nmcore.schema import converter
+
+DEFAULT_API_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+Names = NewType("Names", tuple[str, ...])
+"""Users, parties or tags: written `user1 | user2` (as in the KubeSphere docs) or as a YAML list."""
+
+
+def _names(value: Any, _: type) -> Names:
+    if value is None:
+        return Names(())
+    items: Iterable[Any] = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for index, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, str | int):
+            where = f"item {index} of the list" if isinstance(value, list) else "the value"
+            raise ValueError(f"expected names separated by '|' or a list of names, but {where} is not a name")
+        names += (part.strip() for part in str(item).split("|"))
+    return Names(tuple(dict.fromkeys(name for name in names if name)))
+
+
+converter.register_structure_hook(Names, _names)
+
+
+@attrs.frozen(kw_only=True)
+class WechatConfigSpec:
+    """A WeChat Work application: the corp, the application's AgentId and its Secret."""
+
+    wechat_api_url: str = DEFAULT_API_URL
+    wechat_api_secret: SecretKeySelector
+    wechat_api_corp_id: str
+    wechat_api_agent_id: str
+
+    def __attrs_post_init__(self) -> None:
+        if not self.wechat_api_url.startswith(("https://", "http://")):
+            raise ValueError(f"wechatApiUrl must be an http(s) URL such as {DEFAULT_API_URL}")
+        if not self.wechat_api_corp_id.strip():
+            raise ValueError("wechatApiCorpId is empty: give the corp ID (企业ID, 我的企业 → 企业信息)")
+        if not self.wechat_api_agent_id.strip().isdigit():
+            raise ValueError(f"wechatApiAgentId must be the application's numeric AgentId, "
+                             f"got {self.wechat_api_agent_id!r}")
+
+    @property
+    def api_base(self) -> str:
+        """The API root with exactly one trailing slash, so `gettoken` and `message/send` can be appended."""
+        return self.wechat_api_url.rstrip("/") + "/"
+
+    @property
+    def agent_id(self) -> int:
+        return int(self.wechat_api_agent_id)
+
+
+@attrs.frozen(kw_only=True)
+class Chatbot:
+    """A group robot (群机器人): its webhook URL (best from a Secret: the key in it lets anyone post)."""
+
+    webhook: Credential
+    at_users: Names = Names(())
+    at_mobiles: Names = Names(())
+
+
+@attrs.frozen(kw_only=True)
+class WechatReceiverSpec:
+    """Who gets the messages: users, parties (departments) and tags of the corp, and/or a group robot."""
+
+    to_user: Names = Names(())
+    to_party: Names = Names(())
+    to_tag: Names = Names(())
+    chatbot: Chatbot | None = None
+    msg_type: Literal["text", "markdown"] = "text"
+    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "wechatConfigSelector"})
+
+    def __attrs_post_init__(self) -> None:
+        if not (self.has_app_recipients or self.chatbot):
+            raise ValueError("no recipient: give at least one of toUser, toParty and toTag (or a chatbot)")
+        if self.chatbot and self.chatbot.at_mobiles and self.msg_type == "markdown":
+            raise ValueError("chatbot.atMobiles needs msgType text: markdown robot messages can only mention user IDs")
+
+    @property
+    def has_app_recipients(self) -> bool:
+        """Whether application messages are sent (which need a WechatConfig); a robot alone needs none."""
+        return bool(self.to_user or self.to_party or self.to_tag)

@@ -1,0 +1,155 @@
+"""Sending one notification as WeChat Work application messages (and through a group robot, if it has one).
+
+Content over 2048 UTF-8 bytes goes as several messages, in order; recipients go at most 1000 users, 100
+parties and 100 tags per request. Each request carries the application's access_token, refreshed once if
+WeChat Work says it is invalid or expired.
+"""
+
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import zip_longest
+from typing import Any
+
+import attrs
+
+from nm_wechat.errcodes import TOKEN_REJECTED, errcode_of, failure, reply_of
+from nm_wechat.redaction import http_errors, redact_http_logs
+from nm_wechat.robot import send_robot_messages
+from nm_wechat.schema import WechatConfigSpec, WechatReceiverSpec
+from nm_wechat.tokens import TokenCache, TokenKey
+from nmcore.channel import ChannelContext, ChannelLimits, PermanentError, SendReport, SendRequest
+from nmcore.httpfailures import check_status
+from nmcore.splitting import chunks, split_text, utf8_len
+
+MAX_CONTENT_BYTES = 2048
+MAX_USERS, MAX_PARTIES, MAX_TAGS = 1000, 100, 100
+REQUEST_TIMEOUT = 5.0
+DEFAULT_TOKEN_LIFETIME = 7200.0
+LIMITS = ChannelLimits(max_message_bytes=MAX_CONTENT_BYTES, send_timeout=15.0)
+
+UNDELIVERED = {
+    "invaliduser": "users unknown or outside the application's visible range",
+    "invalidparty": "parties unknown or outside the application's visible range",
+    "invalidtag": "tags unknown or outside the application's visible range",
+    "unlicenseduser": "users without an API licence (接口许可)",
+}
+"""Fields of a successful message/send reply naming recipients that did not get the message."""
+
+
+@attrs.frozen
+class _App:
+    """The WeChat Work application a WechatConfig names, with its Secret resolved for this send."""
+
+    ref: str
+    spec: WechatConfigSpec
+    secret: str = attrs.field(repr=False)
+
+    @property
+    def api(self) -> str:
+        return self.spec.api_base
+
+    @property
+    def token_key(self) -> TokenKey:
+        return TokenKey.of(self.api, self.spec.wechat_api_corp_id, self.secret)
+
+
+class WechatSender:
+    def __init__(self, ctx: ChannelContext):
+        self._http = ctx.http
+        self._log = ctx.logger
+        self._tokens = TokenCache()
+        redact_http_logs()
+
+    async def send(self, request: SendRequest) -> SendReport | None:
+        receiver: WechatReceiverSpec = request.receiver.spec
+        content = request.message.markdown if receiver.msg_type == "markdown" else request.message.text
+        undelivered: tuple[str, ...] = ()
+        sent = 0
+        if receiver.has_app_recipients:
+            undelivered, sent = await self._send_app_messages(request, content)
+        if receiver.chatbot is not None:
+            sent += await send_robot_messages(
+                self._http, receiver.chatbot, receiver.msg_type, content, request.secret, request.receiver.ref
+            )
+        self._log.debug("sent %d WeChat Work message(s) for %s", sent, request.receiver.ref)
+        return SendReport(warnings=undelivered) if undelivered else None
+
+    async def aclose(self) -> None:
+        """Nothing to close: the HTTP client is the core's."""
+
+    async def _send_app_messages(self, request: SendRequest, content: str) -> tuple[tuple[str, ...], int]:
+        """Send as application messages; return what WeChat Work did not deliver, and how many messages it took."""
+        receiver: WechatReceiverSpec = request.receiver.spec
+        if request.config is None:
+            raise PermanentError("no WechatConfig to send with: label one `type: default` or select one")
+        config: WechatConfigSpec = request.config.spec
+        app = _App(request.config.ref, config, request.secret(config.wechat_api_secret))
+        undelivered: dict[str, None] = {}
+        sent = 0
+        for piece in split_text(content, MAX_CONTENT_BYTES, utf8_len):
+            for users, parties, tags in _recipient_batches(receiver):
+                body = {
+                    "touser": "|".join(users), "toparty": "|".join(parties), "totag": "|".join(tags),
+                    "agentid": config.agent_id, "msgtype": receiver.msg_type,
+                    receiver.msg_type: {"content": piece}, "safe": 0,
+                }
+                reply = await self._send_message(app, {k: v for k, v in body.items() if v != ""})
+                undelivered.update(dict.fromkeys(_undelivered(reply)))
+                sent += 1
+        return tuple(undelivered), sent
+
+    async def _send_message(self, app: _App, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        token = await self._tokens.get(app.token_key, lambda: self._fetch_token(app))
+        reply = await self._post_message(app, token, body)
+        if errcode_of(reply) in TOKEN_REJECTED:
+            self._tokens.invalidate(app.token_key, token)
+            token = await self._tokens.get(app.token_key, lambda: self._fetch_token(app))
+            reply = await self._post_message(app, token, body)
+        if errcode_of(reply) != 0:
+            raise failure(reply, f"message/send with {app.ref}")
+        return reply
+
+    async def _post_message(self, app: _App, token: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        service = f"WeChat Work message/send at {app.api}"
+        with http_errors(service):
+            response = await self._http.post(
+                f"{app.api}message/send", params={"access_token": token}, json=body, timeout=REQUEST_TIMEOUT
+            )
+            check_status(response, service)
+        return reply_of(response, service)
+
+    async def _fetch_token(self, app: _App) -> tuple[str, float]:
+        service = f"WeChat Work gettoken at {app.api}"
+        with http_errors(service):
+            response = await self._http.get(
+                f"{app.api}gettoken",
+                params={"corpid": app.spec.wechat_api_corp_id, "corpsecret": app.secret},
+                timeout=REQUEST_TIMEOUT,
+            )
+            check_status(response, service)
+        reply = reply_of(response, service)
+        if errcode_of(reply) != 0:
+            raise failure(reply, f"gettoken for {app.ref}")
+        token, lifetime = reply.get("access_token"), reply.get("expires_in")
+        if not isinstance(token, str) or not token:
+            raise PermanentError(f"{service} answered without an access_token: check wechatApiUrl in {app.ref}")
+        if not isinstance(lifetime, int | float) or lifetime <= 0:
+            lifetime = DEFAULT_TOKEN_LIFETIME
+        self._log.info("fetched a WeChat Work access_token for %s, valid %ds", app.ref, lifetime)
+        return token, float(lifetime)
+
+
+def _recipient_batches(spec: WechatReceiverSpec) -> Iterator[tuple[Sequence[str], Sequence[str], Sequence[str]]]:
+    """Requests' worth of recipients: the i-th slice of users, of parties and of tags go together."""
+    return zip_longest(
+        chunks(spec.to_user, MAX_USERS), chunks(spec.to_party, MAX_PARTIES), chunks(spec.to_tag, MAX_TAGS),
+        fillvalue=(),
+    )
+
+
+def _undelivered(reply: Mapping[str, Any]) -> Iterator[str]:
+    for field, who in UNDELIVERED.items():
+        names = reply.get(field)
+        if isinstance(names, list):
+            names = "|".join(map(str, names))
+        if names:
+            yield f"WeChat Work did not deliver to {who}: {names}"

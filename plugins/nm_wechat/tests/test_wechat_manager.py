@@ -1,0 +1,70 @@
+"""End to end through nmcore's Manager: Alertmanager's payload in, WeChat Work messages out, tenants kept apart."""
+
+import nm_wechat
+import pytest
+
+from nmcore.manager import Manager
+
+pytestmark = pytest.mark.anyio
+
+TENANT = "WechatReceiver/kubesphere-monitoring-system/test-user-wechat"
+GLOBAL = "WechatReceiver/kubesphere-monitoring-system/global-wechat-wechat"
+
+ROLEBINDING = """
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: test-user-view, namespace: demo}
+subjects: [{kind: User, name: test-user, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+"""
+
+
+def alertmanager_body(*namespaces: str) -> dict:
+    alerts = [
+        {"status": "firing", "labels": {"alertname": "KubePodCrashLooping", "namespace": ns, "pod": f"web-{i}"},
+         "annotations": {"summary": f"容器 web-{i} 反复崩溃"}, "startsAt": "2026-11-24T05:53:21.974712798Z",
+         "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": f"{i:016x}"}
+        for i, ns in enumerate(namespaces)
+    ]
+    group = {"alertname": "KubePodCrashLooping"}
+    return {"receiver": "nmcore", "status": "firing", "alerts": alerts, "groupLabels": group, "commonLabels": group,
+            "commonAnnotations": {}, "externalURL": "http://am:9093", "version": "4",
+            "groupKey": '{}:{alertname="KubePodCrashLooping"}', "truncatedAlerts": 0}
+
+
+async def test_the_seed_delivers_tenant_alerts_to_the_tenant_and_all_alerts_to_the_global_receiver(wechat, seed_yaml):
+    async with Manager.from_yaml(seed_yaml() + ROLEBINDING, plugins=[nm_wechat], tenant_resolver="rbac") as manager:
+        await manager.submit_payload(alertmanager_body("demo", "other-team"))
+        await manager.drain(timeout=10)
+
+    assert sorted((o.receiver, o.ok) for o in manager.outcomes) == [(GLOBAL, True), (TENANT, True)]
+    by_user = {m["touser"]: m["text"]["content"] for m in wechat.messages}
+    assert set(by_user) == {"user1|user2", "global"}
+    assert "容器 web-0 反复崩溃" in by_user["user1|user2"] and "other-team" not in by_user["user1|user2"]
+    assert "容器 web-0 反复崩溃" in by_user["global"] and "容器 web-1 反复崩溃" in by_user["global"]
+    assert wechat.calls["gettoken"] == 1  # both configs name the same application: one token
+
+
+async def test_the_seed_as_written_fails_the_tenant_receiver_naming_the_secret(wechat, seed_yaml):
+    manifests = seed_yaml(fix_secret_name=False) + ROLEBINDING
+    async with Manager.from_yaml(manifests, plugins=[nm_wechat], tenant_resolver="rbac") as manager:
+        await manager.submit_payload(alertmanager_body("demo"))
+        await manager.drain(timeout=10)
+
+    outcomes = {o.receiver: o for o in manager.outcomes}
+    assert outcomes[GLOBAL].ok
+    tenant = outcomes[TENANT]
+    assert not tenant.ok and tenant.attempts == 1
+    assert "test-user-wehat-secret" in tenant.error and "did you mean 'test-user-wechat-secret'" in tenant.error
+    assert [m["touser"] for m in wechat.messages] == ["global"]
+
+
+async def test_unknown_users_reach_the_outcome_as_warnings(wechat, seed_yaml):
+    wechat.users = frozenset({"user1", "global"})
+    async with Manager.from_yaml(seed_yaml() + ROLEBINDING, plugins=[nm_wechat], tenant_resolver="rbac") as manager:
+        await manager.submit_payload(alertmanager_body("demo"))
+        await manager.drain(timeout=10)
+
+    tenant = next(o for o in manager.outcomes if o.receiver == TENANT)
+    assert tenant.ok and any(w.endswith(": user2") for w in tenant.warnings), tenant.warnings
