@@ -192,9 +192,11 @@ class Dispatcher:
             error, transient, retry_after = secrets.scrub(str(exc)), exc.transient, exc.retry_after
         except TimeoutError:
             error, transient, retry_after = f"no answer within {spec.limits.send_timeout * 2:g}s", True, None
-        except Exception as exc:  # a plugin bug must not kill delivery: retried, logged in full
-            log.exception("channel %s raised unexpectedly for %s", notification.channel, notification.receiver)
+        except Exception as exc:  # a plugin bug must not kill delivery: retried, and logged scrubbed
             error, transient, retry_after = secrets.scrub(f"{type(exc).__name__}: {exc}"), True, None
+            log.error("channel %s raised unexpectedly for %s (a plugin bug): %s",
+                      notification.channel, notification.receiver, error)
+            log.debug("traceback of the plugin bug above", exc_info=True)
         else:
             self._on_attempt(notification.channel, notification.receiver, "ok", time.perf_counter() - started)
             warnings = tuple(secrets.scrub(w) for w in (report.warnings if report else ()))

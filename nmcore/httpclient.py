@@ -10,9 +10,12 @@ import ssl
 import httpx
 from httpx_aiohttp import HttpxAiohttpClient
 
+from nmcore.httpfailures import redact_http_logs
+
 MAX_CONNECTIONS = 256
 
 
 def make_http_client(*, verify: ssl.SSLContext | bool = True, timeout: float = 10.0) -> httpx.AsyncClient:
+    redact_http_logs()
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=64)
     return HttpxAiohttpClient(verify=verify, timeout=timeout, limits=limits)

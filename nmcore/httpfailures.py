@@ -1,6 +1,12 @@
-"""How HTTP-based channels report failures, the same way for all of them."""
+"""How HTTP-based channels report failures, the same way for all of them, without leaking credentials.
+
+Many services take credentials in the query string (WeChat's `corpsecret` and `access_token`, robot keys),
+and URLs end up in error text and in httpx's request log. Every query value is hidden in both.
+"""
 
 import email.utils
+import logging
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -11,6 +17,30 @@ import httpx
 from nmcore.channel import PermanentError, TransientError
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+_QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>]+)=[^&\s'\"<>]*")
+
+
+def redact_query(text: str) -> str:
+    """`https://x/send?access_token=abc&n=1` → `https://x/send?access_token=<redacted>&n=<redacted>`."""
+    return _QUERY_VALUE.sub(r"\1=<redacted>", text)
+
+
+class QueryRedactor(logging.Filter):
+    """Hides query values in log records (httpx logs every request URL at INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = redact_query(message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
+
+
+def redact_http_logs() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, QueryRedactor) for f in logger.filters):
+        logger.addFilter(QueryRedactor())
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -41,7 +71,10 @@ def check_status(response: httpx.Response, service: str) -> None:
 
 @contextmanager
 def transport_errors(service: str) -> Iterator[None]:
-    """Connection failures and timeouts are transient; say which service could not be reached."""
+    """Connection failures, timeouts and malformed replies are transient; say which service failed.
+
+    Errors leave unchained and with query values hidden: the cause's text may hold the request URL.
+    """
     try:
         yield
     except httpx.TransportError as exc:
@@ -49,4 +82,6 @@ def transport_errors(service: str) -> Iterator[None]:
         refused = isinstance(exc.__cause__, aiohttp.ClientConnectorError)
         if isinstance(exc, httpx.TimeoutException) and not refused:
             raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
-        raise TransientError(f"{service} unreachable: {exc}") from None
+        raise TransientError(f"{service} unreachable: {redact_query(str(exc))}") from None
+    except (aiohttp.ClientError, httpx.HTTPError) as exc:  # e.g. a malformed status line, through the transport
+        raise TransientError(f"{service} failed: {type(exc).__name__}: {redact_query(str(exc))}") from None

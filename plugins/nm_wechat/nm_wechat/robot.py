@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 
 from nm_wechat.errcodes import errcode_of, failure, reply_of
-from nm_wechat.redaction import http_errors
 from nm_wechat.schema import Chatbot
 from nmcore.channel import PermanentError
-from nmcore.httpfailures import check_status
+from nmcore.httpfailures import check_status, transport_errors
 from nmcore.splitting import split_text, utf8_len
 from nmcore.tlsconfig import SecretReader, credential_value
 
@@ -48,7 +47,7 @@ async def send_robot_messages(
 
 
 async def _post(http: httpx.AsyncClient, url: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
-    with http_errors(SERVICE):
+    with transport_errors(SERVICE):
         response = await http.post(url, json=body, timeout=REQUEST_TIMEOUT)
         check_status(response, SERVICE)
     return reply_of(response, SERVICE)

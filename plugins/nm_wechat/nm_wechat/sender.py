@@ -12,12 +12,11 @@ from typing import Any
 import attrs
 
 from nm_wechat.errcodes import TOKEN_REJECTED, errcode_of, failure, reply_of
-from nm_wechat.redaction import http_errors, redact_http_logs
 from nm_wechat.robot import send_robot_messages
 from nm_wechat.schema import WechatConfigSpec, WechatReceiverSpec
 from nm_wechat.tokens import TokenCache, TokenKey
 from nmcore.channel import ChannelContext, ChannelLimits, PermanentError, SendReport, SendRequest
-from nmcore.httpfailures import check_status
+from nmcore.httpfailures import check_status, transport_errors
 from nmcore.splitting import chunks, split_text, utf8_len
 
 MAX_CONTENT_BYTES = 2048
@@ -57,7 +56,6 @@ class WechatSender:
         self._http = ctx.http
         self._log = ctx.logger
         self._tokens = TokenCache()
-        redact_http_logs()
 
     async def send(self, request: SendRequest) -> SendReport | None:
         receiver: WechatReceiverSpec = request.receiver.spec
@@ -110,7 +108,7 @@ class WechatSender:
 
     async def _post_message(self, app: _App, token: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
         service = f"WeChat Work message/send at {app.api}"
-        with http_errors(service):
+        with transport_errors(service):
             response = await self._http.post(
                 f"{app.api}message/send", params={"access_token": token}, json=body, timeout=REQUEST_TIMEOUT
             )
@@ -119,7 +117,7 @@ class WechatSender:
 
     async def _fetch_token(self, app: _App) -> tuple[str, float]:
         service = f"WeChat Work gettoken at {app.api}"
-        with http_errors(service):
+        with transport_errors(service):
             response = await self._http.get(
                 f"{app.api}gettoken",
                 params={"corpid": app.spec.wechat_api_corp_id, "corpsecret": app.secret},
