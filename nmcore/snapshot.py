@@ -261,31 +261,48 @@ def _priority(config: Resource) -> tuple[int, str]:
         return 1 << 30, config.name
 
 
-def choose_config(receiver: Resource, configs: Iterable[Resource], spec_of: RegisteredChannel) -> tuple[Resource | None, str]:
+@attrs.frozen
+class ConfigIndex:
+    """One channel's configs by owner, so choosing a receiver's config never scans every config."""
+
+    by_user: Mapping[str, list[Resource]]
+    untenanted: list[Resource]
+    defaults: list[Resource]
+
+    @classmethod
+    def of(cls, configs: Iterable[Resource]) -> "ConfigIndex":
+        by_user: dict[str, list[Resource]] = defaultdict(list)
+        untenanted: list[Resource] = []
+        for config in configs:
+            if config.scope == "tenant":
+                by_user[config.user].append(config)
+            else:
+                untenanted.append(config)
+        defaults = sorted((c for c in untenanted if c.scope == "default"), key=_priority)
+        return cls(by_user, untenanted, defaults)
+
+
+def choose_config(receiver: Resource, index: ConfigIndex, channel: RegisteredChannel) -> tuple[Resource | None, str]:
     """The config a receiver sends with, or None and why.
 
     Candidates are the receiver's own tenant's configs (for a tenant receiver) or the configs no tenant owns
     (for a global one), plus the `type: default` configs. The selector picks among them; with no selector or
     no match, the default config is used. Another tenant's config is never a candidate.
     """
-    configs = list(configs)
-    if receiver.scope == "tenant":
-        own = [c for c in configs if c.scope == "tenant" and c.user == receiver.user]
-    else:
-        own = [c for c in configs if c.scope != "tenant"]
-    defaults = sorted((c for c in configs if c.scope == "default"), key=_priority)
+    own = index.by_user.get(receiver.user, []) if receiver.scope == "tenant" else index.untenanted
     selector = getattr(receiver.spec, "config_selector", None)
     note = ""
     if selector is not None:
-        matched = sorted({c.ref: c for c in own + defaults if selector.matches(c.labels)}.values(), key=_priority)
+        matched = sorted({c.ref: c for c in own + index.defaults if selector.matches(c.labels)}.values(),
+                         key=_priority)
         if matched:
             return matched[0], ""
-        note = f"its selector ({selector}) matches no eligible {spec_of.spec.config_kind}; "
-    if defaults:
-        return defaults[0], note
-    if not spec_of.spec.config_required(receiver.spec):
+        note = f"its selector ({selector}) matches no eligible {channel.spec.config_kind}; "
+    if index.defaults:
+        return index.defaults[0], note
+    if not channel.spec.config_required(receiver.spec):
         return None, note
-    return None, f"{note}no {spec_of.spec.config_kind} labelled type: default to fall back on"
+    return None, f"{note}no {channel.spec.config_kind} labelled type: default to fall back on"
 
 
 def build_snapshot(
@@ -309,6 +326,7 @@ def build_snapshot(
         if config.scope == "tenant" and not config.user:
             builder.problem(config.origin, config.ref, "labelled type: tenant but has no user label")
 
+    indexes = {name: ConfigIndex.of(configs_by_channel[name]) for name in channels}
     targets: dict[str, Target] = {}
     skipped: dict[str, str] = {}
     global_targets: list[Target] = []
@@ -320,7 +338,7 @@ def build_snapshot(
         elif receiver.scope not in ("tenant", "global"):
             reason = "has neither type: tenant (with a user label) nor type: global, so it gets nothing"
         else:
-            config, reason = choose_config(receiver, configs_by_channel[channel], channels[channel])
+            config, reason = choose_config(receiver, indexes[channel], channels[channel])
             if config is not None or not reason:
                 if reason:
                     builder.problem(receiver.origin, receiver.ref, f"{reason}using {config.ref if config else 'no config'}")
