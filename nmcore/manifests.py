@@ -53,7 +53,10 @@ def documents_from_paths(paths: Iterable[Path | str]) -> tuple[list[Document], l
     documents: list[Document] = []
     problems: list[Problem] = []
     for path in map(Path, paths):
-        found, trouble = documents_from_folder(path) if path.is_dir() else documents_from_text(path.read_text(), str(path))
+        if path.is_dir():
+            found, trouble = documents_from_folder(path)
+        else:
+            found, trouble = documents_from_text(path.read_text(encoding="utf-8"), str(path))
         documents += found
         problems += trouble
     return documents, problems

@@ -118,7 +118,8 @@ class PluginHost:
                         raise PluginError(f"kind {kind} is already registered by channel {kinds[kind]!r}")
                 if spec.name in channels:
                     first = channels[spec.name].plugin
-                    raise PluginError(f"channel {spec.name!r} is already registered by {first.name} ({first.distribution})")
+                    raise PluginError(
+                        f"channel {spec.name!r} is already registered by {first.name} ({first.distribution})")
                 channels[spec.name] = RegisteredChannel(spec, info)
                 kinds.update({spec.config_kind: spec.name, spec.receiver_kind: spec.name})
 

@@ -31,7 +31,8 @@ def subject_of(notification: Notification) -> str:
         where = alert.namespace
     else:
         firing = len(notification.firing)
-        counts = f"{firing} firing, {len(alerts) - firing} resolved" if 0 < firing < len(alerts) else f"{len(alerts)} alerts"
+        mixed = 0 < firing < len(alerts)
+        counts = f"{firing} firing, {len(alerts) - firing} resolved" if mixed else f"{len(alerts)} alerts"
         common = notification.common_labels
         headline = f"{common.get('alertname', 'alerts')} ({counts})"
         where = common.get("namespace", "")

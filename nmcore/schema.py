@@ -166,7 +166,8 @@ def _located(exc: BaseException, path: str) -> list[str]:
         with_notes, without = exc.group_exceptions()
         lines = []
         for sub, note in with_notes:
-            lines += _located(sub, f"{path}[{note.index!r}]" if isinstance(note.index, str) else f"{path}[{note.index}]")
+            index = repr(note.index) if isinstance(note.index, str) else note.index
+            lines += _located(sub, f"{path}[{index}]")
         for sub in without:
             lines += _located(sub, path)
         return lines

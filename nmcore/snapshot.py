@@ -181,7 +181,8 @@ class _Builder:
             elif api_version == GROUP_VERSION:
                 self.add_resource(doc, body, kind)
             elif api_version.startswith("notification.kubesphere.io/"):
-                self.problem(doc.origin, self.ref_of(body), f"apiVersion {api_version} is not supported; use {GROUP_VERSION}")
+                self.problem(doc.origin, self.ref_of(body),
+                             f"apiVersion {api_version} is not supported; use {GROUP_VERSION}")
             else:
                 log.debug("%s: %s %s is not nmcore configuration, ignored", doc.origin, api_version, kind)
         except SchemaError as exc:
@@ -222,7 +223,7 @@ class _Builder:
                          f"unknown kind {kind}: no installed channel plugin provides it (installed kinds: {known})"
                          + _missing_kind_hint(kind, list(self.kinds)))
             return
-        channel, role, schema = self.kinds[kind]
+        _, role, schema = self.kinds[kind]
         extra = sorted(set(body) - {"apiVersion", "kind", "metadata", "spec", "status"})
         problems = [f"unknown field {k!r} @ $" for k in extra]
         meta = spec = None
@@ -341,7 +342,8 @@ def build_snapshot(
             config, reason = choose_config(receiver, indexes[channel], channels[channel])
             if config is not None or not reason:
                 if reason:
-                    builder.problem(receiver.origin, receiver.ref, f"{reason}using {config.ref if config else 'no config'}")
+                    using = config.ref if config else "no config"
+                    builder.problem(receiver.origin, receiver.ref, f"{reason}using {using}")
                 target = targets[receiver.ref] = Target(receiver, config, channel)
                 (global_targets.append(target) if receiver.scope == "global"
                  else tenant_targets[receiver.user].append(target))
