@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from nmcore.alerts import Alert, AlertGroup
+from nmcore.alerts import Alert, AlertGroup, Status
 from nmcore.schema import SchemaError, structure
 
 
@@ -24,7 +24,7 @@ class Parsed:
     rejected: tuple[str, ...] = ()
 
 
-def _status_from_end(alert: Alert) -> str:
+def _status_from_end(alert: Alert) -> Status:
     """An alert posted without a status (a custom sender) is resolved once its endsAt has passed."""
     if not alert.ends_at or alert.ends_at.startswith("0001-"):
         return "firing"

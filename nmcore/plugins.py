@@ -68,8 +68,8 @@ class PluginHost:
         self._channels: dict[str, RegisteredChannel] | None = None
 
     def register(self, plugin: object, name: str | None = None) -> None:
-        name = self._pm.register(plugin, name=name)
-        self._info.setdefault(name, PluginInfo(name, "(in process)", ""))
+        registered = self._pm.register(plugin, name=name) or self._pm.get_name(plugin) or repr(plugin)
+        self._info.setdefault(registered, PluginInfo(registered, "(in process)", ""))
         self._channels = None
 
     def _register_defaults(self) -> None:

@@ -103,8 +103,8 @@ def _make_converter() -> cattrs.Converter:
 
     def structure_factory(cls: type) -> Any:
         renames = {a.name: override(rename=manifest_key(a)) for a in attrs.fields(cls)}
-        inner = make_dict_structure_fn(
-            cls, conv, _cattrs_forbid_extra_keys=not getattr(cls, OPEN_SCHEMA, False), **renames
+        inner: Any = make_dict_structure_fn(  # type: ignore[misc]
+            cls, conv, _cattrs_forbid_extra_keys=not getattr(cls, OPEN_SCHEMA, False), **renames  # type: ignore[arg-type]
         )
 
         def structure_object(value: Any, _: type) -> Any:
@@ -116,7 +116,7 @@ def _make_converter() -> cattrs.Converter:
 
     def unstructure_factory(cls: type) -> Any:
         renames = {a.name: override(rename=manifest_key(a), omit_if_default=True) for a in attrs.fields(cls)}
-        return make_dict_unstructure_fn(cls, conv, **renames)
+        return make_dict_unstructure_fn(cls, conv, **renames)  # type: ignore[arg-type]
 
     def mapping_factory(cls: Any) -> Any:
         key_type, value_type = get_args(cls) or (Any, Any)
@@ -156,16 +156,16 @@ def _located(exc: BaseException, path: str) -> list[str]:
         fields = attrs.fields_dict(exc.cl) if attrs.has(exc.cl) else {}
         with_notes, without = exc.group_exceptions()
         lines: list[str] = []
-        for sub, note in with_notes:
-            attribute = fields.get(note.name)
-            lines += _located(sub, f"{path}.{manifest_key(attribute) if attribute else note.name}")
+        for sub, field_note in with_notes:
+            attribute = fields.get(field_note.name)
+            lines += _located(sub, f"{path}.{manifest_key(attribute) if attribute else field_note.name}")
         for sub in without:
             lines += _located(sub, path)
         return lines
     if isinstance(exc, IterableValidationError):
-        with_notes, without = exc.group_exceptions()
+        indexed, without = exc.group_exceptions()
         lines = []
-        for sub, note in with_notes:
+        for sub, note in indexed:
             index = repr(note.index) if isinstance(note.index, str) else note.index
             lines += _located(sub, f"{path}[{index}]")
         for sub in without:

@@ -112,7 +112,7 @@ def _ref_of(body: Any, default_namespace: str) -> str:
     """`Kind/namespace/name` of a manifest that may not have decoded, as far as it can be read."""
     if not isinstance(body, Mapping):
         return ""
-    meta = body.get("metadata") if isinstance(body.get("metadata"), Mapping) else {}
+    meta: Mapping[str, Any] = body["metadata"] if isinstance(body.get("metadata"), Mapping) else {}
     return f"{body.get('kind', '?')}/{meta.get('namespace') or default_namespace}/{meta.get('name', '?')}"
 
 
@@ -322,10 +322,10 @@ def build_snapshot(
         builder.check_secret_refs(resource)
 
     configs_by_channel: dict[str, list[Resource]] = defaultdict(list)
-    for config in builder.configs:
-        configs_by_channel[builder.kinds[config.kind][0]].append(config)
-        if config.scope == "tenant" and not config.user:
-            builder.problem(config.origin, config.ref, "labelled type: tenant but has no user label")
+    for each in builder.configs:
+        configs_by_channel[builder.kinds[each.kind][0]].append(each)
+        if each.scope == "tenant" and not each.user:
+            builder.problem(each.origin, each.ref, "labelled type: tenant but has no user label")
 
     indexes = {name: ConfigIndex.of(configs_by_channel[name]) for name in channels}
     targets: dict[str, Target] = {}

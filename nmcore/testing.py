@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Mapping
 
-from nmcore.alerts import Alert, Notification, fingerprint_of
+from nmcore.alerts import Alert, Notification, Status, fingerprint_of
 from nmcore.channel import SendRequest
 from nmcore.manifests import documents_from_text
 from nmcore.plugins import PluginHost
@@ -22,10 +22,10 @@ def snapshot_from_yaml(text: str, *, plugins: Iterable[object] = (), host: Plugi
     return build_snapshot(documents, host.channels, problems=problems)
 
 
-def alert(status: str = "firing", annotations: Mapping[str, str] | None = None, **labels: str) -> Alert:
+def alert(status: Status = "firing", annotations: Mapping[str, str] | None = None, **labels: str) -> Alert:
     labels = {"alertname": "TestAlert", **labels}
     return Alert(status=status, labels=labels, annotations=annotations or {"summary": "something happened"},
-                 starts_at="2026-11-24T05:53:21.974712798Z", fingerprint=fingerprint_of(labels))  # type: ignore[arg-type]
+                 starts_at="2026-11-24T05:53:21.974712798Z", fingerprint=fingerprint_of(labels))
 
 
 def send_request(snapshot: Snapshot, receiver_ref: str, alerts: Iterable[Alert] = ()) -> SendRequest:
