@@ -111,8 +111,9 @@ class Dispatcher:
         """Wait until every accepted job is delivered or dead-lettered."""
         await self._idle.wait()
 
-    async def run(self, *, grace: float = 10.0) -> None:
-        """Start jobs as lanes allow, until cancelled; then give sends in flight `grace` seconds to finish."""
+    async def run(self) -> None:
+        """Start jobs as lanes allow, until cancelled. Sends in flight then finish (each is bounded by its
+        channel's timeout); nothing new starts, and what is queued stays pending in the store."""
         async with anyio.create_task_group() as tasks:
             try:
                 while True:
@@ -120,14 +121,8 @@ class Dispatcher:
                     self._wake = anyio.Event()
                     with anyio.move_on_after(max(0.0, next_due - time.time()) if next_due else 3600):
                         await self._wake.wait()
-            except anyio.get_cancelled_exc_class():
-                with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
-                    self._stopping = True
-                    while self._in_flight:
-                        self._wake = anyio.Event()
-                        await self._wake.wait()
-                tasks.cancel_scope.cancel()
-                raise
+            finally:
+                self._stopping = True
 
     def _start_ready(self, tasks: anyio.abc.TaskGroup) -> float | None:
         """Start every job that may start now; return when the earliest waiting retry is due."""
@@ -154,7 +149,8 @@ class Dispatcher:
     async def _deliver(self, lane: _Lane, job: Job) -> None:
         retry: Job | None = None
         try:
-            retry = await self._attempt(job)
+            with anyio.CancelScope(shield=True):  # a stop lets the send finish and its result be recorded
+                retry = await self._attempt(job)
         finally:
             lane.in_flight -= 1
             lane.fingerprints.subtract(a.fingerprint for a in job.notification.alerts)

@@ -259,3 +259,15 @@ async def test_a_receiver_removed_before_sending_is_dead_lettered_with_the_reaso
     [outcome] = m.outcomes
     assert not outcome.ok
     assert outcome.error == "receiver ScriptedReceiver/kubesphere-monitoring-system/a cannot send: it is no longer configured"
+
+
+async def test_stopping_lets_sends_in_flight_finish_and_queued_work_stays_pending() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["a"] = ["slow:0.3"] * 5
+    async with manager(channel, "a", per_receiver=1) as m:
+        for i in range(3):
+            await m.submit(group(alert(n=str(i))))
+        await anyio.sleep(0.1)  # the first send is in flight
+    assert len(channel.sent) == 1, "the send in flight finished; nothing new started once stopping"
+    assert [o.ok for o in m.outcomes] == [True]
+    assert m.pending == 2
