@@ -290,6 +290,10 @@ def choose_config(receiver: Resource, index: ConfigIndex, channel: RegisteredCha
     (for a global one), plus the `type: default` configs. The selector picks among them; with no selector or
     no match, the default config is used. Another tenant's config is never a candidate.
     """
+    if not channel.spec.config_required(receiver.spec):
+        # It sends on its own (a webhook receiver with its own url): it must never carry a config's credentials
+        # to a destination the config's owner did not choose.
+        return None, ""
     own = index.by_user.get(receiver.user, []) if receiver.scope == "tenant" else index.untenanted
     selector = getattr(receiver.spec, "config_selector", None)
     note = ""
@@ -301,8 +305,6 @@ def choose_config(receiver: Resource, index: ConfigIndex, channel: RegisteredCha
         note = f"its selector ({selector}) matches no eligible {channel.spec.config_kind}; "
     if index.defaults:
         return index.defaults[0], note
-    if not channel.spec.config_required(receiver.spec):
-        return None, note
     return None, f"{note}no {channel.spec.config_kind} labelled type: default to fall back on"
 
 

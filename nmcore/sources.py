@@ -57,8 +57,9 @@ class FolderSource:
 
     async def run(self, publish: Publish) -> None:
         self._publish(publish)
+        # A short rust_timeout: the watcher thread notices a stop within 0.3 s instead of its default 5 s.
         async for _ in watchfiles.awatch(self.folder, debounce=self._debounce_ms, watch_filter=self._relevant,
-                                         force_polling=None, recursive=True):
+                                         rust_timeout=300, recursive=True):
             log.info("manifests in %s changed, reloading", self.folder)
             self._publish(publish)
 

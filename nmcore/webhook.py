@@ -72,7 +72,8 @@ class WebhookSender:
         url = receiver.url or (config.url if config else "")
         if not url:
             raise PermanentError("no url: set spec.url on the WebhookReceiver or on its WebhookConfig")
-        http_config = receiver.http_config or (config.http_config if config else None)
+        # Credentials go only where their owner sends them: a receiver's own url gets only its own httpConfig.
+        http_config = receiver.http_config if receiver.url else (config.http_config if config else None)
         headers, auth = _credentials(http_config, request.secret)
         client = self._client_for(http_config.tls_config if http_config else None, request.secret)
         with transport_errors(f"webhook {url}"):

@@ -77,8 +77,9 @@ class TestLocatedErrors:
                          "(did you mean 'httpConfig'?) @ $.spec"]
 
     def test_numbers_written_as_strings_are_accepted(self) -> None:
-        from nmcore.schema import structure
         import attrs
+
+        from nmcore.schema import structure
 
         @attrs.frozen
         class Host:
@@ -99,8 +100,8 @@ metadata: {name: rb, namespace: team-a}
 subjects: [{kind: User}]
 """)
         assert sorted(found) == sorted([
-            f"test.yaml: RoleBinding/team-a/rb: required field missing @ $.roleRef",
-            f"test.yaml: RoleBinding/team-a/rb: required field missing @ $.subjects[0].name",
+            "test.yaml: RoleBinding/team-a/rb: required field missing @ $.roleRef",
+            "test.yaml: RoleBinding/team-a/rb: required field missing @ $.subjects[0].name",
         ])
 
     def test_yaml_syntax_error_names_the_line(self) -> None:
@@ -228,3 +229,21 @@ data: {other: aHVudGVyMi1iYXNlNjQ=}
         text = repr(snapshot) + "".join(map(str, snapshot.problems))
         for secret in ("hunter2-secret", "aHVudGVyMi1iYXNlNjQ=", "hunter2-base64", "inline-hunter2"):
             assert secret not in text
+
+
+class TestCredentialsStayWithTheirDestination:
+    def test_a_receiver_with_its_own_url_never_gets_the_default_configs_credentials(self) -> None:
+        snapshot = snapshot_from_yaml("""
+apiVersion: v1
+kind: Secret
+metadata: {name: ops-token}
+stringData: {token: operators-only}
+""" + "---" + webhook_config("{url: http://ops, httpConfig: {bearerToken: {valueFrom: {secretKeyRef: {name: ops-token, key: token}}}}}") + """---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {name: alice, labels: {type: tenant, user: alice}}
+spec: {url: "http://alice.example/hook"}
+""")
+        target = snapshot.targets[f"WebhookReceiver/{NS}/alice"]
+        assert target.config is None
+        assert snapshot.problems == ()

@@ -128,3 +128,15 @@ async def test_tls_is_verified_against_the_configured_root_ca(sender) -> None:  
         assert len(hook.requests) == 2
     finally:
         await runner.cleanup()
+
+
+async def test_a_receivers_own_url_gets_only_its_own_credentials(endpoint, sender) -> None:  # type: ignore[no-untyped-def]
+    hook, url = endpoint
+    snapshot = snapshot_from_yaml(receiver(url) + """---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookConfig
+metadata: {name: default, labels: {type: default}}
+spec: {url: "http://ops.example", httpConfig: {bearerToken: {valueFrom: {secretKeyRef: {name: creds, key: token}}}}}
+""")
+    await sender.send(send_request(snapshot, REF))
+    assert "Authorization" not in hook.requests[0][0]
