@@ -89,15 +89,25 @@ class Secret:
     type: str = "Opaque"
     immutable: bool = False
 
-    def values(self) -> dict[str, str]:
-        decoded: dict[str, str] = {}
+    def keys(self) -> set[str]:
+        return set(self.data) | set(self.string_data)
+
+    def check(self) -> None:
+        """Every `data` value must be base64 (binary content is fine: only referenced keys must be text)."""
         for key, encoded in self.data.items():
             try:
-                decoded[key] = base64.b64decode(encoded, validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                raise ValueError(f"data.{key} is not valid base64 of UTF-8 text") from None
-        decoded.update(self.string_data)
-        return decoded
+                base64.b64decode(encoded, validate=True)
+            except binascii.Error:
+                raise ValueError(f"data.{key} is not valid base64") from None
+
+    def value(self, key: str) -> str:
+        """One key's value as text: `stringData` wins over `data`, as the API server merges them."""
+        if key in self.string_data:
+            return self.string_data[key]
+        try:
+            return base64.b64decode(self.data[key], validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise ValueError(f"data.{key} is not base64 of UTF-8 text") from None
 
 
 @attrs.frozen(kw_only=True)

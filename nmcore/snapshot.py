@@ -93,10 +93,12 @@ def lookup_secret(secrets: Mapping[tuple[str, str], Secret], namespace: str, ref
     if found is None:
         raise PermanentError(f"{ref}: Secret {ref.name!r} not found in namespace {namespace!r}"
                              + _suggest(ref.name, [n for ns, n in secrets if ns == namespace]))
-    values = found.values()
-    if ref.key not in values:
-        raise PermanentError(f"{ref}: Secret {ref.name!r} has no key {ref.key!r}" + _suggest(ref.key, list(values)))
-    return values[ref.key]
+    if ref.key not in found.keys():
+        raise PermanentError(f"{ref}: Secret {ref.name!r} has no key {ref.key!r}" + _suggest(ref.key, sorted(found.keys())))
+    try:
+        return found.value(ref.key)
+    except ValueError as exc:
+        raise PermanentError(f"{ref}: {exc}") from None
 
 
 def empty_snapshot(channels: Mapping[str, RegisteredChannel]) -> Snapshot:
@@ -205,7 +207,7 @@ class _Builder:
         if not self.claim(doc, "Secret", secret.metadata):
             return
         try:
-            secret.values()
+            secret.check()
         except ValueError as exc:
             self.problem(doc.origin, f"Secret/{self.namespace_of(secret.metadata)}/{secret.metadata.name}",
                          f"{exc} @ $.data")

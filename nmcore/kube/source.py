@@ -1,0 +1,239 @@
+"""Configuration read live from Kubernetes: list, then watch, every kind nmcore needs.
+
+Each kind is followed on its own: list (replacing what was known of that kind), then watch from the
+list's resourceVersion with bookmarks, resuming from the last version seen when a watch ends. A `410 Gone`
+relists at once; any other failure (the API server restarting, a network cut, a 5xx) retries with capped,
+jittered exponential backoff while the manager keeps the last configuration. A kind whose CRD is not
+installed counts as empty, so one missing CRD does not keep the manager from becoming ready.
+"""
+
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import aiohttp
+import anyio
+import attrs
+from kubernetes_asyncio import config
+from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api, CustomObjectsApi
+
+from nmcore.kube.events import EventRecorder
+from nmcore.kube.kinds import WatchedKind, kinds_for, object_key
+from nmcore.kube.objectstore import ObjectStoreSource
+from nmcore.plugins import RegisteredChannel
+from nmcore.snapshot import DEFAULT_NAMESPACE, Snapshot
+from nmcore.sources import Publish
+
+log = logging.getLogger(__name__)
+
+ApiClientFactory = Callable[[], Awaitable[ApiClient]]
+
+LIST_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 10.0
+
+
+class ApiError(Exception):
+    """The API server answered with a failure Status (or a watch ERROR event)."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(f"HTTP {status} {reason}: {message}" if message else f"HTTP {status} {reason}")
+        self.status = status
+
+
+@attrs.frozen
+class Backoff:
+    """Delay before retry number `failures` (1, 2, ...): doubling from `initial` up to `cap`, with jitter."""
+
+    initial: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        return min(self.cap, self.initial * 2 ** max(0, failures - 1)) * random.uniform(0.5, 1.0)
+
+
+@attrs.define
+class _Follow:
+    kind: WatchedKind
+    version: str | None = None
+    failures: int = 0
+    missing: bool = False
+
+
+async def default_api_client(kubeconfig: str | os.PathLike[str] | None = None) -> ApiClient:
+    """In a pod (and no kubeconfig given): the service account. Otherwise the kubeconfig ($KUBECONFIG, ~/.kube)."""
+    configuration = Configuration()
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        config.load_incluster_config(client_configuration=configuration)
+    else:
+        path = os.fspath(kubeconfig) if kubeconfig is not None else os.environ.get("KUBECONFIG")
+        await config.load_kube_config(config_file=path, client_configuration=configuration, persist_config=False)
+    return ApiClient(configuration)
+
+
+class KubernetesSource:
+    def __init__(
+        self,
+        kinds: Iterable[WatchedKind],
+        namespace: str = DEFAULT_NAMESPACE,
+        kubeconfig: str | os.PathLike[str] | None = None,
+        api_client_factory: ApiClientFactory | None = None,
+        *,
+        debounce: float = 0.15,
+        watch_timeout: float = 300.0,
+        backoff: Backoff = Backoff(),
+        post_events: bool = True,
+    ):
+        self.kinds = list(kinds)
+        self.namespace = namespace
+        self._factory = api_client_factory or (lambda: default_api_client(kubeconfig))
+        self._watch_timeout = watch_timeout
+        self._backoff = backoff
+        self._recorder = EventRecorder(namespace) if post_events else None
+        self.store = ObjectStoreSource(
+            [k.kind for k in self.kinds], debounce=debounce, report=self._recorder.report if self._recorder else None
+        )
+
+    @classmethod
+    def for_channels(cls, channels: Mapping[str, RegisteredChannel], *, rolebindings: bool = True,
+                     **options: Any) -> "KubernetesSource":
+        """Watch every installed channel's kinds, Secrets, and RoleBindings unless the tenant resolver needs none."""
+        return cls(kinds_for(channels, rolebindings=rolebindings), **options)
+
+    @property
+    def ready(self) -> bool:
+        return self.store.ready
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self.store.snapshot
+
+    async def run(self, publish: Publish) -> None:
+        client = await self._factory()
+        async with client, anyio.create_task_group() as tasks:
+            for kind in self.kinds:
+                tasks.start_soon(self._follow, client, _Follow(kind))
+            if self._recorder is not None:
+                tasks.start_soon(self._recorder.run, client)
+            await self.store.run(publish)
+
+    async def _follow(self, client: ApiClient, state: _Follow) -> None:
+        kind = state.kind
+        while True:
+            try:
+                if state.version is None:
+                    items, state.version = await self._list(client, kind)
+                    self.store.replace(kind.kind, items)
+                    self._recovered(state, f"listed {len(items)}")
+                started = time.monotonic()
+                if not await self._watch(client, state) and time.monotonic() - started < 1:
+                    state.failures += 1  # ended at once, saying nothing: do not hammer the API server
+                    await anyio.sleep(self._backoff.delay(state.failures))
+            except ApiError as exc:
+                if exc.status == 410:
+                    log.info("%s: watch from resourceVersion %s expired (410 Gone); listing again",
+                             kind.kind, state.version)
+                    state.version = None
+                    continue
+                if exc.status == 404 and kind.group:
+                    self._crd_missing(state)
+                else:
+                    self._failed(state, exc)
+                await anyio.sleep(self._backoff.delay(state.failures))
+            except Exception as exc:
+                self._failed(state, exc)
+                await anyio.sleep(self._backoff.delay(state.failures))
+
+    async def _list(self, client: ApiClient, kind: WatchedKind) -> tuple[list[dict[str, Any]], str]:
+        response = await self._call(client, kind, _request_timeout=aiohttp.ClientTimeout(total=LIST_TIMEOUT))
+        async with response:
+            body = await _json_or_raise(response)
+        items = body.get("items") or []
+        for item in items:
+            item["apiVersion"], item["kind"] = kind.api_version, kind.kind  # built-in lists leave them out
+        return items, str((body.get("metadata") or {}).get("resourceVersion", ""))
+
+    async def _watch(self, client: ApiClient, state: _Follow) -> int:
+        """Follow one watch request until the server ends it, applying events and advancing `state.version`.
+
+        Returns how many events (bookmarks included) it brought."""
+        kind = state.kind
+        seconds = max(1, round(self._watch_timeout * random.uniform(1.0, 1.2)))
+        timeout = aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, sock_read=seconds + 30)
+        response = await self._call(client, kind, watch=True, resource_version=state.version,
+                                    allow_watch_bookmarks=True, timeout_seconds=seconds, _request_timeout=timeout)
+        events = 0
+        async with response:
+            if response.status != 200:
+                await _json_or_raise(response)
+            while line := await response.content.readline():
+                events += 1
+                event = json.loads(line)
+                kind_of_event, obj = event.get("type"), event.get("object") or {}
+                if kind_of_event == "ERROR":
+                    raise ApiError(int(obj.get("code", 0)), obj.get("reason", ""), obj.get("message", ""))
+                if kind_of_event in ("ADDED", "MODIFIED"):
+                    obj["apiVersion"], obj["kind"] = kind.api_version, kind.kind
+                    self.store.upsert(obj)
+                elif kind_of_event == "DELETED":
+                    self.store.delete(kind.kind, *object_key(obj)[1:])
+                elif kind_of_event != "BOOKMARK":
+                    log.debug("%s: ignoring watch event of type %r", kind.kind, kind_of_event)
+                state.version = str((obj.get("metadata") or {}).get("resourceVersion") or state.version)
+                self._recovered(state, "watching")
+        return events
+
+    def _call(self, client: ApiClient, kind: WatchedKind, **params: Any) -> Awaitable[aiohttp.ClientResponse]:
+        params = {k: v for k, v in params.items() if v is not None} | {"_preload_content": False}
+        if not kind.group:
+            api = CoreV1Api(client)
+            if kind.cluster_wide:
+                return getattr(api, f"list_{kind.kind.lower()}_for_all_namespaces")(**params)
+            return getattr(api, f"list_namespaced_{kind.kind.lower()}")(self.namespace, **params)
+        custom = CustomObjectsApi(client)
+        if kind.cluster_wide:
+            return custom.list_cluster_custom_object(kind.group, kind.version, kind.plural, **params)
+        return custom.list_namespaced_custom_object(kind.group, kind.version, self.namespace, kind.plural, **params)
+
+    def _failed(self, state: _Follow, exc: Exception) -> None:
+        state.failures += 1
+        where = "all namespaces" if state.kind.cluster_wide else f"namespace {self.namespace}"
+        message = f"{state.kind.kind} in {where}: {_describe(exc)}; keeping the last configuration and retrying"
+        if getattr(exc, "status", None) in (401, 403):
+            message += " (does nmcore's ServiceAccount have get/list/watch on it? see deploy/10-rbac.yaml)"
+        log.log(logging.WARNING if state.failures == 1 else logging.DEBUG, "%s", message)
+
+    def _crd_missing(self, state: _Follow) -> None:
+        state.failures += 1
+        if not state.missing:
+            kind = state.kind
+            log.error("%s: the API server does not serve %s.%s/%s (is its CRD installed? kubectl apply -f deploy/crds);"
+                      " counting it as empty and checking again", kind.kind, kind.plural, kind.group, kind.version)
+            state.missing = True
+        state.version = None
+        self.store.replace(state.kind.kind, [])
+
+    def _recovered(self, state: _Follow, what: str) -> None:
+        if state.failures or state.missing:
+            log.info("%s: %s again after %d failed attempts", state.kind.kind, what, state.failures)
+        state.failures, state.missing = 0, False
+
+
+async def _json_or_raise(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    raw = await response.read()
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        body = {}
+    if response.status != 200:
+        raise ApiError(response.status, str(body.get("reason") or response.reason or ""), str(body.get("message", "")))
+    return body
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ApiError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

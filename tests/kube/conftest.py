@@ -1,0 +1,31 @@
+"""Fixtures for the Kubernetes tests: a fake API server on loopback and a kubeconfig pointing at it."""
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside the tests (pytest runs in importlib mode)
+
+from fake_apiserver import FakeApiServer
+from kube_helpers import register_channel_kinds
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def apiserver() -> AsyncIterator[FakeApiServer]:
+    """An API server serving the installed channels' kinds (without schema validation, as with old CRDs)."""
+    server = FakeApiServer(bookmark_interval=0.2)
+    register_channel_kinds(server)
+    async with server:
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(apiserver: FakeApiServer, tmp_path: Path) -> Path:
+    return apiserver.kubeconfig(tmp_path / "kubeconfig")

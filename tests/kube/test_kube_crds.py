@@ -1,0 +1,185 @@
+"""The generated CRDs: structural, accepting every seed manifest, rejecting broken ones, and up to date in deploy/."""
+
+import copy
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, NewType
+
+import attrs
+import jsonschema
+import pytest
+import yaml
+from crd_schema import structural_violations, to_json_schema
+from fake_apiserver import FakeApiServer
+from kube_helpers import NS, seed_objects
+from kubernetes_asyncio import config
+from kubernetes_asyncio.client import ApiException, CustomObjectsApi
+
+from nmcore.kube.crds import crd_for, openapi_schema, render_crds, stale_crds, write_crds
+from nmcore.plugins import PluginHost
+from nmcore.testing import plugin_host
+
+ROOT = Path(__file__).parents[2]
+DEPLOYED = ROOT / "deploy" / "crds"
+INSTALLED = PluginHost().channels  # what `nm crds` sees here: the built-ins and the installed plugins
+
+
+def crds_by_kind(channels=INSTALLED) -> dict[str, dict[str, Any]]:
+    crds = [yaml.safe_load(text) for text in render_crds(channels).values()]
+    return {c["spec"]["names"]["kind"]: c for c in crds}
+
+
+def schema_of(crd: Mapping[str, Any]) -> dict[str, Any]:
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+
+
+def problems(kind: str, obj: Mapping[str, Any]) -> list[str]:
+    checker = jsonschema.Draft202012Validator(to_json_schema(schema_of(crds_by_kind()[kind])))
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in checker.iter_errors(obj)]
+
+
+def seed_manifests() -> list[tuple[str, dict[str, Any]]]:
+    """Every custom resource of the examples (the seed document verbatim, the quickstart), by file."""
+    sources = {path.name: list(yaml.safe_load_all(path.read_text()))
+               for path in sorted((ROOT / "examples").rglob("*.yaml"))}
+    sources["kube_helpers.SEED"] = seed_objects()
+    return [(f"{name}:{d['metadata']['name']}", d) for name, docs in sources.items() for d in docs
+            if d and d.get("apiVersion", "").startswith("notification.kubesphere.io/")]
+
+
+def test_every_kind_of_every_installed_channel_gets_a_structural_crd():
+    crds = crds_by_kind()
+    assert {k for c in INSTALLED.values() for k in (c.spec.config_kind, c.spec.receiver_kind)} == set(crds)
+    for kind, crd in crds.items():
+        assert crd["metadata"]["name"] == f"{kind.lower()}s.notification.kubesphere.io"
+        assert crd["spec"]["scope"] == "Namespaced"
+        [version] = crd["spec"]["versions"]
+        assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
+        assert list(structural_violations(schema_of(crd))) == [], kind
+
+
+@pytest.mark.parametrize(("where", "manifest"), seed_manifests(), ids=lambda v: v if isinstance(v, str) else "")
+def test_the_schemas_accept_every_seed_manifest(where: str, manifest: dict[str, Any]):
+    if manifest["kind"] not in crds_by_kind():
+        pytest.skip(f"no installed channel provides {manifest['kind']}")
+    assert problems(manifest["kind"], manifest) == []
+
+
+WEBHOOK_RECEIVER = {
+    "apiVersion": "notification.kubesphere.io/v1alpha1", "kind": "WebhookReceiver",
+    "metadata": {"name": "r", "namespace": NS, "labels": {"type": "tenant", "user": "u"}},
+    "spec": {"url": "https://example.com/hook",
+             "httpConfig": {"tlsConfig": {"insecureSkipVerify": False}},
+             "webhookConfigSelector": {"matchLabels": {"type": "tenant"},
+                                       "matchExpressions": [{"key": "user", "operator": "In", "values": ["u"]}]}},
+}
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"urll": "https://example.com"}, "Additional properties are not allowed ('urll' was unexpected)"),
+    ({"httpConfig": {"tlsConfig": {"insecureSkipVerify": "yes"}}}, "'yes' is not of type 'boolean'"),
+    ({"httpConfig": {"basicAuth": {"password": {"value": "x"}}}}, "'username' is a required property"),
+    ({"webhookConfigSelector": {"matchLabels": {"tier": 1}}}, "1 is not of type 'string'"),
+    ({"webhookConfigSelector": {"matchExpressions": [{"key": "a", "operator": "Equals"}]}},
+     "'Equals' is not one of ['In', 'NotIn', 'Exists', 'DoesNotExist']"),
+    ({"webhookConfigSelector": {"matchExpressions": {"key": "a"}}}, "is not of type 'array'"),
+    ({"httpConfig": "bearer"}, "'bearer' is not of type 'object', 'null'"),
+])
+def test_the_schemas_reject_broken_manifests(change: dict[str, Any], expected: str):
+    broken = copy.deepcopy(WEBHOOK_RECEIVER)
+    broken["spec"].update(change)
+    assert problems("WebhookReceiver", WEBHOOK_RECEIVER) == []
+    found = problems("WebhookReceiver", broken)
+    assert any(expected in p for p in found), found
+
+
+def test_int_fields_take_numbers_or_numeric_strings_as_the_seed_writes_them():
+    @attrs.frozen(kw_only=True)
+    class Host:
+        port: int
+
+    schema = to_json_schema(openapi_schema(Host))
+    assert jsonschema.Draft202012Validator(schema).is_valid({"port": "25"})
+    assert jsonschema.Draft202012Validator(schema).is_valid({"port": 25})
+    assert not jsonschema.Draft202012Validator(schema).is_valid({"port": True})
+    assert not jsonschema.Draft202012Validator(schema).is_valid({})
+
+
+@attrs.frozen
+class Loop:
+    again: "Loop | None" = None
+
+
+def test_type_mapping():
+    Names = NewType("Names", tuple[str, ...])
+
+    @attrs.frozen(kw_only=True)
+    class Spec:
+        """Something.
+
+        More detail that stays out of the CRD."""
+
+        name: str
+        mode: Literal["a", "b"] = "a"
+        tags: Mapping[str, str] = attrs.field(factory=dict)
+        items: tuple[int, ...] = ()
+        names: Names = Names(())
+        either: str | list[str] = ""
+        maybe: bool | None = None
+        ratio: float = 1.0
+
+    schema = openapi_schema(Spec)
+    assert schema["description"] == "Something."
+    assert schema["required"] == ["name"]
+    props = schema["properties"]
+    assert props["mode"] == {"type": "string", "enum": ["a", "b"]}
+    assert props["tags"] == {"type": "object", "additionalProperties": {"type": "string"}}
+    assert props["items"]["type"] == "array" and props["items"]["items"]["x-kubernetes-int-or-string"]
+    assert props["names"] == props["either"] == {"x-kubernetes-preserve-unknown-fields": True}
+    assert props["maybe"] == {"type": "boolean", "nullable": True}
+    assert props["ratio"] == {"type": "number"}
+
+    with pytest.raises(TypeError, match="contains itself"):
+        openapi_schema(Loop)
+
+
+def test_deploy_crds_are_up_to_date():
+    """Fails when a schema class changed without `nm crds` being run (or a channel's CRD was never written)."""
+    assert stale_crds(DEPLOYED, INSTALLED) == []
+
+
+def test_stale_and_missing_files_are_reported(tmp_path: Path):
+    channels = plugin_host().channels
+    assert len(write_crds(tmp_path, channels)) == 2
+    assert write_crds(tmp_path, channels) == [] and stale_crds(tmp_path, channels) == []
+    receiver = tmp_path / "webhookreceivers.notification.kubesphere.io.yaml"
+    receiver.write_text(receiver.read_text().replace("webhookConfigSelector", "oldSelector"))
+    (tmp_path / "webhookconfigs.notification.kubesphere.io.yaml").unlink()
+    found = stale_crds(tmp_path, channels)
+    assert len(found) == 2
+    assert any("webhookreceivers" in line and "stale" in line for line in found)
+    assert any("webhookconfigs" in line and "missing" in line for line in found)
+
+
+@pytest.mark.anyio
+async def test_an_api_server_with_the_crds_refuses_malformed_objects(tmp_path: Path):
+    """What `kubectl apply` gets once deploy/crds is installed: errors before nmcore ever sees the object."""
+    async with FakeApiServer() as server:
+        for kind in ("WebhookConfig", "WebhookReceiver"):
+            spec = plugin_host().channels["webhook"].spec
+            server.create(crd_for(kind, spec.config_schema if kind.endswith("Config") else spec.receiver_schema, ""))
+        api = await config.new_client_from_config(str(server.kubeconfig(tmp_path / "kc")), persist_config=False)
+        async with api:
+            custom = CustomObjectsApi(api)
+            for obj in seed_objects():
+                if obj["apiVersion"].startswith("notification."):
+                    await custom.create_namespaced_custom_object("notification.kubesphere.io", "v1alpha1", NS,
+                                                                 obj["kind"].lower() + "s", obj)
+            broken = copy.deepcopy(WEBHOOK_RECEIVER)
+            broken["spec"]["httpConfig"]["tlsConfig"]["insecureSkipVerify"] = "yes"
+            with pytest.raises(ApiException) as refused:
+                await custom.create_namespaced_custom_object("notification.kubesphere.io", "v1alpha1", NS,
+                                                             "webhookreceivers", broken)
+        assert refused.value.status == 422
+        assert "spec.httpConfig.tlsConfig.insecureSkipVerify" in json.loads(refused.value.body)["message"]
