@@ -1,9 +1,11 @@
-"""`nm`: run the manager, validate manifests, explain routing, list plugins."""
+"""`nm`: run the manager, validate manifests, explain routing, list plugins, inspect deliveries."""
 
 import argparse
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,9 +15,14 @@ from nmcore.ingest import PayloadError, parse_payload
 from nmcore.manifests import documents_from_paths
 from nmcore.plugins import PluginError, PluginHost
 from nmcore.snapshot import DEFAULT_NAMESPACE, build_snapshot
+from nmcore.sqlitestore import STATE_FILE, Counts, StoreError
+from nmcore.store import DeadLetter, Job
 from nmcore.tenancy import TenantOptions
 
 log = logging.getLogger("nmcore")
+
+MEMORY = ":memory:"
+DEFAULT_STATE_DIR = os.environ.get("NM_STATE_DIR") or "/var/lib/nmcore"
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -23,6 +30,19 @@ def _listen(value: str) -> tuple[str, int]:
     if not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _non_negative(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return number
+
+
+def _state_dir_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--state-dir", metavar="DIR", default=default,
+                        help="the state dir of nm run (default: $NM_STATE_DIR or /var/lib/nmcore; "
+                             f"now {DEFAULT_STATE_DIR})")
 
 
 def _tenant_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +63,29 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the manager: receive alerts on /api/v2/alerts and deliver them")
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--config-dir", type=Path, help="a folder of manifests, reloaded when files change")
+    source.add_argument("--kubernetes", action="store_true",
+                        help="watch the custom resources, Secrets and RoleBindings in the cluster (in-cluster "
+                             "config in a pod, else --kubeconfig or $KUBECONFIG); needs nmcore[kubernetes]")
+    run.add_argument("--kubeconfig", type=Path, help="with --kubernetes: the kubeconfig file to use")
     run.add_argument("--listen", type=_listen, default=("0.0.0.0", 19093), help="HOST:PORT (default 0.0.0.0:19093)")
-    run.add_argument("--grace", type=float, default=10.0, help="seconds to finish sends in flight on SIGTERM")
+    run.add_argument("--grace", type=float, default=10.0,
+                     help="seconds to finish HTTP requests in flight on SIGTERM (sends in flight always finish, "
+                          "each within its channel's timeout)")
+    state = run.add_mutually_exclusive_group()
+    state.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
+                       help="where accepted alerts wait until delivered, in a SQLite file that survives crashes "
+                            "and restarts (default: $NM_STATE_DIR or /var/lib/nmcore; now %(default)s). "
+                            f"{MEMORY!r} keeps nothing across restarts")
+    state.add_argument("--no-state", action="store_true", help=f"the same as --state-dir {MEMORY}")
+    run.add_argument("--max-pending", type=int, default=100_000, metavar="N",
+                     help="deliveries pending beyond which POST /api/v2/alerts answers 503 with Retry-After, "
+                          "so Alertmanager retries later (default %(default)s)")
+    run.add_argument("--dedup-window", type=_non_negative, default=300.0, metavar="SECONDS",
+                     help="a notification accepted again within this time (same receiver, alerts and statuses, "
+                          "e.g. from an Alertmanager HA pair) is dropped; 0 turns it off (default %(default)g)")
+    run.add_argument("--retry-deadline", type=_non_negative, default=24 * 3600.0, metavar="SECONDS",
+                     help="transient failures are retried with backoff for this long after the alert was "
+                          "accepted, then the delivery is dead-lettered (default %(default)g)")
     _tenant_arguments(run)
 
     validate = commands.add_parser("validate", help="check manifests; every problem on its own line")
@@ -57,6 +98,22 @@ def _parser() -> argparse.ArgumentParser:
     _tenant_arguments(route)
 
     commands.add_parser("plugins", help="the installed channels and the plugins that provide them")
+
+    crds = commands.add_parser("crds", help="write the CustomResourceDefinitions of every installed channel's kinds")
+    crds.add_argument("--dir", type=Path, default=Path("deploy/crds"), help="where (default deploy/crds)")
+    crds.add_argument("--check", action="store_true", help="only report stale files; exit 1 if any")
+
+    deliveries = commands.add_parser("deliveries", help="the pending and dead-lettered deliveries in a state dir")
+    _state_dir_argument(deliveries, DEFAULT_STATE_DIR)
+    deliveries.add_argument("--limit", type=int, default=50, metavar="N",
+                            help="list at most N pending and N dead, oldest first; 0 for all (default %(default)s)")
+    deliveries.add_argument("--json", action="store_true", help="everything as one JSON object")
+    actions = deliveries.add_subparsers(dest="action", metavar="{redrive}")
+    redrive = actions.add_parser("redrive", help="move dead letters back to pending: a running nm run delivers "
+                                                 "them within seconds, otherwise the next start does")
+    _state_dir_argument(redrive, argparse.SUPPRESS)
+    redrive.add_argument("--all", action="store_true", help="every dead letter")
+    redrive.add_argument("ids", nargs="*", metavar="ID", help="the dead letters to move (ids from nm deliveries)")
     return parser
 
 
@@ -65,16 +122,39 @@ def _host() -> PluginHost:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from nmcore.delivery import RetryPolicy
     from nmcore.manager import Manager
     from nmcore.server import serve
-    from nmcore.sources import FolderSource
+    from nmcore.sources import ConfigSource, FolderSource
+    from nmcore.sqlitestore import SQLiteStore
+    from nmcore.store import MemoryStore, Store
 
-    if not args.config_dir.is_dir():
+    host = _host()
+    source: ConfigSource
+    if args.kubernetes:
+        try:
+            from nmcore.kube import KubernetesSource
+        except ModuleNotFoundError as exc:
+            print(f"nm run --kubernetes: {exc.name} is missing: pip install 'nmcore[kubernetes]'", file=sys.stderr)
+            return 2
+        source = KubernetesSource.for_channels(host.channels, rolebindings=args.tenant_resolver == "rbac",
+                                               namespace=args.namespace, kubeconfig=args.kubeconfig)
+    elif not args.config_dir.is_dir():
         print(f"nm run: --config-dir {args.config_dir} is not a folder", file=sys.stderr)
         return 2
+    else:
+        source = FolderSource(args.config_dir)
+    store: Store
+    if args.no_state or args.state_dir == MEMORY:
+        log.warning("no state dir: alerts accepted but not yet delivered are lost when nm stops")
+        store = MemoryStore()
+    else:
+        store = SQLiteStore(Path(args.state_dir) / STATE_FILE)
     options = TenantOptions(kubesphere_url=args.kubesphere_url)
-    manager = Manager(FolderSource(args.config_dir), host=_host(), tenant_resolver=args.tenant_resolver,
-                      tenant_options=options, default_namespace=args.namespace)
+    manager = Manager(source, host=host, tenant_resolver=args.tenant_resolver,
+                      tenant_options=options, default_namespace=args.namespace, store=store,
+                      max_pending=args.max_pending, dedup_window=args.dedup_window,
+                      retry=RetryPolicy(deadline=args.retry_deadline))
     host, port = args.listen
     anyio.run(serve, manager, host, port, args.grace)
     return 0
@@ -125,7 +205,118 @@ def cmd_plugins(_: argparse.Namespace) -> int:
     return 1 if host.failures else 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "route": cmd_route, "plugins": cmd_plugins}
+def _describe(job: Job) -> dict:
+    return {
+        "id": job.id,
+        "receiver": job.receiver,
+        "status": job.notification.status,
+        "alerts": [{"status": a.status, "labels": dict(a.labels)} for a in job.notification.alerts],
+        "accepted": job.created,
+        "attempts": job.attempts,
+    }
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _print_deliveries(counts: Counts, pending: list[Job], dead: list[DeadLetter]) -> None:
+    now = time.time()
+    total_pending, total_dead = (sum(c[i] for c in counts.values()) for i in (0, 1))
+    print(f"{total_pending} pending, {_plural(total_dead, 'dead letter')}")
+    for receiver, (waiting, buried) in counts.items():
+        print(f"  {receiver}: {waiting} pending, {buried} dead")
+
+    def summary(job: Job) -> str:
+        alerts = job.notification.alerts
+        names = sorted({a.labels.get("alertname", "") for a in alerts} - {""})
+        named = ", ".join(names[:3]) + (f" (+{len(names) - 3})" if len(names) > 3 else "")
+        return (f"{job.id}  {job.receiver}  {job.notification.status}, {_plural(len(alerts), 'alert')}"
+                f"{': ' + named if named else ''}, accepted {_duration(now - job.created)} ago")
+
+    if pending:
+        print("\npending, oldest first:")
+    for job in pending:
+        retry = f", next try in {_duration(job.not_before - now)}" if job.not_before > now else ""
+        print(f"  {summary(job)}, {_plural(job.attempts, 'attempt')}{retry}")
+        if job.last_error:
+            print(f"      last error: {job.last_error}")
+    if len(pending) < total_pending:
+        print(f"  ... and {total_pending - len(pending)} more (--limit 0 lists all)")
+    if dead:
+        print("\ndead letters, oldest first (nm deliveries redrive ID... or --all puts them back to pending):")
+    for letter in dead:
+        print(f"  {summary(letter.job)}, dead for {_duration(now - letter.buried)} after "
+              f"{_plural(letter.job.attempts, 'attempt')}")
+        print(f"      reason: {letter.reason}")
+    if len(dead) < total_dead:
+        print(f"  ... and {total_dead - len(dead)} more (--limit 0 lists all)")
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    from nmcore.sqlitestore import connect, count_by_receiver, dead_letters, pending_jobs, redrive
+
+    if args.state_dir == MEMORY:
+        print("nm deliveries: an in-memory state is only visible to its own process", file=sys.stderr)
+        return 2
+    path = Path(args.state_dir) / STATE_FILE
+    if not path.is_file():
+        print(f"nm deliveries: no state file {path}: nm run has not used this state dir", file=sys.stderr)
+        return 1
+    conn = connect(path)
+    try:
+        if args.action == "redrive":
+            if not args.all and not args.ids:
+                print("nm deliveries redrive: give --all or the IDs of dead letters", file=sys.stderr)
+                return 2
+            moved = redrive(conn, None if args.all else args.ids)
+            print(f"{_plural(len(moved), 'dead letter')} moved back to pending")
+            missing = sorted(set(args.ids) - set(moved))
+            for job_id in missing:
+                print(f"nm deliveries redrive: no dead letter {job_id}", file=sys.stderr)
+            return 1 if missing else 0
+        limit = args.limit or None
+        counts = count_by_receiver(conn)
+        pending, dead = pending_jobs(conn, path, limit), dead_letters(conn, path, limit)
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps({
+            "state_file": str(path),
+            "receivers": {r: {"pending": p, "dead": d} for r, (p, d) in counts.items()},
+            "pending": [{**_describe(j), "not_before": j.not_before, "last_error": j.last_error} for j in pending],
+            "dead_letters": [{**_describe(d.job), "reason": d.reason, "buried": d.buried} for d in dead],
+        }, indent=2, ensure_ascii=False))
+    else:
+        print(f"{path}: ", end="")
+        _print_deliveries(counts, pending, dead)
+    return 0
+
+
+def cmd_crds(args: argparse.Namespace) -> int:
+    from nmcore.kube.crds import stale_crds, write_crds
+
+    channels = _host().channels
+    if args.check:
+        stale = stale_crds(args.dir, channels)
+        for name in stale:
+            print(f"{args.dir}/{name}: stale; run `nm crds` to regenerate")
+        return 1 if stale else 0
+    for path in write_crds(args.dir, channels):
+        print(path)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "route": cmd_route, "plugins": cmd_plugins,
+            "deliveries": cmd_deliveries, "crds": cmd_crds}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         stream=sys.stderr)
     try:
         return COMMANDS[args.command](args)
-    except PluginError as exc:
+    except (PluginError, StoreError) as exc:
         print(f"nm {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

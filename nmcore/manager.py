@@ -147,6 +147,7 @@ class Manager:
             self._tasks = await stack.enter_async_context(anyio.create_task_group())
             self._tasks.start_soon(self._run_source)
             self._tasks.start_soon(self._dispatcher.run)
+            self._tasks.start_soon(self._store.watch, self._dispatcher.enqueue)
             self._dispatcher.enqueue(pending)
             if pending:
                 log.info("resuming %d pending deliveries from the store", len(pending))
@@ -166,7 +167,7 @@ class Manager:
             context = ChannelContext(http=self._http, logger=logging.getLogger(f"nmcore.channel.{name}"))
             try:
                 sender = registered.spec.make_sender(context)
-            except Exception:  # noqa: BLE001 - one broken channel must not stop the others
+            except Exception:  # one broken channel must not stop the others
                 log.exception("channel %s (%s) could not start; its receivers will not send",
                               name, registered.plugin.distribution)
                 continue
@@ -176,7 +177,7 @@ class Manager:
     async def _run_source(self) -> None:
         try:
             await self.source.run(self.publish)
-        except Exception:  # noqa: BLE001 - keep serving the last configuration
+        except Exception:  # keep serving the last configuration
             log.exception("config source %s stopped; keeping the last configuration", type(self.source).__name__)
 
     async def wait_ready(self, timeout: float | None = None) -> None:

@@ -68,6 +68,9 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES) -> Sta
             return _error(503, str(exc), retry_after=1)
         except Busy as exc:
             return _error(503, str(exc), retry_after=exc.retry_after)
+        except Exception:  # the store failed (disk full, I/O error): nothing was accepted, so ask for a retry
+            log.exception("alerts could not be stored; answering 503 so the sender retries")
+            return _error(503, "alerts could not be stored; retry later", retry_after=5)
         return JSONResponse({
             "status": 200,
             "alerts": accepted.alerts,

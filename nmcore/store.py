@@ -8,9 +8,10 @@ everything twice) is dropped within the dedup window.
 
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
+import anyio
 import attrs
 
 from nmcore.alerts import Notification
@@ -58,6 +59,10 @@ class Store(Protocol):
 
     async def dead_letters(self) -> list[DeadLetter]: ...
 
+    async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
+        """Until cancelled, pass `enqueue` the pending jobs put back from outside (`nm deliveries redrive`)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -96,6 +101,9 @@ class MemoryStore:
 
     async def dead_letters(self) -> list[DeadLetter]:
         return list(self._dead)
+
+    async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
+        await anyio.sleep_forever()
 
     async def close(self) -> None:
         return None

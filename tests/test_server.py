@@ -129,10 +129,12 @@ def free_port() -> int:
 
 
 def test_nm_run_reloads_changed_manifests_and_stops_cleanly_on_sigterm(tmp_path: Path, sink) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "receivers.yaml").write_text(config(sink.url("first")))
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "receivers.yaml").write_text(config(sink.url("first")))
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "nmcore", "run", "--config-dir", str(tmp_path),
-                                "--listen", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "nmcore", "run", "--config-dir", str(tmp_path / "config"),
+                                "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state")],
+                               stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -143,7 +145,7 @@ def test_nm_run_reloads_changed_manifests_and_stops_cleanly_on_sigterm(tmp_path:
                 pass
             assert time.monotonic() < deadline, "nm run did not become ready"
             time.sleep(0.05)
-        (tmp_path / "receivers.yaml").write_text(config(sink.url("second")))
+        (tmp_path / "config" / "receivers.yaml").write_text(config(sink.url("second")))
         alert = [{"labels": {"alertname": "Reloaded"}}]
         deadline = time.monotonic() + 10
         while not sink.bodies("second"):

@@ -64,3 +64,43 @@ async def test_a_manager_follows_the_cluster_live(apiserver: FakeApiServer, kube
         assert set(got) == {"/alice", "/test-user-config", "/default-webhook-config"}
         assert got["/test-user-config"] == "Bearer rotated", "the rotated Secret is used without a restart"
         assert all(o.ok for o in manager.outcomes)
+
+
+async def test_nm_run_kubernetes_serves_the_cluster_configuration(apiserver: FakeApiServer, kubeconfig: Path,
+                                                                    sink: Any, tmp_path: Path):
+    """The command the Deployment runs: `nm run --kubernetes --kubeconfig FILE`, as a process."""
+    import socket
+    import sys
+
+    import anyio
+    import httpx
+
+    for obj in seed_objects():
+        if obj["kind"] == "WebhookConfig":
+            obj["spec"]["url"] = sink.url(obj["metadata"]["name"])
+        apiserver.apply(obj)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "nmcore", "run", "--kubernetes", "--kubeconfig", str(kubeconfig),
+               "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state")]
+    async with await anyio.open_process(command) as process, httpx.AsyncClient() as client:
+        try:
+            async def ready() -> bool:
+                try:
+                    return (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            with anyio.fail_after(20):
+                while not await ready():
+                    await anyio.sleep(0.1)
+            reply = await client.post(f"http://127.0.0.1:{port}/api/v2/alerts", json=payload("DiskFull", "demo"))
+            assert reply.status_code == 200
+            with anyio.fail_after(10):
+                while {"/test-user-config", "/default-webhook-config"} - {r["path"] for r in sink.received}:
+                    await anyio.sleep(0.05)
+        finally:
+            process.terminate()
+            with anyio.fail_after(10):
+                assert await process.wait() == 0

@@ -1,0 +1,360 @@
+"""The durable Store: SQLite in WAL mode in the state dir, so accepted work survives crashes and restarts.
+
+Durability: `journal_mode=WAL` with `synchronous=FULL`. A commit returns only once the WAL is fsynced, so an
+alert answered 200 survives kill -9 (NORMAL would already give that: the WAL is written before COMMIT
+returns) and also power loss (FULL adds the fsync). Measured here (ext4, 2 cores): ~0.24 ms per commit with
+FULL against ~0.03 ms with NORMAL. Writes are group-committed: every write that arrives while a commit runs
+goes into the next transaction. Measured with 5,000 one-alert notifications to one webhook: 10,000 writes took
+~2,300 commits, ingest ran at ~2,600-3,000 alerts/s (~1,100-1,200/s committing each write alone) and
+delivery end to end at ~900-1,250/s (the in-memory store: ~1,200-2,300/s; NORMAL: ~15% faster than FULL).
+
+All SQLite work runs in one worker thread at a time (anyio.to_thread with a CapacityLimiter(1)), never on
+the event loop. One `nm run` owns a state dir (an flock on `<file>.lock`); `nm deliveries` reads and
+re-drives through SQLite's own locking while it runs, and the running store picks re-driven work up.
+"""
+
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import attrs
+
+from nmcore.alerts import Notification
+from nmcore.schema import converter
+from nmcore.store import DeadLetter, Job
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+STATE_FILE = "nmcore.db"
+"""The file name of the database inside a state dir."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY,                -- acceptance order: pending work resumes oldest first
+    id TEXT NOT NULL UNIQUE,
+    receiver TEXT NOT NULL,
+    created REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    not_before REAL NOT NULL,
+    last_error TEXT NOT NULL,
+    notification TEXT NOT NULL,             -- JSON of the Notification (nmcore.schema.converter)
+    handed INTEGER NOT NULL DEFAULT 1       -- 0: re-driven by another process, not yet given to the dispatcher
+);
+CREATE INDEX IF NOT EXISTS jobs_not_handed ON jobs (handed) WHERE handed = 0;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    receiver TEXT NOT NULL,
+    created REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT NOT NULL,
+    notification TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    buried REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recent_keys (key TEXT PRIMARY KEY, accepted REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS recent_keys_accepted ON recent_keys (accepted);
+"""
+
+_JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification"
+_DEAD_COLUMNS = "id, receiver, created, attempts, last_error, notification, reason, buried"
+
+
+class StoreError(Exception):
+    """The state dir or file cannot be used; the message names the path, the problem and what to do."""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the state database in WAL mode with FULL sync and check it is sound."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+    except sqlite3.Error as exc:
+        raise StoreError(f"state file {path}: cannot open it: {exc}") from None
+    try:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal":
+            raise StoreError(f"state file {path}: SQLite cannot use WAL journaling here (got {mode!r})")
+        conn.execute("PRAGMA synchronous=FULL")
+        problems = [line for row in conn.execute("PRAGMA quick_check(5)") for line in row[0].splitlines()]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError("; ".join(p for p in problems if not p.startswith("***")))
+        conn.executescript(SCHEMA)
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        raise StoreError(f"state file {path}: {exc} (is the state dir writable, and the disk not full?)") from None
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(
+            f"state file {path} is corrupt ({exc}); nm cannot recover its pending deliveries. Move it aside "
+            "(with its -wal and -shm files) to start with an empty state, or restore it from a backup") from None
+    return conn
+
+
+def _notification_json(notification: Notification) -> str:
+    return json.dumps(converter.unstructure(notification), ensure_ascii=False, separators=(",", ":"))
+
+
+def _job(path: Path, row: Sequence[Any]) -> Job:
+    job_id, _receiver, created, attempts, not_before, last_error, notification = row
+    try:
+        parsed = converter.structure(json.loads(notification), Notification)
+    except Exception as exc:  # any failure here means the stored row is unreadable
+        raise StoreError(f"state file {path}: delivery {job_id} cannot be read ({exc})") from None
+    return Job(id=job_id, notification=parsed, created=created, attempts=attempts, not_before=not_before,
+               last_error=last_error)
+
+
+def pending_jobs(conn: sqlite3.Connection, path: Path, limit: int | None = None) -> list[Job]:
+    """The pending jobs, oldest first (all, or the first `limit`)."""
+    rows = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY seq LIMIT ?", (limit or -1,)).fetchall()
+    return [_job(path, row) for row in rows]
+
+
+def dead_letters(conn: sqlite3.Connection, path: Path, limit: int | None = None) -> list[DeadLetter]:
+    """The dead letters, oldest first (all, or the first `limit`)."""
+    rows = conn.execute(f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY seq LIMIT ?", (limit or -1,)).fetchall()
+    return [DeadLetter(job=_job(path, (*row[:4], 0.0, *row[4:6])), reason=row[6], buried=row[7]) for row in rows]
+
+
+Counts = dict[str, tuple[int, int]]
+"""Pending and dead deliveries per receiver."""
+
+
+def count_by_receiver(conn: sqlite3.Connection) -> Counts:
+    rows = conn.execute(
+        "SELECT receiver, sum(pending), sum(dead) FROM (SELECT receiver, 1 AS pending, 0 AS dead FROM jobs "
+        "UNION ALL SELECT receiver, 0, 1 FROM dead_letters) GROUP BY receiver ORDER BY receiver")
+    return {receiver: (pending, dead) for receiver, pending, dead in rows}
+
+
+def redrive(conn: sqlite3.Connection, ids: Sequence[str] | None) -> list[str]:
+    """Move dead letters (all, or those with `ids`) back to pending, as new work: attempts and age start over.
+
+    They go to the end of their receivers' queues and are marked for a running `nm run` to pick up.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if ids is None:
+            chosen = [row[0] for row in conn.execute("SELECT id FROM dead_letters ORDER BY seq")]
+        else:
+            chosen = [i for i in ids if conn.execute("SELECT 1 FROM dead_letters WHERE id = ?", (i,)).fetchone()]
+        now = time.time()
+        for job_id in chosen:
+            conn.execute(
+                "INSERT INTO jobs (id, receiver, created, attempts, not_before, last_error, notification, handed) "
+                "SELECT id, receiver, ?, 0, 0, last_error, notification, 0 FROM dead_letters WHERE id = ?",
+                (now, job_id))
+            conn.execute("DELETE FROM dead_letters WHERE id = ?", (job_id,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return chosen
+
+
+@attrs.define
+class _Write:
+    """One write waiting for the next group commit, and how it ended."""
+
+    operation: Callable[[sqlite3.Connection], Any]
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+class SQLiteStore:
+    """The Store protocol on a SQLite file; `open` takes the state dir for this process."""
+
+    def __init__(self, path: Path | str, *, max_dead_letters: int = 100_000, prune_every: float = 60.0,
+                 watch_every: float = 1.0):
+        self.path = Path(path)
+        self._max_dead_letters = max_dead_letters
+        self._prune_every = prune_every
+        self._watch_every = watch_every
+        self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._write_lock: anyio.Lock | None = None
+        self._queue: list[_Write] = []
+        self._pruned = 0.0
+
+    async def open(self) -> list[Job]:
+        self._limiter = anyio.CapacityLimiter(1)
+        self._write_lock = anyio.Lock()
+        return await anyio.to_thread.run_sync(self._open, limiter=self._limiter)
+
+    def _open(self) -> list[Job]:
+        self._take_state_dir()
+        try:
+            self._conn = connect(self.path)
+            jobs = pending_jobs(self._conn, self.path)
+            self._conn.execute("UPDATE jobs SET handed = 1 WHERE handed = 0")
+            dead = self._conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+        except sqlite3.Error as exc:
+            self._release()
+            raise StoreError(f"state file {self.path}: {exc}") from None
+        except BaseException:
+            self._release()
+            raise
+        log.info("state in %s: %d deliveries pending, %d dead letters", self.path, len(jobs), dead)
+        return jobs
+
+    def _take_state_dir(self) -> None:
+        """Create the state dir if needed and lock it, so two `nm run` never share one state."""
+        folder = self.path.parent
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except FileExistsError:
+            raise StoreError(f"state dir {folder} exists but is not a directory") from None
+        except OSError as exc:
+            raise StoreError(f"state dir {folder} cannot be created ({exc.strerror}): give --state-dir a folder "
+                             "nm may write") from None
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"state dir {folder} is not writable ({exc.strerror}): nm keeps its pending "
+                             "deliveries there; give --state-dir a folder it can write") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreError(f"state dir {folder} is in use by another nm run (pid {owner})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def _release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    async def _read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        assert self._conn is not None and self._limiter is not None, "the store is not open"
+        return await anyio.to_thread.run_sync(operation, self._conn, limiter=self._limiter)
+
+    async def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `operation` in a transaction shared with every write queued meanwhile (group commit)."""
+        assert self._write_lock is not None and self._limiter is not None, "the store is not open"
+        write = _Write(operation)
+        self._queue.append(write)
+        async with self._write_lock:
+            if not write.done:
+                batch, self._queue = self._queue, []
+                await anyio.to_thread.run_sync(self._commit, batch, limiter=self._limiter)
+        if write.error is not None:
+            raise write.error
+        return write.result
+
+    def _commit(self, batch: list[_Write]) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            results = [write.operation(conn) for write in batch]
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for write in batch:
+                write.error = exc
+        else:
+            for write, result in zip(batch, results, strict=True):
+                write.result = result
+        for write in batch:
+            write.done = True
+
+    async def add(self, jobs: Sequence[Job], dedup_window: float) -> list[Job]:
+        if not jobs:
+            return []
+        rows = [(job, job.notification.key, _notification_json(job.notification)) for job in jobs]
+
+        def insert(conn: sqlite3.Connection) -> list[Job]:
+            now = time.time()
+            accepted = []
+            for job, key, notification in rows:
+                seen = conn.execute("SELECT accepted FROM recent_keys WHERE key = ?", (key,)).fetchone()
+                if dedup_window > 0 and seen is not None and now - seen[0] < dedup_window:
+                    continue
+                conn.execute("INSERT OR REPLACE INTO recent_keys (key, accepted) VALUES (?, ?)", (key, now))
+                conn.execute(f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (job.id, job.receiver, job.created, job.attempts, job.not_before, job.last_error,
+                              notification))
+                accepted.append(job)
+            if now - self._pruned > self._prune_every:
+                self._pruned = now
+                conn.execute("DELETE FROM recent_keys WHERE accepted < ?", (now - dedup_window,))
+            return accepted
+
+        return await self._write(insert)
+
+    async def finish(self, job: Job) -> None:
+        await self._record("finish", job, lambda conn: conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,)))
+
+    async def reschedule(self, job: Job) -> None:
+        await self._record("reschedule", job, lambda conn: conn.execute(
+            "UPDATE jobs SET attempts = ?, not_before = ?, last_error = ? WHERE id = ?",
+            (job.attempts, job.not_before, job.last_error, job.id)))
+
+    async def bury(self, job: Job, reason: str) -> None:
+        def move(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT OR REPLACE INTO dead_letters ({_DEAD_COLUMNS}) "
+                "SELECT id, receiver, created, ?, ?, notification, ?, ? FROM jobs WHERE id = ?",
+                (job.attempts, job.last_error, reason, time.time(), job.id))
+            conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+            conn.execute("DELETE FROM dead_letters WHERE seq <= (SELECT max(seq) FROM dead_letters) - ?",
+                         (self._max_dead_letters,))
+
+        await self._record("bury", job, move)
+
+    async def _record(self, what: str, job: Job, operation: Callable[[sqlite3.Connection], Any]) -> None:
+        """A job's fate. If it cannot be written the job stays pending as it was and is retried after the next
+        start: at worst a duplicate, never a loss. So log it rather than stop delivering."""
+        try:
+            await self._write(operation)
+        except sqlite3.Error as exc:
+            log.error("state file %s: cannot record %s of delivery %s to %s (it will be retried after a "
+                      "restart): %s", self.path, what, job.id, job.receiver, exc)
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        return await self._read(lambda conn: dead_letters(conn, self.path))
+
+    async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
+        """Every `watch_every` seconds, hand the dispatcher the work `nm deliveries redrive` put back."""
+
+        def any_new(conn: sqlite3.Connection) -> bool:
+            return conn.execute("SELECT EXISTS (SELECT 1 FROM jobs WHERE handed = 0)").fetchone()[0] == 1
+
+        def take(conn: sqlite3.Connection) -> list[Job]:
+            rows = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE handed = 0 ORDER BY seq").fetchall()
+            conn.execute("UPDATE jobs SET handed = 1 WHERE handed = 0")
+            return [_job(self.path, row) for row in rows]
+
+        while True:
+            await anyio.sleep(self._watch_every)
+            if await self._read(any_new):
+                jobs = await self._write(take)
+                log.info("%d re-driven deliveries picked up from %s", len(jobs), self.path)
+                enqueue(jobs)
+
+    async def close(self) -> None:
+        if self._limiter is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._release, limiter=self._limiter)

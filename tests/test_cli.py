@@ -1,0 +1,195 @@
+"""The `nm` command as a user runs it: validate, route and plugins, in a subprocess, reading what it prints."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nmcore.plugins import PluginHost
+
+REPO = Path(__file__).resolve().parents[1]
+NS = "kubesphere-monitoring-system"
+
+
+def nm(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nmcore", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_validate_accepts_the_quickstart() -> None:
+    result = nm("validate", "examples/quickstart")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert "0 problems" in result.stderr
+
+
+def test_validate_reports_the_seed_secret_typo_with_the_near_name() -> None:
+    result = nm("validate", "examples/seed")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for line in lines:
+        assert re.match(rf"examples/seed/[\w-]+\.yaml(#\d+)?: \w+/{NS}/[\w-]+: \S", line), line
+
+    installed = set(PluginHost().channels)
+    for channel in {"email", "wechat", "slack"} - installed:
+        missing = [line for line in lines if f"pip install nm-{channel}" in line]
+        assert missing, f"nothing says how to get the {channel} channel:\n{result.stdout}"
+        assert all(f"examples/seed/{channel}-" in line for line in missing)
+    problems = [line for line in lines if "pip install nm-" not in line]
+    if "wechat" in installed:
+        assert problems == [
+            f"examples/seed/wechat-tenant.yaml#2: WechatConfig/{NS}/test-user-config: Secret 'test-user-wehat-secret' "
+            f"key 'wechat': Secret 'test-user-wehat-secret' not found in namespace '{NS}' "
+            f"(did you mean 'test-user-wechat-secret'?)"
+        ]
+    else:
+        assert problems == []
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text)
+
+
+WEBHOOK = "apiVersion: notification.kubesphere.io/v1alpha1\n"
+
+
+@pytest.fixture
+def bad_folder(tmp_path: Path) -> Path:
+    """Good objects (a default config, a global and a tenant receiver) next to one of each mistake."""
+    write(tmp_path, "good.yaml", f"""\
+apiVersion: v1
+kind: Secret
+metadata: {{name: alice-token}}
+stringData: {{token: s3cret}}
+---
+{WEBHOOK}kind: WebhookConfig
+metadata: {{name: default-webhook-config, labels: {{type: default}}}}
+spec: {{url: "http://127.0.0.1:9/global"}}
+---
+{WEBHOOK}kind: WebhookReceiver
+metadata: {{name: global-webhook, labels: {{type: global}}}}
+spec: {{}}
+---
+{WEBHOOK}kind: WebhookReceiver
+metadata: {{name: bob-webhook, labels: {{type: tenant, user: bob}}}}
+spec: {{url: "http://127.0.0.1:9/bob"}}
+""")
+    write(tmp_path, "typo.yaml", f"""\
+{WEBHOOK}kind: WebhookReceiver
+metadata: {{name: carol-webhook, labels: {{type: tenant, user: carol}}}}
+spec:
+  urll: http://127.0.0.1:9/carol
+""")
+    write(tmp_path, "wrong-type.yaml", f"""\
+{WEBHOOK}kind: WebhookConfig
+metadata: {{name: dave-config, labels: {{type: tenant, user: dave}}}}
+spec:
+  url: https://127.0.0.1:9/dave
+  httpConfig:
+    tlsConfig:
+      insecureSkipVerify: sometimes
+""")
+    write(tmp_path, "broken.yaml", f"""\
+{WEBHOOK}kind: WebhookReceiver
+metadata:
+  name: erin-webhook
+  labels: {{type: tenant, user: erin
+spec: {{}}
+""")
+    write(tmp_path, "dangling.yaml", f"""\
+{WEBHOOK}kind: WebhookConfig
+metadata: {{name: alice-config, labels: {{type: tenant, user: alice}}}}
+spec:
+  url: http://127.0.0.1:9/alice
+  httpConfig:
+    bearerToken:
+      valueFrom:
+        secretKeyRef: {{name: alice-tokn, key: token}}
+""")
+    write(tmp_path, "selector.yaml", f"""\
+{WEBHOOK}kind: WebhookReceiver
+metadata: {{name: frank-webhook, labels: {{type: tenant, user: frank}}}}
+spec:
+  webhookConfigSelector:
+    matchLabels: {{type: tenant, user: franck}}
+""")
+    write(tmp_path, "other-bob.yaml", f"""\
+{WEBHOOK}kind: WebhookReceiver
+metadata: {{name: bob-webhook, labels: {{type: tenant, user: bob}}}}
+spec: {{url: "http://127.0.0.1:9/bob-again"}}
+""")
+    return tmp_path
+
+
+def test_validate_locates_every_mistake_and_still_counts_the_good_objects(bad_folder: Path) -> None:
+    result = nm("validate", ".", cwd=bad_folder)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+
+    def line_about(prefix: str, *fragments: str) -> str:
+        found = [line for line in lines if line.startswith(prefix)]
+        assert len(found) == 1, f"expected one line starting {prefix!r}:\n{result.stdout}"
+        for fragment in fragments:
+            assert fragment in found[0]
+        return found[0]
+
+    line_about(f"typo.yaml: WebhookReceiver/{NS}/carol-webhook: ", "unknown field 'urll'", "did you mean 'url'",
+               "@ $.spec")
+    line_about(f"wrong-type.yaml: WebhookConfig/{NS}/dave-config: ", "expected true or false",
+               "@ $.spec.httpConfig.tlsConfig.insecureSkipVerify")
+    line_about("broken.yaml: ", "not valid YAML at line 6")
+    line_about(f"dangling.yaml: WebhookConfig/{NS}/alice-config: ", "'alice-tokn' not found",
+               "did you mean 'alice-token'")
+    line_about(f"selector.yaml: WebhookReceiver/{NS}/frank-webhook: ", "user=franck",
+               "matches no eligible WebhookConfig", f"WebhookConfig/{NS}/default-webhook-config")
+    line_about(f"other-bob.yaml: WebhookReceiver/{NS}/bob-webhook: ", "duplicate of the object in good.yaml")
+    assert len(lines) == 6, result.stdout
+
+    # good.yaml's 4 documents + one from each other file that parsed; global, bob and frank (on the default
+    # config) can send; carol's receiver did not load, the second bob-webhook was ignored.
+    assert "9 manifests: 3 receivers can send, 0 cannot, 6 problems" in result.stderr
+
+
+def test_route_explains_who_gets_each_alert_and_why_not_the_others(tmp_path: Path) -> None:
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps({
+        "version": "4", "status": "firing", "receiver": "prometheus", "groupLabels": {},
+        "alerts": [
+            {"status": "firing", "labels": {"alertname": "KubePodCrashLooping", "namespace": "team-a", "pod": "web"},
+             "annotations": {}, "startsAt": "2026-11-24T05:53:21Z", "endsAt": "0001-01-01T00:00:00Z"},
+            {"status": "firing", "labels": {"alertname": "NodeDown", "instance": "node-1"},
+             "annotations": {}, "startsAt": "2026-11-24T05:53:21Z", "endsAt": "0001-01-01T00:00:00Z"},
+        ],
+    }))
+    result = nm("route", "--config-dir", "examples/quickstart", payload)
+    assert result.returncode == 0, result.stderr
+    team_a, no_namespace = (json.loads(line) for line in result.stdout.splitlines())
+
+    receiver = f"WebhookReceiver/{NS}"
+    default_config = f"WebhookConfig/{NS}/default-webhook-config"
+    assert team_a["alert"]["labels"]["namespace"] == "team-a"
+    assert {r["receiver"]: (r["channel"], r["tenant"]) for r in team_a["receivers"]} == {
+        f"{receiver}/global-webhook": ("webhook", ""),
+        f"{receiver}/alice-webhook": ("webhook", "alice"),
+    }
+    global_entry = next(r for r in team_a["receivers"] if r["tenant"] == "")
+    assert global_entry["config"] == default_config
+    why_not = {r["receiver"]: r["reason"] for r in team_a["not_receiving"]}
+    assert set(why_not) == {f"{receiver}/bob-webhook", f"{receiver}/test-user-webhook"}
+    assert "'bob' cannot access namespace 'team-a'" in why_not[f"{receiver}/bob-webhook"]
+    assert "alice" in why_not[f"{receiver}/bob-webhook"]
+
+    assert [r["receiver"] for r in no_namespace["receivers"]] == [f"{receiver}/global-webhook"]
+    assert len(no_namespace["not_receiving"]) == 3
+    assert all("no namespace" in r["reason"] for r in no_namespace["not_receiving"])
+
+
+def test_plugins_lists_the_builtin_webhook_channel() -> None:
+    result = nm("plugins")
+    assert result.returncode == 0, result.stdout + result.stderr
+    webhook = [line for line in result.stdout.splitlines() if line.startswith("webhook ")]
+    assert len(webhook) == 1, result.stdout
+    assert re.search(r"WebhookConfig/WebhookReceiver\s+nmcore \d+\.\d+", webhook[0]), webhook[0]
