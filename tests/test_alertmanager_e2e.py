@@ -9,12 +9,10 @@ Alertmanager is configured with the seed's routes (by `alerttype`): Prometheus a
 import datetime
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +20,20 @@ import httpx
 import pytest
 import yaml
 
+from tests.support import free_port, wait_for
+
 pytestmark = pytest.mark.alertmanager
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "examples" / "quickstart"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
-DEADLINE = 15.0
 
 if not Path(ALERTMANAGER).exists():
     pytest.skip(f"{ALERTMANAGER} not found: apt-get install prometheus-alertmanager", allow_module_level=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class Process:

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import anyio
 import httpx
@@ -33,6 +32,7 @@ from nmcore.delivery import RetryPolicy
 from nmcore.manager import Manager
 from nmcore.sqlitestore import STATE_FILE, SQLiteStore, connect, pending_jobs
 from tests.conftest import WebhookSink
+from tests.support import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
@@ -40,20 +40,8 @@ PER_RECEIVER = 4
 """The manager's default number of sends in flight per receiver: only these may arrive twice after a kill."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def write_config(folder: Path, **urls: str) -> Path:

@@ -2,7 +2,6 @@
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import uvicorn
 
 from nmcore.manager import Manager
 from nmcore.server import _Server, create_app
+from tests.support import free_port
 
 pytestmark = pytest.mark.anyio
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "research" / "samples"
@@ -122,10 +122,6 @@ async def test_health_readiness_metrics_and_status(intake) -> None:  # type: ign
                                       "reason": "no WebhookConfig labelled type: default to fall back on"}]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_nm_run_reloads_changed_manifests_and_stops_cleanly_on_sigterm(tmp_path: Path, sink) -> None:  # type: ignore[no-untyped-def]

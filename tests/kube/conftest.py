@@ -1,13 +1,9 @@
 """Fixtures for the Kubernetes tests: a fake API server on loopback and a kubeconfig pointing at it."""
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside the tests (pytest runs in importlib mode)
-
 from fake_apiserver import FakeApiServer
 from kube_helpers import register_channel_kinds
 

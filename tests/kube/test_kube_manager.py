@@ -69,19 +69,18 @@ async def test_a_manager_follows_the_cluster_live(apiserver: FakeApiServer, kube
 async def test_nm_run_kubernetes_serves_the_cluster_configuration(apiserver: FakeApiServer, kubeconfig: Path,
                                                                     sink: Any, tmp_path: Path):
     """The command the Deployment runs: `nm run --kubernetes --kubeconfig FILE`, as a process."""
-    import socket
     import sys
 
     import anyio
     import httpx
 
+    from tests.support import free_port
+
     for obj in seed_objects():
         if obj["kind"] == "WebhookConfig":
             obj["spec"]["url"] = sink.url(obj["metadata"]["name"])
         apiserver.apply(obj)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "nmcore", "run", "--kubernetes", "--kubeconfig", str(kubeconfig),
                "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state")]
     async with await anyio.open_process(command) as process, httpx.AsyncClient() as client:
