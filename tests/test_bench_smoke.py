@@ -5,17 +5,12 @@ No timing is asserted: the numbers of a tiny run on a shared machine mean nothin
 """
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # bench/ is a folder of the checkout, not an installed package
-    sys.path.insert(0, str(REPO))
-
-from bench.__main__ import main, run_all  # noqa: E402
-from bench.systems import alertmanager_available  # noqa: E402
+from bench.__main__ import main, run_all
+from bench.systems import alertmanager_available
 
 NUMBER = re.compile(r"\d")
 PEERS = {"S1": ["nmcore", "Alertmanager"], "S5": ["nmcore", "Alertmanager"],
