@@ -25,8 +25,8 @@ class Size:
 
 SIZES = {"full": Size(5_000, runs=3), "quick": Size(1_000), "tiny": Size(60, concurrency=10)}
 CLIENTS = {
-    "nmcore": "nmcore WebhookSender (httpx-aiohttp)",
-    "nmcore-httpx": "nmcore WebhookSender on plain httpx.AsyncClient",
+    "nmcore": "nmcore WebhookSender (aiohttp session)",
+    "nmcore-httpx": "before: plain httpx.AsyncClient",
     "manager": "nmcore Manager, 1 receiver",
     "apprise": "Apprise json://",
     "aiohttp": "raw aiohttp loop",
@@ -84,7 +84,7 @@ def run(size_name: str = "full", *, profile: Path | None = None) -> Outcome:
             f"raw aiohttp {least_cpu['aiohttp']:.0f} µs"
             + (f", Apprise {least_cpu['apprise']:.0f} µs" if apprise else ""),
             f"{ratio(least_cpu['nmcore'], least_cpu['aiohttp'])} of aiohttp's", "— (lower is better)", None),
-        Row("S2 client fix: after / before", f"httpx-aiohttp {rate(nm)}",
+        Row("S2 client fix: after / before", f"WebhookSender on aiohttp {rate(nm)}",
             f"plain httpx.AsyncClient {rate(best['nmcore-httpx'].rate)}", ratio(nm, best["nmcore-httpx"].rate),
             "— (before/after)", None),
         Row("S2 through the Manager, 1 receiver", rate(best["manager"].rate), f"raw aiohttp {rate(raw)}",

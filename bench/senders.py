@@ -2,9 +2,10 @@
 in flight, and print one JSON line {start, end, cpu, sent, failed}
 (cpu: the process's CPU seconds, all threads, over the timed part).
 
-- `nmcore`: the built-in WebhookSender on the core's shared client (httpx API over aiohttp's pool,
-  `nmcore.httpclient.make_http_client`); each send builds its SendRequest as the dispatcher does.
-- `nmcore-httpx`: the same sender on a plain `httpx.AsyncClient` with the same limits (before the fix).
+- `nmcore`: the built-in WebhookSender on the core's shared aiohttp session (`nmcore.httpclient.new_session`, as
+  the Manager gives it); each send builds its SendRequest as the dispatcher does.
+- `nmcore-httpx`: before the fix: the same requests (body, headers) POSTed through a plain `httpx.AsyncClient`
+  with the same limits, which is how the first webhook channel sent.
 - `manager`: the whole Manager (routing, store in memory, dispatcher lanes) submitting one-alert groups to one
   global webhook receiver; its lane allows `per_receiver` (4) sends in flight, whatever `--concurrency` says.
 - `apprise`: Apprise's `json://` notifier, one Apprise object per worker thread (Apprise is synchronous).
@@ -57,7 +58,7 @@ async def nmcore_sender(args: argparse.Namespace, plain_httpx: bool) -> dict[str
     import httpx
 
     from nmcore.channel import ChannelContext
-    from nmcore.httpclient import MAX_CONNECTIONS, make_http_client
+    from nmcore.httpclient import MAX_CONNECTIONS, make_http_client, new_session
     from nmcore.ingest import parse_payload
     from nmcore.render import DefaultRenderer
     from nmcore.requests import build_request
@@ -78,14 +79,20 @@ async def nmcore_sender(args: argparse.Namespace, plain_httpx: bool) -> dict[str
     if plain_httpx:
         limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=64)
         http = httpx.AsyncClient(timeout=10.0, limits=limits)
-    else:
-        http = make_http_client()
-    sender = WebhookSender(ChannelContext(http=http, logger=logging.getLogger("bench")))
 
-    async def send(n: int) -> None:
-        notification = notifications[n]
-        request, _ = build_request(snapshot, target, notification, renderer.render(notification))
-        await sender.send(request)
+        async def send(n: int) -> None:
+            request, _ = build_request(snapshot, target, notifications[n], renderer.render(notifications[n]))
+            reply = await http.post(target.receiver.spec.url, json=request.notification.webhook_body())
+            reply.raise_for_status()
+    else:
+        session = new_session()
+        http = make_http_client(session=session)
+        sender = WebhookSender(ChannelContext(http=http, session=session, logger=logging.getLogger("bench")))
+
+        async def send(n: int) -> None:
+            notification = notifications[n]
+            request, _ = build_request(snapshot, target, notification, renderer.render(notification))
+            await sender.send(request)
 
     async with http:
         start, cpu = time.monotonic(), time.process_time()

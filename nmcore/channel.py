@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import aiohttp
 import attrs
 import httpx
 
@@ -103,10 +104,12 @@ class Sender(Protocol):
 
 @attrs.frozen(kw_only=True)
 class ChannelContext:
-    """Shared resources a sender may use: one HTTP client per process (connection reuse), a logger."""
+    """Shared resources a sender may use: one HTTP client per process (connection reuse), a logger, and
+    the aiohttp session under that client, for a channel whose hot path wants the lowest overhead."""
 
     http: httpx.AsyncClient
     logger: logging.Logger
+    session: aiohttp.ClientSession | None = None
 
 
 class ReceiverSchema(Protocol):

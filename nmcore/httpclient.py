@@ -1,21 +1,32 @@
-"""The process-wide HTTP client: httpx's API over aiohttp's connection pool.
+"""The process-wide HTTP connection pool: one aiohttp session, also offered with httpx's API.
 
 Plain `httpx.AsyncClient` slows down sharply with many requests in flight (encode/httpx#3215: about 230
-req/s at 50 concurrent, against thousands with aiohttp); the httpx-aiohttp transport keeps httpx's API,
-which channel plugins and their tests use, without that cost.
+req/s at 50 concurrent, against thousands with aiohttp). Channel plugins get httpx's API over aiohttp's
+pool (httpx-aiohttp); the built-in webhook channel, the hot path, posts through the aiohttp session itself,
+which costs about a third of the CPU per request (bench/RESULTS.md).
 """
 
 import ssl
 
+import aiohttp
 import httpx
-from httpx_aiohttp import HttpxAiohttpClient
+from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 
 from nmcore.httpfailures import redact_http_logs
 
 MAX_CONNECTIONS = 256
 
 
-def make_http_client(*, verify: ssl.SSLContext | bool = True, timeout: float = 10.0) -> httpx.AsyncClient:
+def new_session() -> aiohttp.ClientSession:
+    """No cookie jar (notifications are stateless), a pool shared by every channel; call inside the loop."""
+    connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=30)
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+
+def make_http_client(*, verify: ssl.SSLContext | bool = True, timeout: float = 10.0,
+                     session: aiohttp.ClientSession | None = None) -> httpx.AsyncClient:
+    """httpx's API over aiohttp; over `session`'s pool when given (closing the client closes the session)."""
     redact_http_logs()
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=64)
-    return HttpxAiohttpClient(verify=verify, timeout=timeout, limits=limits)
+    transport = AiohttpTransport(verify=verify, limits=limits, client=session) if session is not None else None
+    return HttpxAiohttpClient(verify=verify, timeout=timeout, limits=limits, transport=transport)

@@ -60,12 +60,17 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 def check_status(response: httpx.Response, service: str) -> None:
     """Raise for a non-2xx reply: 408/429/5xx are transient (with Retry-After), other codes permanent."""
-    if 200 <= response.status_code < 300:
+    raise_for_status(response.status_code, response.headers, response.text, service)
+
+
+def raise_for_status(status: int, headers: Mapping[str, str], body: str, service: str) -> None:
+    """`check_status` for any client: the status, the headers and the reply's text."""
+    if 200 <= status < 300:
         return
-    body = response.text[:300].strip()
-    message = f"{service} answered HTTP {response.status_code}" + (f": {body}" if body else "")
-    if response.status_code in TRANSIENT_STATUS or response.status_code >= 500:
-        raise TransientError(message, retry_after=retry_after(response.headers))
+    body = body[:300].strip()
+    message = f"{service} answered HTTP {status}" + (f": {body}" if body else "")
+    if status in TRANSIENT_STATUS or status >= 500:
+        raise TransientError(message, retry_after=retry_after(headers))
     raise PermanentError(message)
 
 
@@ -83,5 +88,9 @@ def transport_errors(service: str) -> Iterator[None]:
         if isinstance(exc, httpx.TimeoutException) and not refused:
             raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
         raise TransientError(f"{service} unreachable: {redact_query(str(exc))}") from None
-    except (aiohttp.ClientError, httpx.HTTPError) as exc:  # e.g. a malformed status line, through the transport
+    except aiohttp.ClientConnectorError as exc:  # refused, unresolvable, or a certificate that fails verification
+        raise TransientError(f"{service} unreachable: {redact_query(str(exc))}") from None
+    except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+        raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
+    except (aiohttp.ClientError, httpx.HTTPError) as exc:  # e.g. a malformed status line, a dropped connection
         raise TransientError(f"{service} failed: {type(exc).__name__}: {redact_query(str(exc))}") from None

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
+import aiohttp
 import anyio
 import attrs
 import httpx
@@ -19,7 +20,7 @@ import httpx
 from nmcore.alerts import AlertGroup
 from nmcore.channel import ChannelContext, Sender
 from nmcore.delivery import Dispatcher, Outcome, RetryPolicy
-from nmcore.httpclient import make_http_client
+from nmcore.httpclient import make_http_client, new_session
 from nmcore.ingest import parse_payload
 from nmcore.metrics import Metrics
 from nmcore.plugins import PluginHost
@@ -83,6 +84,7 @@ class Manager:
         self._max_pending = max_pending
         self._default_namespace = default_namespace
         self._http = http_client
+        self._session: aiohttp.ClientSession | None = None
         self._ready_wait = ready_wait
         self._snapshot = empty_snapshot(self.host.channels)
         self._ready = anyio.Event()
@@ -139,7 +141,8 @@ class Manager:
         await stack.__aenter__()
         try:
             if self._http is None:
-                self._http = make_http_client()
+                self._session = new_session()
+                self._http = make_http_client(session=self._session)
                 stack.push_async_callback(self._http.aclose)
             self._start_senders(stack)
             pending = await self._store.open()
@@ -164,7 +167,8 @@ class Manager:
     def _start_senders(self, stack: AsyncExitStack) -> None:
         assert self._http is not None
         for name, registered in self.host.channels.items():
-            context = ChannelContext(http=self._http, logger=logging.getLogger(f"nmcore.channel.{name}"))
+            context = ChannelContext(http=self._http, session=self._session,
+                                     logger=logging.getLogger(f"nmcore.channel.{name}"))
             try:
                 sender = registered.spec.make_sender(context)
             except Exception:  # one broken channel must not stop the others

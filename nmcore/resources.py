@@ -89,7 +89,7 @@ class Secret:
     type: str = "Opaque"
     immutable: bool = False
 
-    def keys(self) -> set[str]:
+    def key_names(self) -> set[str]:
         return set(self.data) | set(self.string_data)
 
     def check(self) -> None:

@@ -93,8 +93,9 @@ def lookup_secret(secrets: Mapping[tuple[str, str], Secret], namespace: str, ref
     if found is None:
         raise PermanentError(f"{ref}: Secret {ref.name!r} not found in namespace {namespace!r}"
                              + _suggest(ref.name, [n for ns, n in secrets if ns == namespace]))
-    if ref.key not in found.keys():
-        raise PermanentError(f"{ref}: Secret {ref.name!r} has no key {ref.key!r}" + _suggest(ref.key, sorted(found.keys())))
+    names = found.key_names()
+    if ref.key not in names:
+        raise PermanentError(f"{ref}: Secret {ref.name!r} has no key {ref.key!r}" + _suggest(ref.key, sorted(names)))
     try:
         return found.value(ref.key)
     except ValueError as exc:

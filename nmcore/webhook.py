@@ -4,11 +4,13 @@ It registers through `nmcore_register_channels` like any plugin. The body is Ale
 plus `receiver` and `tenant`, so tools that already read Alertmanager webhooks read it unchanged.
 """
 
+import base64
+import json
 import ssl
 from typing import Any
 
+import aiohttp
 import attrs
-import httpx
 
 from nmcore.channel import (
     ChannelContext,
@@ -18,12 +20,13 @@ from nmcore.channel import (
     SendRequest,
 )
 from nmcore.hookspecs import hookimpl
-from nmcore.httpclient import make_http_client
-from nmcore.httpfailures import check_status, transport_errors
+from nmcore.httpclient import new_session
+from nmcore.httpfailures import raise_for_status, transport_errors
 from nmcore.resources import Credential, LabelSelector
 from nmcore.tlsconfig import SecretReader, TLSConfig, credential_value, ssl_context
 
 LIMITS = ChannelLimits(send_timeout=5.0)
+TIMEOUT = aiohttp.ClientTimeout(total=LIMITS.send_timeout)
 
 
 @attrs.frozen(kw_only=True)
@@ -62,9 +65,19 @@ def _needs_config(spec: WebhookReceiverSpec) -> bool:
 
 
 class WebhookSender:
+    """Posts through the process's aiohttp session (the hot path: no httpx request building, no cookies)."""
+
     def __init__(self, ctx: ChannelContext):
-        self._http = ctx.http
-        self._tls_clients: dict[Any, httpx.AsyncClient] = {}
+        self._shared = ctx.session
+        self._own: aiohttp.ClientSession | None = None
+        self._tls: dict[TLSConfig, ssl.SSLContext] = {}
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._shared is not None:
+            return self._shared
+        if self._own is None:
+            self._own = new_session()
+        return self._own
 
     async def send(self, request: SendRequest) -> None:
         receiver: WebhookReceiverSpec = request.receiver.spec
@@ -74,39 +87,41 @@ class WebhookSender:
             raise PermanentError("no url: set spec.url on the WebhookReceiver or on its WebhookConfig")
         # Credentials go only where their owner sends them: a receiver's own url gets only its own httpConfig.
         http_config = receiver.http_config if receiver.url else (config.http_config if config else None)
-        headers, auth = _credentials(http_config, request.secret)
-        client = self._client_for(http_config.tls_config if http_config else None, request.secret)
-        with transport_errors(f"webhook {url}"):
-            response = await client.post(
-                url, json=request.notification.webhook_body(), headers=headers, auth=auth, timeout=LIMITS.send_timeout
-            )
-        check_status(response, f"webhook {url}")
+        headers = {"Content-Type": "application/json", **_authorization(http_config, request.secret)}
+        tls = http_config.tls_config if http_config else None
+        body = json.dumps(request.notification.webhook_body(), ensure_ascii=False).encode()
+        service = f"webhook {url}"
+        with transport_errors(service):
+            async with self._session().post(url, data=body, headers=headers, ssl=self._ssl(tls, request.secret),
+                                            timeout=TIMEOUT, allow_redirects=False) as response:
+                text = await response.text(errors="replace")
+        raise_for_status(response.status, response.headers, text, service)
 
-    def _client_for(self, tls: TLSConfig | None, secret: SecretReader) -> httpx.AsyncClient:
-        """The shared client, unless this config has TLS settings of its own (httpx sets TLS per client)."""
+    def _ssl(self, tls: TLSConfig | None, secret: SecretReader) -> ssl.SSLContext | bool:
+        """The default verification, or this config's TLS settings (built once: loading CAs is not cheap)."""
         if tls is None:
-            return self._http
-        client = self._tls_clients.get(tls)
-        if client is None:
-            context: ssl.SSLContext = ssl_context(tls, secret)
-            client = self._tls_clients[tls] = make_http_client(verify=context)
-        return client
+            return True
+        context = self._tls.get(tls)
+        if context is None:
+            context = self._tls[tls] = ssl_context(tls, secret)
+        return context
 
     async def aclose(self) -> None:
-        for client in self._tls_clients.values():
-            await client.aclose()
+        if self._own is not None:
+            await self._own.close()
 
 
-def _credentials(http_config: HTTPConfig | None, secret: SecretReader) -> tuple[dict[str, str], Any]:
+def _authorization(http_config: HTTPConfig | None, secret: SecretReader) -> dict[str, str]:
     if http_config is None:
-        return {}, None
+        return {}
     if http_config.bearer_token is not None:
-        return {"Authorization": f"Bearer {credential_value(http_config.bearer_token, secret)}"}, None
+        return {"Authorization": f"Bearer {credential_value(http_config.bearer_token, secret)}"}
     if http_config.basic_auth is not None:
         basic = http_config.basic_auth
         password = credential_value(basic.password, secret) if basic.password else ""
-        return {}, httpx.BasicAuth(basic.username, password)
-    return {}, None
+        token = base64.b64encode(f"{basic.username}:{password}".encode()).decode()  # RFC 7617, UTF-8
+        return {"Authorization": f"Basic {token}"}
+    return {}
 
 
 SPEC = ChannelSpec(
