@@ -125,45 +125,58 @@ class Dispatcher:
                 self._stopping = True
 
     def _start_ready(self, tasks: anyio.abc.TaskGroup) -> float | None:
-        """Start every job that may start now; return when the earliest waiting retry is due."""
+        """Start a lane worker for every job that may start now; return when the earliest retry is due."""
         now = time.time()
         next_due: float | None = None
         for receiver, lane in list(self._lanes.items()):
-            while lane.queue and lane.in_flight < self._per_receiver and self._in_flight < self._max_in_flight:
-                head = lane.queue[0]
-                if head.not_before > now:
-                    next_due = min(next_due or head.not_before, head.not_before)
+            while lane.in_flight < self._per_receiver and self._in_flight < self._max_in_flight:
+                job = self._take(lane, now)
+                if job is None:
                     break
-                fingerprints = [a.fingerprint for a in head.notification.alerts]
-                if any(lane.fingerprints[f] for f in fingerprints):
-                    break
-                lane.queue.popleft()
-                lane.in_flight += 1
-                lane.fingerprints.update(fingerprints)
                 self._in_flight += 1
-                tasks.start_soon(self._deliver, lane, head)
+                tasks.start_soon(self._work, lane, job)
+            if lane.queue and lane.queue[0].not_before > now:
+                next_due = min(next_due or lane.queue[0].not_before, lane.queue[0].not_before)
             if not lane.queue and not lane.in_flight:
                 del self._lanes[receiver]
         return next_due
 
-    async def _deliver(self, lane: _Lane, job: Job) -> None:
-        retry: Job | None = None
-        try:
-            with anyio.CancelScope(shield=True):  # a stop lets the send finish and its result be recorded
+    def _take(self, lane: _Lane, now: float) -> Job | None:
+        """The lane's next job if it may start now: due, and no alert of it in flight (order per alert)."""
+        if not lane.queue or self._stopping:
+            return None
+        head = lane.queue[0]
+        if head.not_before > now:
+            return None
+        fingerprints = [a.fingerprint for a in head.notification.alerts]
+        if any(lane.fingerprints[f] for f in fingerprints):
+            return None
+        lane.queue.popleft()
+        lane.in_flight += 1
+        lane.fingerprints.update(fingerprints)
+        return head
+
+    async def _work(self, lane: _Lane, job: Job | None) -> None:
+        """Deliver `job`, then keep taking the lane's next one: one task per busy lane slot, not per job.
+
+        Shielded: a stop lets the send in flight finish (each is bounded by its timeout) and be recorded;
+        no new job is taken once stopping.
+        """
+        with anyio.CancelScope(shield=True):
+            while job is not None:
                 retry = await self._attempt(job)
-        finally:
-            lane.in_flight -= 1
-            lane.fingerprints.subtract(a.fingerprint for a in job.notification.alerts)
-            lane.fingerprints += Counter()
-            self._in_flight -= 1
-            if retry is not None:
-                lane.queue.appendleft(retry)
-                self._lanes.setdefault(job.receiver, lane)
-            else:
+                lane.in_flight -= 1
+                lane.fingerprints.subtract(a.fingerprint for a in job.notification.alerts)
+                lane.fingerprints += Counter()
+                if retry is not None:
+                    lane.queue.appendleft(retry)  # the lane waits for it: order is kept
+                    break
                 self._pending -= 1
                 if self._pending == 0:
                     self._idle.set()
-            self._wake.set()
+                job = self._take(lane, time.time())
+        self._in_flight -= 1
+        self._wake.set()
 
     async def _attempt(self, job: Job) -> Job | None:
         """Send once. Return the job to retry, or None when it is finished (delivered or buried)."""

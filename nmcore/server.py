@@ -5,13 +5,13 @@ An ASGI app (Starlette) served by uvicorn. The intake answers 200 only once the 
 naming the problem for input that can never succeed.
 """
 
-import json
 import logging
 import signal
 from collections.abc import Generator
 from contextlib import contextmanager
 
 import anyio
+import orjson
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -57,8 +57,8 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES) -> Sta
         if body is None:
             return _error(413, f"body larger than {max_body_bytes} bytes; lower max_alerts in Alertmanager")
         try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             return _error(400, f"malformed JSON: {exc}")
         try:
             accepted = await manager.submit_payload(payload)

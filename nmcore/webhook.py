@@ -5,12 +5,12 @@ plus `receiver` and `tenant`, so tools that already read Alertmanager webhooks r
 """
 
 import base64
-import json
 import ssl
 from typing import Any
 
 import aiohttp
 import attrs
+import orjson
 
 from nmcore.channel import (
     ChannelContext,
@@ -89,7 +89,7 @@ class WebhookSender:
         http_config = receiver.http_config if receiver.url else (config.http_config if config else None)
         headers = {"Content-Type": "application/json", **_authorization(http_config, request.secret)}
         tls = http_config.tls_config if http_config else None
-        body = json.dumps(request.notification.webhook_body(), ensure_ascii=False).encode()
+        body = orjson.dumps(request.notification.webhook_body())
         service = f"webhook {url}"
         with transport_errors(service):
             async with self._session().post(url, data=body, headers=headers, ssl=self._ssl(tls, request.secret),
