@@ -1,11 +1,11 @@
 """Alerts as Alertmanager sends them, and the notification one receiver gets for one alert group."""
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import ClassVar, Literal
 
 import attrs
+import orjson
 
 from nmcore.schema import KEY
 
@@ -14,8 +14,7 @@ Status = Literal["firing", "resolved"]
 
 def fingerprint_of(labels: Mapping[str, str]) -> str:
     """A stable id for an alert's label set, used when the sender gave none (a bare JSON array)."""
-    canonical = json.dumps(sorted(labels.items()), separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return hashlib.sha256(orjson.dumps(sorted(labels.items()))).hexdigest()[:16]
 
 
 @attrs.frozen(kw_only=True)

@@ -14,7 +14,6 @@ re-drives through SQLite's own locking while it runs, and the running store pick
 """
 
 import fcntl
-import json
 import logging
 import os
 import sqlite3
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 
 import anyio
 import attrs
+import orjson
 
 from nmcore.alerts import Notification
 from nmcore.schema import converter
@@ -103,13 +103,13 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def _notification_json(notification: Notification) -> str:
-    return json.dumps(converter.unstructure(notification), ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(converter.unstructure(notification)).decode()
 
 
 def _job(path: Path, row: Sequence[Any]) -> Job:
     job_id, _receiver, created, attempts, not_before, last_error, notification = row
     try:
-        parsed = converter.structure(json.loads(notification), Notification)
+        parsed = converter.structure(orjson.loads(notification), Notification)
     except Exception as exc:  # any failure here means the stored row is unreadable
         raise StoreError(f"state file {path}: delivery {job_id} cannot be read ({exc})") from None
     return Job(id=job_id, notification=parsed, created=created, attempts=attempts, not_before=not_before,

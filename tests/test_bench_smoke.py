@@ -14,7 +14,7 @@ from bench.systems import alertmanager_available
 
 NUMBER = re.compile(r"\d")
 PEERS = {"S1": ["nmcore", "Alertmanager"], "S5": ["nmcore", "Alertmanager"],
-         "S2": ["nmcore WebhookSender (httpx-aiohttp)", "raw aiohttp loop", "nmcore Manager, 1 receiver"]}
+         "S2": ["nmcore WebhookSender (aiohttp session)", "raw aiohttp loop", "nmcore Manager, 1 receiver"]}
 
 
 @pytest.mark.parametrize("scenario", ["S1", "S2", "S3", "S4", "S5"])
