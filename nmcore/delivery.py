@@ -134,7 +134,7 @@ class Dispatcher:
                 if job is None:
                     break
                 self._in_flight += 1
-                tasks.start_soon(self._work, lane, job)
+                tasks.start_soon(self._work, receiver, lane, job)
             if lane.queue and lane.queue[0].not_before > now:
                 next_due = min(next_due or lane.queue[0].not_before, lane.queue[0].not_before)
             if not lane.queue and not lane.in_flight:
@@ -156,7 +156,7 @@ class Dispatcher:
         lane.fingerprints.update(fingerprints)
         return head
 
-    async def _work(self, lane: _Lane, job: Job | None) -> None:
+    async def _work(self, receiver: str, lane: _Lane, job: Job | None) -> None:
         """Deliver `job`, then keep taking the lane's next one: one task per busy lane slot, not per job.
 
         Shielded: a stop lets the send in flight finish (each is bounded by its timeout) and be recorded;
@@ -175,8 +175,14 @@ class Dispatcher:
                 if self._pending == 0:
                     self._idle.set()
                 job = self._take(lane, time.time())
+        saturated = self._in_flight >= self._max_in_flight
         self._in_flight -= 1
-        self._wake.set()
+        if not lane.queue and not lane.in_flight and self._lanes.get(receiver) is lane:
+            del self._lanes[receiver]
+        # The scheduler scans every lane: wake it only when it has something to do (a retry to time, a lane
+        # waiting for a slot, the stop), not after every delivery.
+        if lane.queue or saturated or self._stopping:
+            self._wake.set()
 
     async def _attempt(self, job: Job) -> Job | None:
         """Send once. Return the job to retry, or None when it is finished (delivered or buried)."""
