@@ -186,13 +186,14 @@ class SQLiteStore:
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._limiter: anyio.CapacityLimiter | None = None
-        self._write_lock: anyio.Lock | None = None
+        self._committing = False
+        self._committed: anyio.Event | None = None
         self._queue: list[_Write] = []
         self._pruned = 0.0
 
     async def open(self) -> list[Job]:
         self._limiter = anyio.CapacityLimiter(1)
-        self._write_lock = anyio.Lock()
+        self._committed = anyio.Event()
         return await anyio.to_thread.run_sync(self._open, limiter=self._limiter)
 
     def _open(self) -> list[Job]:
@@ -250,14 +251,26 @@ class SQLiteStore:
         return await anyio.to_thread.run_sync(operation, self._conn, limiter=self._limiter)
 
     async def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `operation` in a transaction shared with every write queued meanwhile (group commit)."""
-        assert self._write_lock is not None and self._limiter is not None, "the store is not open"
+        """Run `operation` in a transaction shared with every write queued meanwhile (group commit).
+
+        No lock: on one event loop, whoever finds no commit running becomes the committer of everything
+        queued; the others wait for that batch (one Event per batch, not two lock operations per write).
+        """
+        assert self._committed is not None and self._limiter is not None, "the store is not open"
         write = _Write(operation)
         self._queue.append(write)
-        async with self._write_lock:
-            if not write.done:
-                batch, self._queue = self._queue, []
+        while not write.done:
+            if self._committing:
+                await self._committed.wait()
+                continue
+            self._committing = True
+            batch, self._queue = self._queue, []
+            try:
                 await anyio.to_thread.run_sync(self._commit, batch, limiter=self._limiter)
+            finally:
+                self._committing = False
+                finished, self._committed = self._committed, anyio.Event()
+                finished.set()
         if write.error is not None:
             raise write.error
         return write.result
