@@ -6,12 +6,14 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["tests", "plugin"]
+nox.options.sessions = ["tests", "plugin", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
-CORE_TEST = nox.project.dependency_groups(nox.project.load_toml("pyproject.toml"), "test")
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+CORE_TEST = nox.project.dependency_groups(PYPROJECT, "test")
+LINT = nox.project.dependency_groups(PYPROJECT, "lint")
 
 
 def install_everything(session: nox.Session) -> None:
@@ -35,8 +37,10 @@ def plugin(session: nox.Session, name: str) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
-    session.run("ruff", "check", "nmcore", "plugins", "tests", "examples")
+    """ruff over everything; mypy over the core."""
+    session.install("-e", ".[kubernetes]", *LINT)
+    session.run("ruff", "check", "nmcore", "plugins", "tests", "examples", "bench")
+    session.run("mypy", "nmcore")
 
 
 @nox.session(python="3.11")

@@ -6,8 +6,6 @@ pool (httpx-aiohttp); the built-in webhook channel, the hot path, posts through 
 which costs about a third of the CPU per request (bench/RESULTS.md).
 """
 
-import ssl
-
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
@@ -23,10 +21,9 @@ def new_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
-def make_http_client(*, verify: ssl.SSLContext | bool = True, timeout: float = 10.0,
-                     session: aiohttp.ClientSession | None = None) -> httpx.AsyncClient:
+def make_http_client(*, timeout: float = 10.0, session: aiohttp.ClientSession | None = None) -> httpx.AsyncClient:
     """httpx's API over aiohttp; over `session`'s pool when given (closing the client closes the session)."""
     redact_http_logs()
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=64)
-    transport = AiohttpTransport(verify=verify, limits=limits, client=session) if session is not None else None
-    return HttpxAiohttpClient(verify=verify, timeout=timeout, limits=limits, transport=transport)
+    transport = AiohttpTransport(limits=limits, client=session) if session is not None else None
+    return HttpxAiohttpClient(timeout=timeout, limits=limits, transport=transport)
