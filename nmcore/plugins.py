@@ -58,6 +58,7 @@ class PluginHost:
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self._info: dict[str, PluginInfo] = {}
+        self._channels: dict[str, RegisteredChannel] | None = None
         self.failures: list[PluginInfo] = []
         if load_entrypoints:
             self._load_entrypoints()
@@ -65,7 +66,6 @@ class PluginHost:
             self.register(plugin)
         self._register_defaults()
         self._pm.check_pending()
-        self._channels: dict[str, RegisteredChannel] | None = None
 
     def register(self, plugin: object, name: str | None = None) -> None:
         registered = self._pm.register(plugin, name=name) or self._pm.get_name(plugin) or repr(plugin)
