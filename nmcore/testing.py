@@ -1,9 +1,14 @@
-"""Helpers for testing nmcore and channel plugins: snapshots and send requests from YAML, sample alerts."""
+"""Helpers for testing nmcore and channel plugins: snapshots and send requests from YAML, sample alerts,
+and a sender built the way the manager builds it."""
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from nmcore.alerts import Alert, Notification, Status, fingerprint_of
-from nmcore.channel import SendRequest
+from nmcore.channel import ChannelContext, Sender, SendRequest
+from nmcore.httpclient import make_http_client, new_session
 from nmcore.manifests import documents_from_text
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
@@ -38,3 +43,21 @@ def send_request(snapshot: Snapshot, receiver_ref: str, alerts: Iterable[Alert] 
                                 alerts=tuple(alerts) or (alert(namespace="demo"),))
     request, _ = build_request(snapshot, target, notification, DefaultRenderer().render(notification))
     return request
+
+
+S = TypeVar("S", bound=Sender)
+
+
+@asynccontextmanager
+async def running_sender(make_sender: Callable[[ChannelContext], S], channel: str) -> AsyncIterator[S]:
+    """A sender with the context the manager gives it (the shared aiohttp session and the httpx client over
+    it), closed afterwards as the manager closes it."""
+    session = new_session()
+    http = make_http_client(session=session)
+    logger = logging.getLogger(f"nmcore.channel.{channel}")
+    sender = make_sender(ChannelContext(http=http, session=session, logger=logger))
+    try:
+        yield sender
+    finally:
+        await sender.aclose()
+        await http.aclose()

@@ -7,9 +7,8 @@ import pytest
 import trustme
 from aiohttp import web
 
-from nmcore.channel import ChannelContext, PermanentError, TransientError
-from nmcore.httpclient import make_http_client
-from nmcore.testing import alert, send_request, snapshot_from_yaml
+from nmcore.channel import PermanentError, TransientError
+from nmcore.testing import alert, running_sender, send_request, snapshot_from_yaml
 from nmcore.webhook import WebhookSender
 
 pytestmark = pytest.mark.anyio
@@ -47,13 +46,9 @@ async def endpoint() -> AsyncIterator[tuple[Endpoint, str]]:
 
 @pytest.fixture
 async def sender() -> AsyncIterator[WebhookSender]:
-    import logging
 
-    client = make_http_client()
-    webhook = WebhookSender(ChannelContext(http=client, logger=logging.getLogger("test")))
-    yield webhook
-    await webhook.aclose()
-    await client.aclose()
+    async with running_sender(WebhookSender, "webhook") as webhook:
+        yield webhook
 
 
 def receiver(url: str, http_config: str = "{}") -> str:

@@ -5,7 +5,6 @@ import base64
 import email
 import email.policy
 import hmac
-import logging
 import secrets
 import ssl
 import warnings
@@ -15,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import httpx
 import nm_email
 import pytest
 import trustme
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 from nm_email.sender import EmailSender
 
-from nmcore import ChannelContext, SendRequest
-from nmcore.testing import send_request, snapshot_from_yaml
+from nmcore import SendRequest
+from nmcore.testing import running_sender, send_request, snapshot_from_yaml
 
 SEED = Path(__file__).with_name("seed_email.yaml")
 TENANT_RECEIVER = "EmailReceiver/kubesphere-monitoring-system/test-user-receiver"
@@ -188,10 +186,8 @@ async def mail_server(ca: trustme.CA) -> AsyncIterator[Callable[..., Any]]:
 
 @pytest.fixture
 async def sender() -> AsyncIterator[EmailSender]:
-    async with httpx.AsyncClient() as http:
-        email_sender = EmailSender(ChannelContext(http=http, logger=logging.getLogger("nmcore.channel.email")))
+    async with running_sender(EmailSender, "email") as email_sender:
         yield email_sender
-        await email_sender.aclose()
 
 
 def seed_yaml(port: int, host: str = "127.0.0.1") -> str:

@@ -5,7 +5,6 @@ message limits (so an over-limit message fails a test) and can be told to rate-l
 """
 
 import json
-import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -15,8 +14,7 @@ import nm_slack
 import pytest
 from aiohttp import web
 
-from nmcore import ChannelContext
-from nmcore.httpclient import make_http_client
+from nmcore.testing import running_sender
 
 SECTION_LIMIT, MAX_BLOCKS, TEXT_LIMIT = 3000, 50, 40000
 
@@ -167,11 +165,8 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 @pytest.fixture
 async def sender() -> AsyncIterator[nm_slack.SlackSender]:
-    http = make_http_client()
-    try:
-        yield nm_slack.SlackSender(ChannelContext(http=http, logger=logging.getLogger("nmcore.channel.slack")))
-    finally:
-        await http.aclose()
+    async with running_sender(nm_slack.SlackSender, "slack") as slack_sender:
+        yield slack_sender
 
 
 @pytest.fixture

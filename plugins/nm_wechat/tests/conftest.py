@@ -2,7 +2,6 @@
 
 import base64
 import functools
-import logging
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -15,9 +14,7 @@ import pytest
 from aiohttp import web
 from nm_wechat.sender import WechatSender
 
-from nmcore.channel import ChannelContext
-from nmcore.httpclient import make_http_client
-from nmcore.testing import snapshot_from_yaml
+from nmcore.testing import running_sender, snapshot_from_yaml
 
 SEED = (Path(__file__).parent / "seed_wechat.yaml").read_text()
 SEED_API_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
@@ -169,11 +166,8 @@ async def wechat() -> AsyncIterator[FakeWechatWork]:
 @pytest.fixture
 async def sender() -> AsyncIterator[WechatSender]:
     """The sender as the core builds it, with the core's HTTP client."""
-    http = make_http_client()
-    wechat_sender = WechatSender(ChannelContext(http=http, logger=logging.getLogger("nmcore.channel.wechat")))
-    yield wechat_sender
-    await wechat_sender.aclose()
-    await http.aclose()
+    async with running_sender(WechatSender, "wechat") as wechat_sender:
+        yield wechat_sender
 
 
 @pytest.fixture
