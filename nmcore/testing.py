@@ -2,9 +2,12 @@
 and a sender built the way the manager builds it."""
 
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TypeVar
+
+from aiohttp import web
 
 from nmcore.alerts import Alert, Notification, Status, fingerprint_of
 from nmcore.channel import ChannelContext, Sender, SendRequest
@@ -61,3 +64,18 @@ async def running_sender(make_sender: Callable[[ChannelContext], S], channel: st
     finally:
         await sender.aclose()
         await http.aclose()
+
+
+@asynccontextmanager
+async def serving(app: web.Application, *, tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
+    """Serve a fake service's aiohttp app on a free loopback port; yields its base URL. No access log: a
+    fake's log could show credentials that nmcore itself must never log."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+        await site.start()
+        port = runner.addresses[0][1]
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

@@ -9,7 +9,7 @@ from aiohttp import web
 from nmcore.alerts import AlertGroup
 from nmcore.routing import Router
 from nmcore.tenancy import KubesphereResolver, TenantLookupError, TenantOptions
-from nmcore.testing import alert, plugin_host, snapshot_from_yaml
+from nmcore.testing import alert, plugin_host, serving, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 
@@ -37,12 +37,8 @@ async def tenant_api() -> AsyncIterator[tuple[TenantAPI, str]]:
     api = TenantAPI()
     app = web.Application()
     app.router.add_get("/api/v2/tenant", api.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield api, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield api, url
 
 
 SNAPSHOT = snapshot_from_yaml("")

@@ -8,7 +8,7 @@ import trustme
 from aiohttp import web
 
 from nmcore.channel import PermanentError, TransientError
-from nmcore.testing import alert, running_sender, send_request, snapshot_from_yaml
+from nmcore.testing import alert, running_sender, send_request, serving, snapshot_from_yaml
 from nmcore.webhook import WebhookSender
 
 pytestmark = pytest.mark.anyio
@@ -26,22 +26,17 @@ class Endpoint:
         return web.Response(status=status, headers=headers, text="nope" if status >= 300 else "ok")
 
 
-async def serve(endpoint: Endpoint, tls: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+def app_of(endpoint: Endpoint) -> web.Application:
     app = web.Application()
     app.router.add_post("/hook", endpoint.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return app
 
 
 @pytest.fixture
 async def endpoint() -> AsyncIterator[tuple[Endpoint, str]]:
     hook = Endpoint()
-    runner, port = await serve(hook)
-    yield hook, f"http://127.0.0.1:{port}/hook"
-    await runner.cleanup()
+    async with serving(app_of(hook)) as base:
+        yield hook, f"{base}/hook"
 
 
 @pytest.fixture
@@ -112,17 +107,14 @@ async def test_tls_is_verified_against_the_configured_root_ca(sender) -> None:  
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
     hook = Endpoint()
-    runner, port = await serve(hook, server_context)
-    try:
-        url = f"https://127.0.0.1:{port}/hook"
+    async with serving(app_of(hook), tls=server_context) as base:
+        url = f"{base}/hook"
         with pytest.raises(TransientError, match="CERTIFICATE_VERIFY_FAILED"):  # self-signed: refused by default
             await sender.send(send_request(snapshot_from_yaml(receiver(url)), REF))
         pem = ca.cert_pem.bytes().decode().replace("\n", "\\n")
         await sender.send(send_request(snapshot_from_yaml(receiver(url, f'{{tlsConfig: {{rootCA: {{value: "{pem}"}}}}}}')), REF))
         await sender.send(send_request(snapshot_from_yaml(receiver(url, "{tlsConfig: {insecureSkipVerify: true}}")), REF))
         assert len(hook.requests) == 2
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_receivers_own_url_gets_only_its_own_credentials(endpoint, sender) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ import nm_slack
 import pytest
 from aiohttp import web
 
-from nmcore.testing import running_sender
+from nmcore.testing import running_sender, serving
 
 SECTION_LIMIT, MAX_BLOCKS, TEXT_LIMIT = 3000, 50, 40000
 
@@ -151,16 +151,8 @@ async def slack() -> AsyncIterator[FakeSlack]:
     app = web.Application()
     app.router.add_post("/api/chat.postMessage", fake.post_message)
     app.router.add_post("/services/{path:.*}", fake.incoming_webhook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as fake.url:
         yield fake
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from nm_wechat.sender import WechatSender
 
-from nmcore.testing import running_sender, snapshot_from_yaml
+from nmcore.testing import running_sender, serving, snapshot_from_yaml
 
 SEED = (Path(__file__).parent / "seed_wechat.yaml").read_text()
 SEED_API_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
@@ -153,14 +153,9 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def wechat() -> AsyncIterator[FakeWechatWork]:
     fake = FakeWechatWork()
-    runner = web.AppRunner(fake.app(), access_log=None)  # the server side may log URLs; nmcore may not
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    fake.url = f"http://127.0.0.1:{port}/cgi-bin/"
-    yield fake
-    await runner.cleanup()
+    async with serving(fake.app()) as base:
+        fake.url = f"{base}/cgi-bin/"
+        yield fake
 
 
 @pytest.fixture
