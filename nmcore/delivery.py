@@ -66,7 +66,7 @@ class Dispatcher:
         *,
         store: Store,
         senders: Mapping[str, Sender],
-        channels: Callable[[], Mapping[str, ChannelSpec]],
+        channels: Mapping[str, ChannelSpec],
         snapshot: Callable[[], Snapshot],
         renderer: Renderer,
         policy: RetryPolicy = RetryPolicy(),
@@ -189,7 +189,7 @@ class Dispatcher:
         notification = job.notification
         snapshot = self._snapshot()
         target = snapshot.targets.get(notification.receiver)
-        spec = self._channels().get(notification.channel)
+        spec = self._channels.get(notification.channel)
         sender = self._senders.get(notification.channel)
         attempts = job.attempts + 1
         if target is None or spec is None or sender is None:

@@ -18,7 +18,7 @@ import attrs
 import httpx
 
 from nmcore.alerts import AlertGroup
-from nmcore.channel import ChannelContext, Sender
+from nmcore.channel import ChannelContext, ChannelSpec, Sender
 from nmcore.delivery import Dispatcher, Outcome, RetryPolicy
 from nmcore.httpclient import make_http_client, new_session
 from nmcore.ingest import parse_payload
@@ -89,9 +89,9 @@ class Manager:
         self._snapshot = empty_snapshot(self.host.channels)
         self._ready = anyio.Event()
         self._senders: dict[str, Sender] = {}
+        self._specs: dict[str, ChannelSpec] = {}
         self._dispatcher = Dispatcher(
-            store=self._store, senders=self._senders, snapshot=lambda: self._snapshot,
-            channels=lambda: {name: c.spec for name, c in self.host.channels.items()},
+            store=self._store, senders=self._senders, snapshot=lambda: self._snapshot, channels=self._specs,
             renderer=self._renderer, policy=retry, per_receiver=per_receiver,
             report=self._record, on_attempt=self._observe_attempt,
         )
@@ -176,6 +176,7 @@ class Manager:
                               name, registered.plugin.distribution)
                 continue
             self._senders[name] = sender
+            self._specs[name] = registered.spec
             stack.push_async_callback(sender.aclose)
 
     async def _run_source(self) -> None:
