@@ -77,7 +77,8 @@ class Manager:
         self.source = source
         self.metrics = Metrics()
         self.outcomes: deque[Outcome] = deque(maxlen=keep_outcomes)
-        self.router = Router(self.host, self.host.tenant_resolver(tenant_resolver, tenant_options))
+        self.router = Router(self.host, self.host.tenant_resolver(tenant_resolver, tenant_options),
+                             on_lookup_failure=lambda namespace, error: self.metrics.tenant_lookup_failures.inc())
         self._store = store or MemoryStore()
         self._renderer = renderer or DefaultRenderer()
         self._dedup_window = dedup_window

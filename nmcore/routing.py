@@ -5,7 +5,7 @@ user can access the alert's namespace. Routing looks receivers up by tenant and 
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -45,13 +45,17 @@ async def resolve_access(alerts: Sequence[Alert], resolver: TenantResolver, snap
 
 
 class Router:
-    def __init__(self, host: PluginHost, resolver: TenantResolver):
+    def __init__(self, host: PluginHost, resolver: TenantResolver,
+                 on_lookup_failure: Callable[[str, str], None] = lambda namespace, error: None):
         self._host = host
         self._resolver = resolver
+        self._on_lookup_failure = on_lookup_failure
 
     async def route(self, group: AlertGroup, snapshot: Snapshot) -> list[Routed]:
         """One notification per receiver for this group, holding only the alerts that receiver may see."""
         access = await resolve_access(group.alerts, self._resolver, snapshot)
+        for namespace, error in access.failures.items():
+            self._on_lookup_failure(namespace, error)
         filtering = self._host.has_route_filters
         chosen: dict[str, tuple[Target, list[Alert]]] = {}
         for alert in group.alerts:

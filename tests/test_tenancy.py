@@ -103,3 +103,20 @@ spec: {url: http://sink/alice}
     resolver = host.tenant_resolver("kubesphere", TenantOptions(kubesphere_url="http://127.0.0.1:9", timeout=0.5))
     routed = await Router(host, resolver).route(AlertGroup(alerts=(alert(namespace="team-a"),)), snapshot)
     assert [r.notification.receiver for r in routed] == ["WebhookReceiver/kubesphere-monitoring-system/everyone"]
+
+
+async def test_tenant_lookup_failures_are_counted_in_the_metrics(sink) -> None:  # type: ignore[no-untyped-def]
+    from nmcore.manager import Manager
+
+    manifests = f"""
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {{name: everyone, labels: {{type: global}}}}
+spec: {{url: "{sink.url('global')}"}}
+"""
+    options = TenantOptions(kubesphere_url="http://127.0.0.1:9", timeout=0.5)
+    async with Manager.from_yaml(manifests, tenant_resolver="kubesphere", tenant_options=options) as manager:
+        await manager.submit(AlertGroup(alerts=(alert(namespace="team-a"), alert(namespace="team-b"))))
+        await manager.drain(5)
+    assert manager.metrics.registry.get_sample_value("nmcore_tenant_lookup_failures_total") == 2
+    assert len(sink.bodies("global")[0]["alerts"]) == 2
