@@ -199,14 +199,15 @@ class Dispatcher:
             await self._finish(job, attempts, error=reason)
             return None
         request, secrets = build_request(snapshot, target, notification, self._renderer.render(notification))
+        hard_deadline = spec.limits.send_timeout * 2  # the channel's own timeout should fire first
         started = time.perf_counter()
         try:
-            with anyio.fail_after(spec.limits.send_timeout * 2):
+            with anyio.fail_after(hard_deadline):
                 report = await sender.send(request)
         except DeliveryError as exc:
             error, transient, retry_after = secrets.scrub(str(exc)), exc.transient, exc.retry_after
         except TimeoutError:
-            error, transient, retry_after = f"no answer within {spec.limits.send_timeout * 2:g}s", True, None
+            error, transient, retry_after = f"no answer within {hard_deadline:g}s", True, None
         except Exception as exc:  # a plugin bug must not kill delivery: retried, and logged scrubbed
             error, transient, retry_after = secrets.scrub(f"{type(exc).__name__}: {exc}"), True, None
             log.error("channel %s raised unexpectedly for %s (a plugin bug): %s",
