@@ -266,7 +266,7 @@ async def test_an_outage_answering_500_then_429_loses_nothing_and_honours_retry_
     ids = [str(i) for i in range(6)]
     async with Manager.from_yaml(yaml_text, store=store, retry=policy) as manager:
         started = time.monotonic()
-        recovered = sink.outage("flaky", (2.0, 500, {}), (3.0, 429, {"Retry-After": "2"}))
+        recovered = sink.outage("flaky", (2.0, 500, {}), (4.0, 429, {"Retry-After": "2"}))
         for i in ids:
             await manager.submit_payload(alert(i, "Outage"))
         await manager.drain(timeout=30)
@@ -285,8 +285,9 @@ async def test_an_outage_answering_500_then_429_loses_nothing_and_honours_retry_
                 assert later.at - earlier.at >= 2.0 - 0.01, f"alert {i} retried before Retry-After: {tries}"
             elif earlier.status == 500:
                 assert later.at - earlier.at >= 0.2 * 0.8 - 0.01, f"alert {i} retried without backoff: {tries}"
+    # How many attempts each phase saw depends on the machine's speed; that both phases were met does not.
     statuses = Counter(a.status for a in sink.attempts if a.path == "/flaky")
-    assert statuses[500] >= 3 and statuses[429] >= 3, f"the outage did not play out as scripted: {statuses}"
+    assert statuses[500] >= 2 and statuses[429] >= 1, f"the outage did not play out as scripted: {statuses}"
     conn = connect(store.path)
     assert pending_jobs(conn, store.path) == []
     conn.close()
