@@ -169,17 +169,15 @@ async def test_a_slow_receiver_never_delays_the_others() -> None:
     channel = ScriptedChannel()
     channel.scripts["slow"] = ["slow:0.4"] * 10
     async with manager(channel, "slow", "fast") as m:
-        started = time.monotonic()
         for i in range(20):
             await m.submit(group(alert(namespace="demo", n=str(i))))
         with anyio.fail_after(5):
             while sum(1 for s in channel.sent if s[0] == "fast") < 20:
                 await anyio.sleep(0.01)
-        fast_done = time.monotonic() - started
         slow_so_far = sum(1 for s in channel.sent if s[0] == "slow")
         await m.drain(10)
-    assert fast_done < 0.4 * 2, "the fast receiver finished while the slow one was still working"
-    assert slow_so_far < 20
+    # The slow lane needs three rounds of 0.4 s for its first ten: the fast one did not wait for them.
+    assert slow_so_far < 10, "the fast receiver finished while the slow one was still working"
 
 
 async def test_resolved_is_never_delivered_before_its_firing() -> None:
