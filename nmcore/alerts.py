@@ -59,11 +59,12 @@ class AlertGroup:
 
 
 def _common(maps: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """The pairs every map has, in the first map's order (set intersection: a 100-alert group is on the hot path)."""
     maps = list(maps)
     if not maps:
         return {}
-    first, rest = maps[0], maps[1:]
-    return {k: v for k, v in first.items() if all(m.get(k) == v for m in rest)}
+    shared = set(maps[0].items()).intersection(*(m.items() for m in maps[1:]))
+    return {k: v for k, v in maps[0].items() if (k, v) in shared}
 
 
 @attrs.frozen(kw_only=True)

@@ -6,7 +6,10 @@ from collections.abc import AsyncIterator
 import pytest
 import trustme
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 
+from nmcore.alerts import Alert, Notification
 from nmcore.channel import PermanentError, TransientError
 from nmcore.testing import alert, running_sender, send_request, serving, snapshot_from_yaml
 from nmcore.webhook import WebhookSender
@@ -72,6 +75,18 @@ async def test_posts_the_alertmanager_shape_with_receiver_and_tenant(endpoint, s
     assert body["receiver"] == REF and body["tenant"] == "alice" and body["version"] == "4"
     assert body["alerts"][0]["labels"] == {"alertname": "TestAlert", "namespace": "team-a", "pod": "web-1"}
     assert body["commonLabels"]["namespace"] == "team-a"
+
+
+label_maps = st.lists(st.dictionaries(st.sampled_from("abcde"), st.sampled_from("xyz"), max_size=5), min_size=1, max_size=6)
+
+
+@given(maps=label_maps)
+def test_common_labels_are_exactly_the_pairs_every_alert_has(maps: list[dict[str, str]]) -> None:
+    notification = Notification(receiver=REF, channel="webhook", tenant="", alerts=tuple(
+        Alert(labels=m, annotations=m) for m in maps))
+    expected = {k: v for k, v in maps[0].items() if all(m.get(k) == v for m in maps)}
+    assert notification.common_labels == expected == notification.common_annotations
+    assert list(notification.common_labels) == [k for k in maps[0] if k in expected], "the first alert's order"
 
 
 async def test_basic_auth(endpoint, sender) -> None:  # type: ignore[no-untyped-def]
