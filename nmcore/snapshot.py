@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from nmcore.channel import PermanentError
+from nmcore.gcpause import gc_paused
 from nmcore.plugins import RegisteredChannel
 from nmcore.resources import (
     GROUP_VERSION,
@@ -311,6 +312,7 @@ def choose_config(receiver: Resource, index: ConfigIndex, channel: RegisteredCha
     return None, f"{note}no {channel.spec.config_kind} labelled type: default to fall back on"
 
 
+@gc_paused()
 def build_snapshot(
     documents: Iterable[Document],
     channels: Mapping[str, RegisteredChannel],

@@ -4,6 +4,9 @@ and never stops the good ones."""
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nmcore.manifests import documents_from_folder, documents_from_text
 from nmcore.snapshot import build_snapshot
@@ -246,3 +249,41 @@ spec: {url: "http://alice.example/hook"}
         target = snapshot.targets[f"WebhookReceiver/{NS}/alice"]
         assert target.config is None
         assert snapshot.problems == ()
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=12),
+                    st.sampled_from(["yes", "off", "~", "0x1F", "1_000", "2001-12-14", "12:30", "", "<<"]))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+    st.text(max_size=8), inner, max_size=4), max_leaves=20)
+
+
+@given(documents=st.lists(values, min_size=1, max_size=3), flow=st.booleans())
+def test_documents_read_exactly_as_pyyaml_reads_them(documents: list, flow: bool) -> None:
+    text = yaml.safe_dump_all(documents, default_flow_style=flow, allow_unicode=True)
+    found, problems = documents_from_text(text, "gen.yaml")
+    assert problems == []
+    assert [d.body for d in found] == [d for d in yaml.safe_load_all(text) if d is not None]
+
+
+def test_anchors_merge_keys_and_other_tags_read_as_pyyaml_reads_them() -> None:
+    text = """
+base: &b {x: 1, y: [1, 2.5, true, null, 2001-12-14, 0x1F, .inf]}
+derived: {<<: *b, z: !!binary aGVsbG8=}
+---
+k: &a [1, {n: 2}]
+j: *a
+s: !!set {a, b}
+t: 2001-12-14t21:59:43.10-05:00
+"""
+    found, problems = documents_from_text(text, "odd.yaml")
+    assert problems == []
+    assert [d.body for d in found] == list(yaml.safe_load_all(text))
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("a: !Ref x\n", "could not determine a constructor for the tag '!Ref'"),
+    ("? [a, b]\n: c\n", "found unhashable key"),
+])
+def test_what_pyyaml_refuses_is_a_located_problem(text: str, why: str) -> None:
+    found, [problem] = documents_from_text(text, "bad.yaml")
+    assert found == [] and problem.origin == "bad.yaml" and why in problem.message and "line 1" in problem.message
