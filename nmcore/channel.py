@@ -60,6 +60,13 @@ class ChannelLimits:
     max_recipients: int | None = None
     send_timeout: float = 10.0
 
+    def describe(self) -> str:
+        """One line for operators (`nm plugins`): why a long notification arrived as several messages."""
+        parts = [f"up to {limit:,} {unit} per message" for limit, unit in (
+            (self.max_message_bytes, "bytes"), (self.max_message_chars, "characters"),
+            (self.max_recipients, "recipients")) if limit is not None]
+        return ", ".join([*parts, f"{self.send_timeout:g}s timeout per send"])
+
 
 class Rendered(Protocol):
     """One notification in every format a channel might want (the default renderer renders each on first use)."""

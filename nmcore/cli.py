@@ -200,6 +200,7 @@ def cmd_plugins(_: argparse.Namespace) -> int:
         spec, plugin = registered.spec, registered.plugin
         print(f"{name:10} {spec.config_kind}/{spec.receiver_kind:20} {plugin.distribution} {plugin.version}"
               f"  {spec.description}")
+        print(f"{'':10} limits: {spec.limits.describe()}")
     for failure in host.failures:
         print(f"FAILED     {failure.name}: {failure.distribution} {failure.version}: {failure.error}")
     return 1 if host.failures else 0

@@ -193,3 +193,5 @@ def test_plugins_lists_the_builtin_webhook_channel() -> None:
     webhook = [line for line in result.stdout.splitlines() if line.startswith("webhook ")]
     assert len(webhook) == 1, result.stdout
     assert re.search(r"WebhookConfig/WebhookReceiver\s+nmcore \d+\.\d+", webhook[0]), webhook[0]
+    lines = result.stdout.splitlines()
+    assert lines[lines.index(webhook[0]) + 1].split() == ["limits:", "5s", "timeout", "per", "send"]
