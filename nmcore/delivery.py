@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 import anyio
 import attrs
 
-from nmcore.channel import ChannelSpec, DeliveryError, Sender
+from nmcore.attempt import send_once
+from nmcore.channel import ChannelSpec, Sender
 from nmcore.render import Renderer
-from nmcore.requests import build_request
 from nmcore.snapshot import Snapshot
 from nmcore.store import Job, Store
 
@@ -218,33 +218,19 @@ class Dispatcher:
                       else f"receiver {notification.receiver} cannot send: {why}")
             await self._finish(job, attempts, error=reason)
             return None
-        request, secrets = build_request(snapshot, target, notification, self._renderer.render(notification))
-        hard_deadline = spec.limits.send_timeout * 2  # the channel's own timeout should fire first
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(hard_deadline):
-                report = await sender.send(request)
-        except DeliveryError as exc:
-            error, transient, retry_after = secrets.scrub(str(exc)), exc.transient, exc.retry_after
-        except TimeoutError:
-            error, transient, retry_after = f"no answer within {hard_deadline:g}s", True, None
-        except Exception as exc:  # a plugin bug must not kill delivery: retried, and logged scrubbed
-            error, transient, retry_after = secrets.scrub(f"{type(exc).__name__}: {exc}"), True, None
-            log.error("channel %s raised unexpectedly for %s (a plugin bug): %s",
-                      notification.channel, notification.receiver, error)
-            log.debug("traceback of the plugin bug above", exc_info=True)
-        else:
-            self._on_attempt(notification.channel, notification.receiver, "ok", time.perf_counter() - started)
-            warnings = tuple(secrets.scrub(w) for w in (report.warnings if report else ()))
-            for warning in warnings:
+        result = await send_once(sender, spec, snapshot, target, notification, self._renderer)
+        if result.ok:
+            self._on_attempt(notification.channel, notification.receiver, "ok", result.seconds)
+            for warning in result.warnings:
                 log.warning("delivered to %s with a warning: %s", notification.receiver, warning)
-            await self._finish(job, attempts, warnings=warnings)
+            await self._finish(job, attempts, warnings=result.warnings)
             return None
+        error, transient = result.error, result.transient
         self._on_attempt(notification.channel, notification.receiver,
-                         "transient" if transient else "permanent", time.perf_counter() - started)
+                         "transient" if transient else "permanent", result.seconds)
         age = time.time() - job.created
         if transient and not self._stopping and age < self._policy.deadline:
-            delay = self._policy.delay(attempts, retry_after)
+            delay = self._policy.delay(attempts, result.retry_after)
             if age + delay < self._policy.deadline:
                 log.warning("delivery to %s failed (attempt %d), retrying in %.1fs: %s",
                             notification.receiver, attempts, delay, error)

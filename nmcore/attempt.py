@@ -1,0 +1,53 @@
+"""One send to one receiver: the request built from the snapshot, the channel called within its deadline, and
+the outcome classified and scrubbed of the secrets it used. Shared by the dispatcher and `nm verify`."""
+
+import asyncio
+import logging
+import time
+
+import attrs
+
+from nmcore.alerts import Notification
+from nmcore.channel import ChannelSpec, DeliveryError, Sender
+from nmcore.render import Renderer
+from nmcore.requests import build_request
+from nmcore.snapshot import Snapshot, Target
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen(kw_only=True)
+class SendResult:
+    ok: bool
+    error: str = ""
+    """Why it failed, with every secret value the send used replaced by <redacted>."""
+    transient: bool = False
+    retry_after: float | None = None
+    warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+async def send_once(sender: Sender, spec: ChannelSpec, snapshot: Snapshot, target: Target,
+                    notification: Notification, renderer: Renderer) -> SendResult:
+    """Send `notification` to `target` once. A plugin that raises something unexpected is reported as a
+    transient failure (and logged as the plugin bug it is), never let through to kill delivery."""
+    request, secrets = build_request(snapshot, target, notification, renderer.render(notification))
+    hard_deadline = spec.limits.send_timeout * 2  # the channel's own timeout should fire first
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(hard_deadline):
+            report = await sender.send(request)
+    except DeliveryError as exc:
+        return SendResult(ok=False, error=secrets.scrub(str(exc)), transient=exc.transient,
+                          retry_after=exc.retry_after, seconds=time.perf_counter() - started)
+    except TimeoutError:
+        return SendResult(ok=False, error=f"no answer within {hard_deadline:g}s", transient=True,
+                          seconds=time.perf_counter() - started)
+    except Exception as exc:
+        error = secrets.scrub(f"{type(exc).__name__}: {exc}")
+        log.error("channel %s raised unexpectedly for %s (a plugin bug): %s",
+                  notification.channel, notification.receiver, error)
+        log.debug("traceback of the plugin bug above", exc_info=True)
+        return SendResult(ok=False, error=error, transient=True, seconds=time.perf_counter() - started)
+    warnings = tuple(secrets.scrub(w) for w in (report.warnings if report else ()))
+    return SendResult(ok=True, warnings=warnings, seconds=time.perf_counter() - started)
