@@ -1,4 +1,4 @@
-"""`nm`: run the manager, validate manifests, explain routing, list plugins, inspect deliveries."""
+"""`nm`: run the manager, validate manifests, explain routing, test-send, list plugins, inspect deliveries."""
 
 import argparse
 import json
@@ -97,6 +97,16 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("payload", type=Path, help="an Alertmanager webhook body or a JSON array of alerts")
     _tenant_arguments(route)
 
+    verify = commands.add_parser("verify", help="send a test notification to receivers now and say whether each "
+                                                "arrived: the answer to 'configured, but nothing arrives'")
+    target = verify.add_mutually_exclusive_group(required=True)
+    target.add_argument("--config-dir", type=Path, help="send with the manifests in this folder, from here")
+    target.add_argument("--url", help="ask a running nm (e.g. http://localhost:19093) to send with its configuration")
+    verify.add_argument("receivers", nargs="*", metavar="RECEIVER",
+                        help="name, Kind/name or Kind/namespace/name (default: every receiver)")
+    verify.add_argument("--json", action="store_true", help="one JSON object per receiver")
+    verify.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+
     commands.add_parser("plugins", help="the installed channels and the plugins that provide them")
 
     crds = commands.add_parser("crds", help="write the CustomResourceDefinitions of every installed channel's kinds")
@@ -192,6 +202,69 @@ def cmd_route(args: argparse.Namespace) -> int:
 
     anyio.run(explain_all)
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    try:
+        results = _verify_remote(args) if args.url else anyio.run(_verify_local, args)
+    except LookupError as exc:
+        print(f"nm verify: {exc}", file=sys.stderr)
+        return 2
+    for result in results:
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+            continue
+        via = f"  via {result['config']}" if result["config"] else ""
+        if result["ok"]:
+            print(f"ok    {result['receiver']}{via}  ({result['seconds']:.2f}s)")
+        else:
+            print(f"FAIL  {result['receiver']}{via}: {result['error']}")
+        for warning in result["warnings"]:
+            print(f"      warning: {warning}")
+    return 0 if all(r["ok"] for r in results) else 1
+
+
+async def _verify_local(args: argparse.Namespace) -> list[dict]:
+    """Every receiver checked concurrently with this folder's manifests; unknown names fail before any send."""
+    from nmcore.manager import Manager
+    from nmcore.sources import StaticSource
+    from nmcore.verify import find_receiver
+
+    if not args.config_dir.is_dir():
+        raise LookupError(f"--config-dir {args.config_dir} is not a folder")
+    manager = Manager(StaticSource(*documents_from_paths([args.config_dir])), host=_host(),
+                      default_namespace=args.namespace)
+    async with manager:
+        await manager.wait_ready(10)
+        refs = [find_receiver(manager.snapshot, name) for name in args.receivers] or sorted(
+            r.ref for r in manager.snapshot.receivers)
+        results: dict[str, dict] = {}
+
+        async def check(ref: str) -> None:
+            results[ref] = (await manager.verify(ref)).to_json()
+
+        async with anyio.create_task_group() as tasks:
+            for ref in refs:
+                tasks.start_soon(check, ref)
+    return [results[ref] for ref in refs]
+
+
+def _verify_remote(args: argparse.Namespace) -> list[dict]:
+    import httpx
+
+    with httpx.Client(base_url=args.url, timeout=90) as client:
+        names = args.receivers
+        if not names:
+            status = client.get("/api/v2/status").raise_for_status().json()
+            names = sorted([r["receiver"] for r in status["receivers"]] + [r["receiver"] for r in
+                                                                           status["cannot_send"]])
+        results = []
+        for name in names:
+            response = client.post("/api/v2/verify", json={"receiver": name})
+            if response.status_code == 404:
+                raise LookupError(response.json()["error"])
+            results.append(response.raise_for_status().json())
+    return results
 
 
 def cmd_plugins(_: argparse.Namespace) -> int:
@@ -316,7 +389,8 @@ def cmd_crds(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "route": cmd_route, "plugins": cmd_plugins,
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "route": cmd_route, "verify": cmd_verify,
+            "plugins": cmd_plugins,
             "deliveries": cmd_deliveries, "crds": cmd_crds}
 
 

@@ -18,6 +18,7 @@ import attrs
 import httpx
 
 from nmcore.alerts import AlertGroup
+from nmcore.attempt import send_once
 from nmcore.channel import ChannelContext, ChannelSpec, Sender
 from nmcore.delivery import Dispatcher, Outcome, RetryPolicy
 from nmcore.httpclient import make_http_client, new_session
@@ -30,6 +31,7 @@ from nmcore.snapshot import DEFAULT_NAMESPACE, Document, Problem, Snapshot, buil
 from nmcore.sources import ConfigSource, StaticSource
 from nmcore.store import Job, MemoryStore, Store
 from nmcore.tenancy import TenantOptions
+from nmcore.verify import VerifyResult, find_receiver, verification_notification
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +162,12 @@ class Manager:
             raise
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> bool | None:
+    async def __aexit__(self, *exc_info: Any) -> None:
+        """Stop. An exception raised in the `async with` body propagates as raised, not wrapped in the
+        ExceptionGroup the background task group would make of it."""
         assert self._stack is not None and self._tasks is not None
         self._tasks.cancel_scope.cancel()
-        return await self._stack.__aexit__(*exc_info)
+        await self._stack.__aexit__(None, None, None)
 
     def _start_senders(self, stack: AsyncExitStack) -> None:
         assert self._http is not None
@@ -226,6 +230,27 @@ class Manager:
         """Wait until everything accepted so far is delivered or dead-lettered."""
         with anyio.fail_after(timeout):
             await self._dispatcher.drain()
+
+    async def verify(self, name: str) -> VerifyResult:
+        """Send a test notification to the receiver called `name` now, past the queue, and say how it went.
+        Raises UnknownReceiver when no single receiver has that name."""
+        snapshot = self._snapshot
+        ref = find_receiver(snapshot, name)
+        target = snapshot.targets.get(ref)
+        if target is None:
+            kind = ref.split("/")[0]
+            channel = next((n for n, c in snapshot.channels.items() if c.spec.receiver_kind == kind), kind)
+            return VerifyResult(receiver=ref, channel=channel, ok=False,
+                                error=f"cannot send: {snapshot.skipped.get(ref, 'not configured')}")
+        config = target.config.ref if target.config else ""
+        sender, spec = self._senders.get(target.channel), self._specs.get(target.channel)
+        if sender is None or spec is None:
+            return VerifyResult(receiver=ref, channel=target.channel, config=config, ok=False,
+                                error=f"channel {target.channel!r} failed to start (see the log at start-up)")
+        result = await send_once(sender, spec, snapshot, target, verification_notification(target), self._renderer)
+        log.info("verify %s: %s", ref, "delivered" if result.ok else f"failed: {result.error}")
+        return VerifyResult(receiver=ref, channel=target.channel, config=config, ok=result.ok, error=result.error,
+                            warnings=result.warnings, seconds=result.seconds)
 
     def _record(self, outcome: Outcome, job: Job) -> None:
         self.outcomes.append(outcome)

@@ -1,4 +1,4 @@
-"""The HTTP face of a manager: Alertmanager's webhook intake, health, readiness, metrics and status.
+"""The HTTP face of a manager: Alertmanager's webhook intake, test sends, health, readiness, metrics, status.
 
 An ASGI app (Starlette) served by uvicorn. The intake answers 200 only once the alerts' jobs are stored,
 503 with Retry-After when not ready, overloaded or stopping (Alertmanager retries 5xx), 4xx with a message
@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from nmcore.ingest import PayloadError
 from nmcore.manager import Busy, Manager, NotReady
+from nmcore.verify import UnknownReceiver
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,23 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES) -> Sta
             "rejected": list(accepted.rejected),
         })
 
+    async def verify(request: Request) -> Response:
+        """Send a test notification to one receiver now: `{"receiver": "name or Kind/namespace/name"}`."""
+        body = await _read_body(request, 64 * 1024)
+        try:
+            name = orjson.loads(body or b"null")["receiver"]
+        except (orjson.JSONDecodeError, TypeError, KeyError):
+            return _error(400, 'expected a JSON body {"receiver": "<name or Kind/namespace/name>"}')
+        if not isinstance(name, str):
+            return _error(400, '"receiver" must be a string')
+        if not manager.ready:
+            return _error(503, "no configuration loaded yet", retry_after=1)
+        try:
+            result = await manager.verify(name)
+        except UnknownReceiver as exc:
+            return _error(404, str(exc))
+        return JSONResponse(result.to_json())
+
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -108,6 +126,7 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES) -> Sta
 
     app = Starlette(routes=[
         Route("/api/v2/alerts", receive_alerts, methods=["POST"]),
+        Route("/api/v2/verify", verify, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
