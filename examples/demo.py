@@ -259,6 +259,14 @@ def explain_one() -> None:
     print()
 
 
+def verify_receivers() -> None:
+    print("Does each receiver work right now, before any real alert? Ask the running manager to send a test:\n")
+    print(f"$ nm verify --url {MANAGER_URL}")
+    result = subprocess.run([sys.executable, "-m", "nmcore", "verify", "--url", MANAGER_URL],
+                            capture_output=True, text=True)
+    print(result.stdout + result.stderr)
+
+
 def keep_running(receiver: LocalReceiver, manager: subprocess.Popen) -> None:
     def show(path: str, body: dict) -> None:
         print(f"  -> {path}: " + ", ".join(f"{a['status']} {describe(a)}" for a in body["alerts"]), flush=True)
@@ -299,6 +307,7 @@ def main() -> int:
             print(f"\nSome notifications were still pending after 20 s; the manager's log: {log}")
         print_table(receiver)
         explain_one()
+        verify_receivers()
         if args.keep_running:
             keep_running(receiver, manager)
         print("Stopping the manager (SIGTERM)...", flush=True)

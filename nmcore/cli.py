@@ -216,7 +216,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             continue
         via = f"  via {result['config']}" if result["config"] else ""
         if result["ok"]:
-            print(f"ok    {result['receiver']}{via}  ({result['seconds']:.2f}s)")
+            print(f"ok    {result['receiver']}{via}  ({result['seconds'] * 1000:.0f} ms)")
         else:
             print(f"FAIL  {result['receiver']}{via}: {result['error']}")
         for warning in result["warnings"]:
@@ -252,6 +252,7 @@ async def _verify_local(args: argparse.Namespace) -> list[dict]:
 def _verify_remote(args: argparse.Namespace) -> list[dict]:
     import httpx
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the verdicts
     with httpx.Client(base_url=args.url, timeout=90) as client:
         names = args.receivers
         if not names:

@@ -52,6 +52,8 @@ def test_demo_shows_each_tenant_only_its_namespaces(tmp_path: Path) -> None:
     assert not any("@team-a" in line for line in bob), bob
     assert "firing NodeFilesystemAlmostFull@(no namespace)" in received_by(result.stdout, "global")
     assert '"reason": "user \'bob\' cannot access namespace \'team-a\'' in result.stdout
+    verified = [line for line in result.stdout.splitlines() if line.startswith(("ok    ", "FAIL  "))]
+    assert len(verified) == 4 and all(line.startswith("ok    WebhookReceiver/") for line in verified), verified
 
 
 @pytest.mark.parametrize("port", [19093, 19099])
