@@ -1,10 +1,11 @@
 """Configuration read live from Kubernetes: list, then watch, every kind nmcore needs.
 
-Each kind is followed on its own: list (replacing what was known of that kind), then watch from the
-list's resourceVersion with bookmarks, resuming from the last version seen when a watch ends. A `410 Gone`
-relists at once; any other failure (the API server restarting, a network cut, a 5xx) retries with capped,
-jittered exponential backoff while the manager keeps the last configuration. A kind whose CRD is not
-installed counts as empty, so one missing CRD does not keep the manager from becoming ready.
+Each kind is followed on its own: list, in pages of `LIST_PAGE` (replacing what was known of that kind), then
+watch from the list's resourceVersion with bookmarks, resuming from the last version seen when a watch ends. A
+`410 Gone` (the watch's version, or the list's continue token, is too old) relists at once; any other failure
+(the API server restarting, a network cut, a 5xx) retries with capped, jittered exponential backoff while the
+manager keeps the last configuration. A kind whose CRD is not installed counts as empty, so one missing CRD
+does not keep the manager from becoming ready.
 """
 
 import json
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 ApiClientFactory = Callable[[], Awaitable[ApiClient]]
 
 LIST_TIMEOUT = 60.0
+LIST_PAGE = 500  # client-go's page size: a large kind comes in bounded responses, not one the server must build whole
 CONNECT_TIMEOUT = 10.0
 
 
@@ -134,8 +136,12 @@ class KubernetesSource:
                     await anyio.sleep(self._backoff.delay(state.failures))
             except ApiError as exc:
                 if exc.status == 410:
-                    log.info("%s: watch from resourceVersion %s expired (410 Gone); listing again",
-                             kind.kind, state.version)
+                    if state.version is None:  # a list's later page: its snapshot was compacted away
+                        log.info("%s: the list's continue token expired (410 Gone); listing again from the start",
+                                 kind.kind)
+                    else:
+                        log.info("%s: watch from resourceVersion %s expired (410 Gone); listing again",
+                                 kind.kind, state.version)
                     state.version = None
                     continue
                 if exc.status == 404 and kind.group:
@@ -148,13 +154,24 @@ class KubernetesSource:
                 await anyio.sleep(self._backoff.delay(state.failures))
 
     async def _list(self, client: ApiClient, kind: WatchedKind) -> tuple[list[dict[str, Any]], str]:
-        response = await self._call(client, kind, _request_timeout=aiohttp.ClientTimeout(total=LIST_TIMEOUT))
-        async with response:
-            body = await _json_or_raise(response)
-        items = body.get("items") or []
-        for item in items:
-            item["apiVersion"], item["kind"] = kind.api_version, kind.kind  # built-in lists leave them out
-        return items, str((body.get("metadata") or {}).get("resourceVersion", ""))
+        """Every object of `kind` and the list's resourceVersion, following `continue` from page to page.
+
+        The pages are one consistent snapshot, so the last page's resourceVersion is the whole list's."""
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            response = await self._call(client, kind, limit=LIST_PAGE, _continue=token,
+                                        _request_timeout=aiohttp.ClientTimeout(total=LIST_TIMEOUT))
+            async with response:
+                body = await _json_or_raise(response)
+            page = body.get("items") or []
+            for item in page:
+                item["apiVersion"], item["kind"] = kind.api_version, kind.kind  # built-in lists leave them out
+            items.extend(page)
+            metadata = body.get("metadata") or {}
+            token = metadata.get("continue")
+            if not token:
+                return items, str(metadata.get("resourceVersion", ""))
 
     async def _watch(self, client: ApiClient, state: _Follow) -> int:
         """Follow one watch request until the server ends it, applying events and advancing `state.version`.

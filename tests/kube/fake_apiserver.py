@@ -6,6 +6,9 @@ It does what clients depend on, the way kube-apiserver does it:
 - One resourceVersion counter stamped on every write (a no-op update keeps the version), uid,
   creationTimestamp, generation; list `metadata.resourceVersion`; list items of built-in kinds carry no
   apiVersion/kind (as the real server's typed lists); Secrets' `stringData` folded into base64 `data`.
+- Paged lists (`limit`, `continue`): every page shows the snapshot taken at the first one (read back through
+  the history, as etcd's MVCC reads an old revision) with its resourceVersion, `remainingItemCount` when no
+  selector filters; a continue token older than the compaction floor gets `410 Expired`.
 - Watch (`watch=true`, any case): from a resourceVersion out of a bounded history, or ADDED for every object
   when none is given; `timeoutSeconds`; `labelSelector` (equality and set-based) with the cacher's
   ADDED/DELETED when an object enters or leaves the selection; ERROR `410 Expired` for a version older than
@@ -114,6 +117,8 @@ class FakeApiServer:
         self.bookmark_interval = bookmark_interval
         self.max_watch_seconds: float | None = None
         """Ends every watch after this long, whatever the client asked (0: at once)."""
+        self.between_pages: Callable[[dict[str, Any]], None] | None = None
+        """Called with each page of a paged list but the last, once built: where a test writes or compacts."""
         self.tokens: dict[str, Authorizer | None] = {token: None}
         self.admin_token = token
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -312,16 +317,53 @@ class FakeApiServer:
 
     def _list(self, resource: ResourceType, namespace: str | None, query: Mapping[str, str]) -> dict[str, Any]:
         matches = _selection(query)
+        limit = _limit(query.get("limit"))
+        if query.get("continue"):
+            revision, start = _decode_continue(query["continue"])
+            if revision < self._floor:
+                raise FakeApiError(410, "Expired", "The provided continue parameter is too old to display a "
+                                                   "consistent list result. You can start a new list without the "
+                                                   "continue parameter.")
+            objects = self._objects_at(resource, revision)
+        else:
+            revision, start, objects = self.revision, ("", ""), self.objects[resource]
+        selected = [(key, obj) for key, obj in sorted(objects.items())
+                    if key >= start and (namespace is None or key[0] == namespace) and matches(obj)]
+        page = selected[:limit] if limit else selected
+        metadata: dict[str, Any] = {"resourceVersion": str(revision)}
+        if len(page) < len(selected):
+            last_ns, last_name = page[-1][0]
+            # as the real token, it starts at the smallest key after the last one returned
+            metadata["continue"] = _encode_continue(revision, (last_ns, last_name + "\0"))
+            if not query.get("labelSelector") and not query.get("fieldSelector"):
+                metadata["remainingItemCount"] = len(selected) - len(page)
         items = []
-        for (ns, _), obj in sorted(self.objects[resource].items()):
-            if (namespace is None or ns == namespace) and matches(obj):
-                item = copy.deepcopy(obj)
-                if resource.builtin:
-                    item.pop("apiVersion", None)
-                    item.pop("kind", None)
-                items.append(item)
-        return {"apiVersion": resource.api_version, "kind": f"{resource.kind}List",
-                "metadata": {"resourceVersion": str(self.revision)}, "items": items}
+        for _, obj in page:
+            item = copy.deepcopy(obj)
+            if resource.builtin:
+                item.pop("apiVersion", None)
+                item.pop("kind", None)
+            items.append(item)
+        body = {"apiVersion": resource.api_version, "kind": f"{resource.kind}List", "metadata": metadata,
+                "items": items}
+        if "continue" in metadata and self.between_pages is not None:
+            self.between_pages(body)
+        return body
+
+    def _objects_at(self, resource: ResourceType, revision: int) -> dict[tuple[str, str], dict[str, Any]]:
+        """The objects of `resource` at `revision` (not below the floor), by undoing the later writes."""
+        objects = dict(self.objects[resource])
+        for event in reversed(self._history):
+            if event.revision <= revision:
+                break
+            if event.resource == resource:
+                meta = event.object["metadata"]
+                key = self._key(resource, meta.get("namespace"), meta["name"])
+                if event.previous is None:
+                    del objects[key]
+                else:
+                    objects[key] = event.previous
+        return objects
 
     # ---- writes -----------------------------------------------------------------------------------------
     def _check_identity(self, resource: ResourceType, namespace: str | None, body: Any) -> dict[str, Any]:
@@ -543,6 +585,31 @@ async def _end(response: web.StreamResponse) -> web.StreamResponse:
 def _flag(value: str | None) -> bool:
     """Go's strconv.ParseBool truths, which the API server accepts (kubernetes_asyncio sends `True`)."""
     return value in ("1", "t", "T", "true", "True", "TRUE")
+
+
+def _limit(value: str | None) -> int:
+    """The `limit` of a list: 0 (or none) for no limit."""
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        raise FakeApiError(400, "BadRequest", f"limit: Invalid value: {value!r}") from None
+
+
+def _encode_continue(revision: int, start: tuple[str, str]) -> str:
+    """As kube-apiserver's: unpadded URL-safe base64 of JSON with the snapshot's revision and the next page's key."""
+    token = {"v": "meta.k8s.io/v1", "rv": revision, "start": list(start)}
+    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if decoded["v"] != "meta.k8s.io/v1":
+            raise ValueError("server does not recognize this encoded key")
+        namespace, name = decoded["start"]
+        return int(decoded["rv"]), (str(namespace), str(name))
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise FakeApiError(400, "BadRequest", f"invalid continue token: continue key is not valid: {exc}") from None
 
 
 def _verb(method: str, name: str | None, watch: bool) -> str:

@@ -218,3 +218,45 @@ async def test_tokens_and_rbac(apiserver: FakeApiServer, tmp_path: Path):
         with pytest.raises(ApiException) as unauthorized:
             await CoreV1Api(api).list_namespaced_secret(NS)
         assert unauthorized.value.status == 401
+
+
+async def test_paged_lists_show_one_snapshot_and_expire_with_compaction(apiserver: FakeApiServer, kubeconfig: Path):
+    for name in "abcde":
+        apiserver.apply(receiver(name, "alice", url="http://x"))
+    snapshot = str(apiserver.revision)
+    before = apiserver.list_objects(f"{GROUP}/{VERSION}", "WebhookReceiver", NS)
+    async with await client_for(kubeconfig) as api:
+        custom = CustomObjectsApi(api)
+
+        async def page(**params) -> dict:
+            return await custom.list_namespaced_custom_object(GROUP, VERSION, NS, "webhookreceivers", limit=2, **params)
+
+        first = await page()
+        assert [i["metadata"]["name"] for i in first["items"]] == ["a", "b"]
+        assert first["metadata"]["resourceVersion"] == snapshot and first["metadata"]["remainingItemCount"] == 3
+
+        apiserver.apply(receiver("bb", "bob", url="http://x"))  # sorts into the next page
+        apiserver.patch(f"{GROUP}/{VERSION}", "WebhookReceiver", NS, "c", {"spec": {"url": "http://changed"}})
+        apiserver.delete(f"{GROUP}/{VERSION}", "WebhookReceiver", NS, "d")
+        second = await page(_continue=first["metadata"]["continue"])
+        assert second["items"] == before[2:4], "c and d as they were at the first page; no bb"
+        assert second["metadata"]["resourceVersion"] == snapshot and second["metadata"]["remainingItemCount"] == 1
+        third = await page(_continue=second["metadata"]["continue"])
+        assert [i["metadata"]["name"] for i in third["items"]] == ["e"]
+        assert third["metadata"] == {"resourceVersion": snapshot}, "the last page: no continue, nothing remaining"
+
+        now = await custom.list_namespaced_custom_object(GROUP, VERSION, NS, "webhookreceivers")
+        assert [i["metadata"]["name"] for i in now["items"]] == ["a", "b", "bb", "c", "e"]
+        assert now["metadata"] == {"resourceVersion": str(apiserver.revision)}, "no limit: one page, as before"
+
+        apiserver.compact()
+        with pytest.raises(ApiException) as expired:
+            await page(_continue=second["metadata"]["continue"])
+        status = json.loads(expired.value.body)
+        assert (expired.value.status, status["reason"], status["code"]) == (410, "Expired", 410)
+        assert status["message"].startswith("The provided continue parameter is too old")
+        fresh = await page()
+        assert fresh["metadata"]["resourceVersion"] == str(apiserver.revision), "a new list starts a new snapshot"
+        with pytest.raises(ApiException) as garbage:
+            await page(_continue="not-a-token")
+        assert garbage.value.status == 400

@@ -146,6 +146,77 @@ async def test_relists_after_410_and_sees_what_happened_meanwhile(apiserver: Fak
     assert "410 Gone" in caplog.text
 
 
+def add_receivers(apiserver: FakeApiServer, count: int) -> None:
+    for n in range(count):
+        apiserver.apply(receiver(f"r{n:04}", f"user{n}", url="http://127.0.0.1:9/x"))
+
+
+def receiver_lists(apiserver: FakeApiServer) -> list[dict[str, str]]:
+    return [q for q in requests_for(apiserver, "webhookreceivers") if not q.get("watch")]
+
+
+async def test_a_large_kind_is_listed_in_pages_of_500(apiserver: FakeApiServer, kubeconfig: Path):
+    add_receivers(apiserver, 1201)
+    async with running(source_for(kubeconfig)) as published:
+        await wait_until(lambda: published.snapshots, timeout=10, what="ready")
+    assert len(published.snapshots[0].targets) == 1201, "every page's objects, not only the first 500"
+    lists = receiver_lists(apiserver)
+    assert [q.get("limit") for q in lists] == ["500"] * 3
+    assert "continue" not in lists[0] and lists[1]["continue"] != lists[2]["continue"]
+
+
+async def test_writes_between_pages_come_by_the_watch_not_the_list(apiserver: FakeApiServer, kubeconfig: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    add_receivers(apiserver, 1201)
+    written: list[dict] = []
+
+    def write_once(page: dict) -> None:
+        if page["kind"] == "WebhookReceiverList" and not written:
+            written.append(apiserver.apply(receiver("zz-late", "late", url="http://127.0.0.1:9/late")))
+            apiserver.delete(CR, "WebhookReceiver", NS, "r1200")  # on the last page, yet listed: it was there
+
+    apiserver.between_pages = write_once
+    source = source_for(kubeconfig)
+    listed: dict[str, set[str]] = {}
+    replace = source.store.replace
+
+    def remember_lists(kind: str, objects) -> None:
+        objects = list(objects)
+        listed[kind] = {o["metadata"]["name"] for o in objects}
+        replace(kind, objects)
+
+    monkeypatch.setattr(source.store, "replace", remember_lists)
+    late, gone = f"WebhookReceiver/{NS}/zz-late", f"WebhookReceiver/{NS}/r1200"
+    async with running(source) as published:
+        await wait_until(lambda: published.snapshots and late in published.latest.targets
+                         and gone not in published.latest.targets, timeout=10, what="the watch's changes")
+    assert len(listed["WebhookReceiver"]) == 1201 and "r1200" in listed["WebhookReceiver"]
+    assert "zz-late" not in listed["WebhookReceiver"], "the list is the first page's snapshot"
+    assert len(published.latest.targets) == 1201
+    [first_watch, *_] = [q for q in requests_for(apiserver, "webhookreceivers") if q.get("watch")]
+    assert int(first_watch["resourceVersion"]) < int(written[0]["metadata"]["resourceVersion"])
+
+
+async def test_a_continue_token_expired_by_compaction_lists_again(apiserver: FakeApiServer, kubeconfig: Path,
+                                                                  caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, "nmcore.kube")
+    add_receivers(apiserver, 1201)
+    compacted: list[bool] = []
+
+    def compact_once(page: dict) -> None:
+        if page["kind"] == "WebhookReceiverList" and not compacted:
+            apiserver.apply(receiver("meanwhile", "m", url="http://127.0.0.1:9/m"))
+            apiserver.compact()  # etcd compacts past the first page's revision
+            compacted.append(True)
+
+    apiserver.between_pages = compact_once
+    async with running(source_for(kubeconfig)) as published:
+        await wait_until(lambda: published.snapshots, timeout=10, what="ready")
+    assert len(published.snapshots[0].targets) == 1202, "the whole list again, with what was written meanwhile"
+    assert ["continue" in q for q in receiver_lists(apiserver)] == [False, True, False, True, True]
+    assert "WebhookReceiver: the list's continue token expired (410 Gone); listing again" in caplog.text
+
+
 async def test_a_dropped_watch_resumes_from_its_version_without_relisting(apiserver: FakeApiServer,
                                                                           kubeconfig: Path):
     for obj in seed_objects():
