@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
+import httpx
 
 from nmcore.ingest import PayloadError, parse_payload
 from nmcore.manifests import documents_from_paths
@@ -210,6 +211,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except LookupError as exc:
         print(f"nm verify: {exc}", file=sys.stderr)
         return 2
+    except httpx.HTTPError as exc:
+        print(f"nm verify: {args.url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     for result in results:
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
@@ -250,22 +254,24 @@ async def _verify_local(args: argparse.Namespace) -> list[dict]:
 
 
 def _verify_remote(args: argparse.Namespace) -> list[dict]:
-    import httpx
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the verdicts
-    with httpx.Client(base_url=args.url, timeout=90) as client:
-        names = args.receivers
-        if not names:
-            status = client.get("/api/v2/status").raise_for_status().json()
-            names = sorted([r["receiver"] for r in status["receivers"]] + [r["receiver"] for r in
-                                                                           status["cannot_send"]])
-        results = []
-        for name in names:
-            response = client.post("/api/v2/verify", json={"receiver": name})
-            if response.status_code == 404:
-                raise LookupError(response.json()["error"])
-            results.append(response.raise_for_status().json())
-    return results
+    quiet = logging.getLogger("httpx")  # one INFO line per request would drown the verdicts
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        with httpx.Client(base_url=args.url, timeout=90) as client:
+            names = args.receivers
+            if not names:
+                status = client.get("/api/v2/status").raise_for_status().json()
+                names = sorted(r["receiver"] for r in status["receivers"] + status["cannot_send"])
+            results = []
+            for name in names:
+                response = client.post("/api/v2/verify", json={"receiver": name})
+                if response.status_code == 404:
+                    raise LookupError(response.json()["error"])
+                results.append(response.raise_for_status().json())
+        return results
+    finally:
+        quiet.setLevel(level)
 
 
 def cmd_plugins(_: argparse.Namespace) -> int:

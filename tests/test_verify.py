@@ -126,9 +126,11 @@ async def test_the_server_verifies_a_receiver_over_http(running: str, sink: Webh
 async def test_nm_verify_url_asks_a_running_manager_for_every_receiver(
         running: str, sink: WebhookSink, capsys: pytest.CaptureFixture[str]) -> None:
     sink.script("bad", [503])
+    httpx_level = logging.getLogger("httpx").level
     code = await anyio.to_thread.run_sync(main, ["verify", "--url", running])
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
+    assert logging.getLogger("httpx").level == httpx_level, "the quieter httpx log is only for the command"
     assert lines[0].startswith(f"FAIL  WebhookReceiver/{NS}/bad: webhook {sink.url('bad')} answered HTTP 503")
     assert lines[1].startswith(f"ok    WebhookReceiver/{NS}/good  (")
     assert len(lines) == 2
@@ -152,3 +154,8 @@ def test_nm_verify_config_dir_gives_a_verdict_per_receiver_and_an_exit_code(tmp_
     typo = nm("goood")
     assert typo.returncode == 2 and "no receiver 'goood' in the configuration (did you mean 'good'?)" in typo.stderr
     assert len(sink.bodies("good")) == 2, "nothing is sent when a name is wrong"
+
+
+def test_nm_verify_url_says_which_manager_it_could_not_reach(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "--url", "http://127.0.0.1:1"]) == 2
+    assert capsys.readouterr().err.startswith("nm verify: http://127.0.0.1:1: ConnectError: ")
