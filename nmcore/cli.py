@@ -15,6 +15,7 @@ import httpx
 from nmcore.ingest import PayloadError, parse_payload
 from nmcore.manifests import documents_from_paths
 from nmcore.plugins import PluginError, PluginHost
+from nmcore.render import DefaultRenderer, TemplateProblem
 from nmcore.snapshot import DEFAULT_NAMESPACE, build_snapshot
 from nmcore.sqlitestore import STATE_FILE, Counts, StoreError
 from nmcore.store import DeadLetter, Job
@@ -87,11 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--retry-deadline", type=_non_negative, default=24 * 3600.0, metavar="SECONDS",
                      help="transient failures are retried with backoff for this long after the alert was "
                           "accepted, then the delivery is dead-lettered (default %(default)g)")
+    _templates_argument(run)
     _tenant_arguments(run)
 
     validate = commands.add_parser("validate", help="check manifests; every problem on its own line")
     validate.add_argument("paths", nargs="+", type=Path, help="folders or files of manifests")
     validate.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    _templates_argument(validate)
 
     route = commands.add_parser("route", help="for each alert in a payload: who gets it, and why not the others")
     route.add_argument("--config-dir", type=Path, required=True)
@@ -107,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="name, Kind/name or Kind/namespace/name (default: every receiver)")
     verify.add_argument("--json", action="store_true", help="one JSON object per receiver")
     verify.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    _templates_argument(verify)
 
     commands.add_parser("plugins", help="the installed channels and the plugins that provide them")
 
@@ -126,6 +130,12 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--all", action="store_true", help="every dead letter")
     redrive.add_argument("ids", nargs="*", metavar="ID", help="the dead letters to move (ids from nm deliveries)")
     return parser
+
+
+def _templates_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--templates", type=Path, metavar="DIR",
+                        help="your own Jinja2 templates: any of subject.j2, text.j2, markdown.j2, html.j2 (the "
+                             "built-in ones stay available as default/text.j2 and so on); checked at start")
 
 
 def _host() -> PluginHost:
@@ -162,7 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         store = SQLiteStore(Path(args.state_dir) / STATE_FILE)
     options = TenantOptions(kubesphere_url=args.kubesphere_url)
-    manager = Manager(source, host=host, tenant_resolver=args.tenant_resolver,
+    manager = Manager(source, host=host, tenant_resolver=args.tenant_resolver, renderer=DefaultRenderer(args.templates),
                       tenant_options=options, default_namespace=args.namespace, store=store,
                       max_pending=args.max_pending, dedup_window=args.dedup_window,
                       retry=RetryPolicy(deadline=args.retry_deadline))
@@ -177,9 +187,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     snapshot = build_snapshot(documents, host.channels, default_namespace=args.namespace, problems=problems)
     for problem in snapshot.problems:
         print(problem)
+    template_problems = 0
+    if args.templates is not None:
+        try:
+            DefaultRenderer(args.templates)
+        except TemplateProblem as exc:
+            print(exc)
+            template_problems = 1
     print(f"{len(documents)} manifests: {len(snapshot.targets)} receivers can send, {len(snapshot.skipped)} cannot, "
-          f"{len(snapshot.problems)} problems", file=sys.stderr)
-    return 1 if snapshot.problems else 0
+          f"{len(snapshot.problems) + template_problems} problems", file=sys.stderr)
+    return 1 if snapshot.problems or template_problems else 0
 
 
 def cmd_route(args: argparse.Namespace) -> int:
@@ -237,7 +254,7 @@ async def _verify_local(args: argparse.Namespace) -> list[dict]:
     if not args.config_dir.is_dir():
         raise LookupError(f"--config-dir {args.config_dir} is not a folder")
     manager = Manager(StaticSource(*documents_from_paths([args.config_dir])), host=_host(),
-                      default_namespace=args.namespace)
+                      default_namespace=args.namespace, renderer=DefaultRenderer(args.templates))
     async with manager:
         await manager.wait_ready(10)
         refs = [find_receiver(manager.snapshot, name) for name in args.receivers] or sorted(
@@ -407,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         stream=sys.stderr)
     try:
         return COMMANDS[args.command](args)
-    except (PluginError, StoreError) as exc:
+    except (PluginError, StoreError, TemplateProblem) as exc:
         print(f"nm {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

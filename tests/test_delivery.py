@@ -46,6 +46,8 @@ class ScriptedChannel:
     def __init__(self) -> None:
         self.scripts: dict[str, list[str]] = defaultdict(list)
         self.sent: list[tuple[str, float, tuple[tuple[str, str], ...]]] = []
+        self.texts: list[tuple[str, str]] = []
+        """(receiver name, rendered text) of each successful send."""
 
     @hookimpl
     def nmcore_register_channels(self, register):  # type: ignore[no-untyped-def]
@@ -73,6 +75,7 @@ class ScriptedChannel:
             await anyio.sleep(60)
         alerts = tuple((a.labels["alertname"], a.status) for a in request.notification.alerts)
         self.sent.append((name, time.monotonic(), alerts))
+        self.texts.append((name, request.message.text))
         return SendReport(warnings=("user x unknown",)) if step == "warn" else None
 
     async def aclose(self) -> None:
