@@ -152,7 +152,7 @@ class Manager:
             stack.push_async_callback(self._store.close)
             self._tasks = await stack.enter_async_context(anyio.create_task_group())
             self._tasks.start_soon(self._run_source)
-            self._tasks.start_soon(self._dispatcher.run)
+            self._tasks.start_soon(self._deliver_once_configured)
             self._tasks.start_soon(self._store.watch, self._dispatcher.enqueue)
             self._dispatcher.enqueue(pending)
             if pending:
@@ -189,6 +189,12 @@ class Manager:
             await self.source.run(self.publish)
         except Exception:  # keep serving the last configuration
             log.exception("config source %s stopped; keeping the last configuration", type(self.source).__name__)
+
+    async def _deliver_once_configured(self) -> None:
+        """Jobs resumed from the store wait for the first configuration: sent against the empty one they would
+        all look unconfigured and be dead-lettered (a Kubernetes source takes seconds to sync)."""
+        await self._ready.wait()
+        await self._dispatcher.run()
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         with anyio.fail_after(timeout):

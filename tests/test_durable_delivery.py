@@ -28,9 +28,14 @@ import pytest
 import yaml
 from aiohttp import web
 
+from nmcore.alerts import Alert, Notification
 from nmcore.delivery import RetryPolicy
 from nmcore.manager import Manager
+from nmcore.manifests import documents_from_folder
+from nmcore.plugins import PluginHost
+from nmcore.sources import Publish, StaticSource
 from nmcore.sqlitestore import STATE_FILE, SQLiteStore, connect, pending_jobs
+from nmcore.store import Job
 from tests.conftest import WebhookSink
 from tests.support import free_port, wait_for
 
@@ -291,6 +296,34 @@ async def test_an_outage_answering_500_then_429_loses_nothing_and_honours_retry_
     conn = connect(store.path)
     assert pending_jobs(conn, store.path) == []
     conn.close()
+
+
+class SlowToSyncSource(StaticSource):
+    """Like a Kubernetes source listing a big cluster: the first configuration arrives after a while."""
+
+    async def run(self, publish: Publish) -> None:
+        await anyio.sleep(0.5)
+        await super().run(publish)
+
+
+@pytest.mark.anyio
+async def test_work_resumed_at_start_waits_for_the_first_configuration(tmp_path: Path, sink: WebhookSink) -> None:
+    config = write_config(tmp_path / "config", hook=sink.url("hook"))
+    state = tmp_path / "state" / STATE_FILE
+    ref = "WebhookReceiver/kubesphere-monitoring-system/hook"
+    left_over = SQLiteStore(state)
+    await left_over.open()
+    await left_over.add([Job(id=f"left-{i}", created=time.time(), notification=Notification(
+        receiver=ref, channel="webhook", tenant="", alerts=(Alert(labels={"alertname": "Left", "id": str(i)}),)))
+        for i in range(3)], 0)
+    await left_over.close()
+
+    source = SlowToSyncSource(*documents_from_folder(config))
+    async with Manager(source, store=SQLiteStore(state), host=PluginHost(load_entrypoints=False)) as manager:
+        await manager.drain(10)
+        dead = await manager.store.dead_letters()
+    assert dead == [], "resumed work was judged against the empty configuration"
+    assert sorted(a["labels"]["id"] for a in sink.alerts_by_path()["/hook"]) == ["0", "1", "2"]
 
 
 def test_a_permanently_failing_receiver_ends_in_dead_letters_with_the_error_and_can_be_redriven(
