@@ -60,6 +60,8 @@ def _tenant_arguments(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nm", description="nmcore: multi-tenant notifications for Kubernetes")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="json: one object per line (time, level, logger, message), for log collectors")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the manager: receive alerts on /api/v2/alerts and deliver them")
@@ -418,10 +420,22 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "route": cmd_route, "verif
             "deliveries": cmd_deliveries, "crds": cmd_crds}
 
 
+def _configure_logging(level: str, log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s", timestamp="time",
+                                           rename_fields={"levelname": "level", "name": "logger"},
+                                           json_ensure_ascii=False))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    _configure_logging(args.log_level, args.log_format)
     try:
         return COMMANDS[args.command](args)
     except (PluginError, StoreError, TemplateProblem) as exc:

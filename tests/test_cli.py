@@ -195,3 +195,14 @@ def test_plugins_lists_the_builtin_webhook_channel() -> None:
     assert re.search(r"WebhookConfig/WebhookReceiver\s+nmcore \d+\.\d+", webhook[0]), webhook[0]
     lines = result.stdout.splitlines()
     assert lines[lines.index(webhook[0]) + 1].split() == ["limits:", "5s", "timeout", "per", "send"]
+
+
+def test_log_format_json_writes_one_object_per_line_for_log_collectors() -> None:
+    result = nm("--log-format", "json", "verify", "--config-dir", "examples/seed", "test-user-wechat")
+    assert result.returncode == 1, result.stdout + result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert records and all(set(r) == {"time", "level", "logger", "message"} for r in records), records
+    [failed] = [r for r in records if r["message"].startswith("verify ")]
+    assert failed["level"] == "INFO" and failed["logger"] == "nmcore.manager"
+    assert "Secret 'test-user-wehat-secret' not found" in failed["message"]
+    assert result.stdout.startswith("FAIL  WechatReceiver/kubesphere-monitoring-system/test-user-wechat")
