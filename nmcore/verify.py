@@ -6,7 +6,6 @@ channel's own verdict (an SMTP reply, a Slack error, a WeChat errcode), without 
 """
 
 import difflib
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,7 +66,7 @@ def verification_notification(target: Target) -> Notification:
         labels={"alertname": ALERTNAME, "severity": "info", "receiver": target.receiver.metadata.name},
         annotations={"message": f"Test notification from nmcore for {ref}: if you can read this, the receiver "
                                 f"and its config work."},
-        starts_at=datetime.fromtimestamp(time.time(), UTC).isoformat(),
+        starts_at=datetime.now(UTC).isoformat(),
     )
     return Notification(receiver=ref, channel=target.channel, tenant=target.tenant, alerts=(alert,),
                         group_labels={"alertname": ALERTNAME})
