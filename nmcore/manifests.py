@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import attrs
 import yaml
 
 from nmcore.gcpause import gc_paused
@@ -73,22 +74,40 @@ def manifest_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
 
 
+def documents_from_file(path: Path) -> tuple[list[Document], list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [Problem(str(path), "", f"cannot read: {exc}")]
+    return documents_from_text(text, str(path))
+
+
 @gc_paused()
-def documents_from_folder(folder: Path | str) -> tuple[list[Document], list[Problem]]:
+def documents_from_folder(folder: Path | str, last_good: dict[Path, list[Document]] | None = None,
+                          ) -> tuple[list[Document], list[Problem]]:
+    """Every manifest file's documents. With `last_good` (kept by the caller across reloads, updated here), a
+    file that no longer parses keeps its last good documents in force, the problem still reported."""
     folder = Path(folder)
     if not folder.is_dir():
         return [], [Problem(str(folder), "", "not a folder")]
     documents: list[Document] = []
     problems: list[Problem] = []
-    for path in manifest_files(folder):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(str(path), "", f"cannot read: {exc}"))
-            continue
-        found, trouble = documents_from_text(text, str(path))
+    previous = dict(last_good or {})
+    files = manifest_files(folder)
+    for path in files:
+        found, trouble = documents_from_file(path)
+        if last_good is not None:
+            if not trouble:
+                last_good[path] = found
+            elif path in previous:
+                found = previous[path]
+                trouble = [attrs.evolve(p, message=f"{p.message}; its last good version stays in force")
+                           for p in trouble]
         documents += found
         problems += trouble
+    if last_good is not None:
+        for gone in previous.keys() - set(files):
+            del last_good[gone]
     return documents, problems
 
 

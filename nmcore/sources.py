@@ -46,14 +46,19 @@ class StaticSource:
 
 
 class FolderSource:
-    """A folder of manifests; edits, new files and removals are picked up within about a second."""
+    """A folder of manifests; edits, new files and removals are picked up within about a second.
+
+    A file that stops parsing (a half-saved edit, a bad indent) keeps its last good version in force, with the
+    problem reported: one stray keystroke must not silently take every receiver in that file offline.
+    """
 
     def __init__(self, folder: Path | str, *, debounce_ms: int = 300):
         self.folder = Path(folder)
         self._debounce_ms = debounce_ms
+        self._last_good: dict[Path, list[Document]] = {}
 
     def load(self) -> tuple[list[Document], list[Problem]]:
-        return documents_from_folder(self.folder)
+        return documents_from_folder(self.folder, self._last_good)
 
     async def run(self, publish: Publish) -> None:
         await self._publish(publish)

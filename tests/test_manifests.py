@@ -1,15 +1,19 @@
 """Manifests: the seed loads as written; every bad manifest gets an error naming file, object and field,
 and never stops the good ones."""
 
+from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nmcore.manager import Manager
 from nmcore.manifests import documents_from_folder, documents_from_text
-from nmcore.snapshot import build_snapshot
+from nmcore.snapshot import Snapshot, build_snapshot
+from nmcore.sources import FolderSource
 from nmcore.testing import plugin_host, snapshot_from_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -287,3 +291,53 @@ t: 2001-12-14t21:59:43.10-05:00
 def test_what_pyyaml_refuses_is_a_located_problem(text: str, why: str) -> None:
     found, [problem] = documents_from_text(text, "bad.yaml")
     assert found == [] and problem.origin == "bad.yaml" and why in problem.message and "line 1" in problem.message
+
+
+RECEIVERS = """
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {name: hook, labels: {type: global}}
+spec: {url: "http://127.0.0.1:9/hook"}
+---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookReceiver
+metadata: {name: second, labels: {type: global}}
+spec: {url: "http://127.0.0.1:9/second"}
+"""
+
+
+@pytest.mark.anyio
+async def test_a_file_broken_mid_edit_keeps_its_last_good_version_until_it_parses_again(tmp_path: Path) -> None:
+    (tmp_path / "receivers.yaml").write_text(RECEIVERS)
+    (tmp_path / "other.yaml").write_text(RECEIVERS.replace("name: hook", "name: other").split("---")[0])
+    ref = f"WebhookReceiver/{NS}/" + "{}"
+
+    async def reloaded(condition: Callable[[Snapshot], bool]) -> Snapshot:
+        with anyio.fail_after(10):
+            while not condition(manager.snapshot):
+                await anyio.sleep(0.05)
+        return manager.snapshot
+
+    async with Manager(FolderSource(tmp_path, debounce_ms=50), host=plugin_host()) as manager:
+        await manager.wait_ready(5)
+        assert set(manager.snapshot.targets) == {ref.format("hook"), ref.format("second"), ref.format("other")}
+
+        (tmp_path / "receivers.yaml").write_text(RECEIVERS.replace("labels: {type: global}}", "labels: {type: global}"))
+        broken = await reloaded(lambda s: bool(s.problems))
+        [problem] = broken.problems
+        assert problem.origin == str(tmp_path / "receivers.yaml")
+        assert "not valid YAML at line 5" in problem.message and "last good version stays in force" in problem.message
+        assert set(broken.targets) == {ref.format("hook"), ref.format("second"), ref.format("other")}
+
+        (tmp_path / "other.yaml").unlink()  # other files keep reloading normally meanwhile
+        await reloaded(lambda s: ref.format("other") not in s.targets)
+
+        (tmp_path / "receivers.yaml").write_text(RECEIVERS.split("---")[0])
+        fixed = await reloaded(lambda s: not s.problems)
+        assert set(fixed.targets) == {ref.format("hook")}, "the fixed file replaces its last good version"
+
+
+def test_without_a_last_good_version_a_broken_file_contributes_what_parsed(tmp_path: Path) -> None:
+    (tmp_path / "receivers.yaml").write_text(RECEIVERS + "---\nkind: [unclosed\n")
+    documents, [problem] = documents_from_folder(tmp_path)
+    assert len(documents) == 2 and "last good" not in problem.message
