@@ -190,6 +190,14 @@ class Manager:
         except Exception:  # keep serving the last configuration
             log.exception("config source %s stopped; keeping the last configuration", type(self.source).__name__)
 
+    async def _await_config(self) -> None:
+        """Wait up to `ready_wait` for the first configuration; acting on the empty one would lose work."""
+        if not self._ready.is_set():
+            with anyio.move_on_after(self._ready_wait):
+                await self._ready.wait()
+            if not self._ready.is_set():
+                raise NotReady("no configuration loaded yet")
+
     async def _deliver_once_configured(self) -> None:
         """Jobs resumed from the store wait for the first configuration: sent against the empty one they would
         all look unconfigured and be dead-lettered (a Kubernetes source takes seconds to sync)."""
@@ -202,11 +210,7 @@ class Manager:
 
     async def submit(self, group: AlertGroup) -> Accepted:
         """Route `group` and commit its jobs; return once they are stored (delivery happens after)."""
-        if not self._ready.is_set():
-            with anyio.move_on_after(self._ready_wait):
-                await self._ready.wait()
-            if not self._ready.is_set():
-                raise NotReady("no configuration loaded yet")
+        await self._await_config()
         if self._dispatcher.pending >= self._max_pending:
             raise Busy(f"{self._dispatcher.pending} deliveries pending (limit {self._max_pending})", retry_after=5)
         routed = await self.router.route(group, self._snapshot)
@@ -240,6 +244,7 @@ class Manager:
     async def verify(self, name: str) -> VerifyResult:
         """Send a test notification to the receiver called `name` now, past the queue, and say how it went.
         Raises UnknownReceiver when no single receiver has that name."""
+        await self._await_config()
         snapshot = self._snapshot
         ref = find_receiver(snapshot, name)
         target = snapshot.targets.get(ref)

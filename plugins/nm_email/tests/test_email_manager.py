@@ -66,3 +66,16 @@ async def test_a_refused_login_is_reported_as_the_outcome(mail_server, seed, tru
     assert not outcome[TENANT].ok and outcome[TENANT].attempts == 1
     assert "535" in outcome[TENANT].error and "'abc1'" in outcome[TENANT].error
     assert [r.rcpt_tos for r in server.received] == [("global@xyz.com",)]
+
+
+async def test_verify_reports_the_smtp_servers_answer_for_each_receiver(mail_server, seed, trust_test_ca):
+    server = await mail_server(tls="starttls", users={"abc1": "not-the-seed-password", "default": "test"})
+
+    async with Manager.from_yaml(seed(server.port), plugins=[nm_email]) as nm:
+        tenant, everyone = await nm.verify("test-user-receiver"), await nm.verify("global-email-receiver")
+
+    assert everyone.ok and everyone.config == "EmailConfig/kubesphere-monitoring-system/default-email-config"
+    [test_mail] = server.received
+    assert test_mail.rcpt_tos == ("global@xyz.com",) and "NmcoreVerify" in test_mail.message()["Subject"]
+    assert not tenant.ok and "535" in tenant.error and "'abc1'" in tenant.error
+    assert "test" not in tenant.error, f"never the password: {tenant.error}"
