@@ -41,6 +41,12 @@ def _non_negative(value: str) -> float:
     return number
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return int(value)
+
+
 def _state_dir_argument(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--state-dir", metavar="DIR", default=default,
                         help="the state dir of nm run (default: $NM_STATE_DIR or /var/lib/nmcore; "
@@ -90,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--retry-deadline", type=_non_negative, default=24 * 3600.0, metavar="SECONDS",
                      help="transient failures are retried with backoff for this long after the alert was "
                           "accepted, then the delivery is dead-lettered (default %(default)g)")
+    run.add_argument("--sends-per-receiver", type=_positive, default=4, metavar="N",
+                     help="sends in flight to one receiver at a time (default %(default)s); more for one busy "
+                          "receiver that can take it (a firing is still never delivered after its resolved)")
     _templates_argument(run)
     _tenant_arguments(run)
 
@@ -177,6 +186,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     manager = Manager(source, host=host, tenant_resolver=args.tenant_resolver, renderer=DefaultRenderer(args.templates),
                       tenant_options=options, default_namespace=args.namespace, store=store,
                       max_pending=args.max_pending, dedup_window=args.dedup_window,
+                      per_receiver=args.sends_per_receiver,
                       retry=RetryPolicy(deadline=args.retry_deadline))
     host, port = args.listen
     anyio.run(serve, manager, host, port, args.grace)

@@ -95,6 +95,7 @@ class RecordingSink(WebhookSink):
         self.delay = delay
         self.attempts: list[Attempt] = []
         self._outages: dict[str, list[tuple[float, int, dict[str, str]]]] = {}
+        self.in_flight = self.most_in_flight = 0
 
     def outage(self, path: str, *phases: tuple[float, int, dict[str, str]]) -> float:
         """From now, answer each phase's (seconds, status, headers) in turn on `path`; return when it ends."""
@@ -106,6 +107,16 @@ class RecordingSink(WebhookSink):
         return end
 
     async def _handle(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.Response:
         if self.delay:
             await asyncio.sleep(self.delay)
         body = await request.json()
@@ -296,6 +307,21 @@ async def test_an_outage_answering_500_then_429_loses_nothing_and_honours_retry_
     conn = connect(store.path)
     assert pending_jobs(conn, store.path) == []
     conn.close()
+
+
+@pytest.mark.parametrize("option", [(), ("--sends-per-receiver", "8")])
+def test_sends_in_flight_to_one_receiver_are_bounded_and_configurable(
+        tmp_path: Path, nm: Callable[..., Nm], option: tuple[str, ...]) -> None:
+    sink = RecordingSink(delay=1.0)  # each answer takes a second: the alerts below are all posted well within it
+    sink.start()
+    try:
+        server = nm(write_config(tmp_path / "config", busy=sink.url("busy")), tmp_path / "state", *option)
+        for i in range(16):
+            assert server.post(alert(i, "Busy")).status_code == 200
+        wait_for(lambda: len(sink.delivered("busy")) == 16, "every alert")
+    finally:
+        sink.stop()
+    assert sink.most_in_flight == (int(option[1]) if option else PER_RECEIVER)
 
 
 class SlowToSyncSource(StaticSource):
