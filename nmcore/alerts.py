@@ -58,6 +58,13 @@ class AlertGroup:
     truncated_alerts: int = 0
 
 
+def with_default_label(group: AlertGroup, name: str, value: str) -> AlertGroup:
+    """Every alert of `group` with label `name`, set to `value` where the sender left it out (the Go original's
+    `cluster` label for multi-cluster setups). Fingerprints stay the sender's: dedup is unaffected."""
+    return attrs.evolve(group, alerts=tuple(
+        a if name in a.labels else attrs.evolve(a, labels={**a.labels, name: value}) for a in group.alerts))
+
+
 def _common(maps: Iterable[Mapping[str, str]]) -> dict[str, str]:
     """The pairs every map has, in the first map's order (set intersection: a 100-alert group is on the hot path)."""
     maps = list(maps)

@@ -96,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--retry-deadline", type=_non_negative, default=24 * 3600.0, metavar="SECONDS",
                      help="transient failures are retried with backoff for this long after the alert was "
                           "accepted, then the delivery is dead-lettered (default %(default)g)")
+    run.add_argument("--cluster", default="", metavar="NAME",
+                     help="label alerts that have no `cluster` label with this one (several clusters, one nm)")
     run.add_argument("--sends-per-receiver", type=_positive, default=4, metavar="N",
                      help="sends in flight to one receiver at a time (default %(default)s); more for one busy "
                           "receiver that can take it (a firing is still never delivered after its resolved)")
@@ -186,7 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     manager = Manager(source, host=host, tenant_resolver=args.tenant_resolver, renderer=DefaultRenderer(args.templates),
                       tenant_options=options, default_namespace=args.namespace, store=store,
                       max_pending=args.max_pending, dedup_window=args.dedup_window,
-                      per_receiver=args.sends_per_receiver,
+                      per_receiver=args.sends_per_receiver, cluster=args.cluster,
                       retry=RetryPolicy(deadline=args.retry_deadline))
     host, port = args.listen
     anyio.run(serve, manager, host, port, args.grace)

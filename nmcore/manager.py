@@ -17,7 +17,7 @@ import anyio
 import attrs
 import httpx
 
-from nmcore.alerts import AlertGroup
+from nmcore.alerts import AlertGroup, with_default_label
 from nmcore.attempt import send_once
 from nmcore.channel import ChannelContext, ChannelSpec, Sender
 from nmcore.delivery import Dispatcher, Outcome, RetryPolicy
@@ -74,6 +74,7 @@ class Manager:
         http_client: httpx.AsyncClient | None = None,
         ready_wait: float = 5.0,
         keep_outcomes: int = 10_000,
+        cluster: str = "",
     ):
         self.host = host or PluginHost()
         self.source = source
@@ -89,6 +90,7 @@ class Manager:
         self._http = http_client
         self._session: aiohttp.ClientSession | None = None
         self._ready_wait = ready_wait
+        self._cluster = cluster
         self._snapshot = empty_snapshot(self.host.channels)
         self._ready = anyio.Event()
         self._senders: dict[str, Sender] = {}
@@ -213,6 +215,8 @@ class Manager:
         await self._await_config()
         if self._dispatcher.pending >= self._max_pending:
             raise Busy(f"{self._dispatcher.pending} deliveries pending (limit {self._max_pending})", retry_after=5)
+        if self._cluster:
+            group = with_default_label(group, "cluster", self._cluster)
         routed = await self.router.route(group, self._snapshot)
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]

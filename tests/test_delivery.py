@@ -272,3 +272,16 @@ async def test_stopping_lets_sends_in_flight_finish_and_queued_work_stays_pendin
     assert len(channel.sent) == 1, "the send in flight finished; nothing new started once stopping"
     assert [o.ok for o in m.outcomes] == [True]
     assert m.pending == 2
+
+
+async def test_a_cluster_name_labels_alerts_that_have_none_and_keeps_their_fingerprints() -> None:
+    channel = ScriptedChannel()
+    unlabelled, edge = alert(namespace="demo", n="1"), alert(namespace="demo", n="2", cluster="edge")
+    async with manager(channel, "a", cluster="prod") as m:
+        await m.submit(group(unlabelled, edge))
+        await m.drain(5)
+        again = await m.submit(group(unlabelled, edge))
+    [(_, text)] = channel.texts
+    assert "n = 1\n  namespace = demo" in text and "cluster = prod\n  n = 1" in text
+    assert "cluster = edge\n  n = 2" in text and "cluster = prod\n  n = 2" not in text
+    assert again.duplicates == 1, "the same alerts again are still recognised as the same"
