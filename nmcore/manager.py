@@ -194,11 +194,10 @@ class Manager:
 
     async def _await_config(self) -> None:
         """Wait up to `ready_wait` for the first configuration; acting on the empty one would lose work."""
-        if not self._ready.is_set():
-            with anyio.move_on_after(self._ready_wait):
-                await self._ready.wait()
-            if not self._ready.is_set():
-                raise NotReady("no configuration loaded yet")
+        try:
+            await self.wait_ready(self._ready_wait)
+        except TimeoutError:
+            raise NotReady("no configuration loaded yet") from None
 
     async def _deliver_once_configured(self) -> None:
         """Jobs resumed from the store wait for the first configuration: sent against the empty one they would

@@ -39,9 +39,9 @@ class VerifyResult:
 def find_receiver(snapshot: Snapshot, name: str) -> str:
     """The ref of the receiver called `name`: its full ref (Kind/namespace/name), Kind/name, or a bare name
     when only one receiver has it."""
-    refs = [r.ref for r in snapshot.receivers]
-    if name in refs:
+    if name in snapshot.targets or name in snapshot.skipped:  # every receiver is in one of the two
         return name
+    refs = [r.ref for r in snapshot.receivers]
     matches = [ref for ref in refs if _matches(ref, name)]
     if len(matches) == 1:
         return matches[0]
