@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import aiohttp
 import httpx
@@ -56,6 +57,16 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def json_object(response: httpx.Response) -> dict[str, Any] | None:
+    """The reply's JSON object, or None when the body is not one (an HTML error page, a proxy, a wrong URL):
+    each channel then says which of its settings to check."""
+    try:
+        reply = response.json()
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
 
 
 def check_status(response: httpx.Response, service: str) -> None:

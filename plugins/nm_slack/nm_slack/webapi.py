@@ -11,7 +11,7 @@ import httpx
 
 from nm_slack.layout import SlackMessage
 from nmcore import DeliveryError, PermanentError, TransientError
-from nmcore.httpfailures import check_status, retry_after, transport_errors
+from nmcore.httpfailures import check_status, json_object, retry_after, transport_errors
 
 TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                               "request_timeout"})
@@ -41,20 +41,12 @@ async def post_message(
             timeout=timeout,
         )
     check_status(response, service)
-    reply = _json(response, service)
-    if reply.get("ok") is not True:
-        raise explain(str(reply.get("error") or "no error code"), reply, response.headers, channel, origin)
-
-
-def _json(response: httpx.Response, service: str) -> dict[str, Any]:
-    try:
-        reply = response.json()
-    except ValueError:
-        reply = None
-    if not isinstance(reply, dict):
+    reply = json_object(response)
+    if reply is None:
         raise PermanentError(f"{service}: the answer is not Slack's JSON ({response.text[:120].strip()!r}); "
                              "check apiUrl of the SlackConfig (default https://slack.com/api)")
-    return reply
+    if reply.get("ok") is not True:
+        raise explain(str(reply.get("error") or "no error code"), reply, response.headers, channel, origin)
 
 
 def explain(code: str, reply: dict[str, Any], headers: httpx.Headers, channel: str, origin: Origin) -> DeliveryError:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from nmcore.channel import DeliveryError, PermanentError, TransientError
+from nmcore.httpfailures import json_object
 
 TOKEN_REJECTED = frozenset({40001, 40014, 42001})
 """On message/send: the access_token is invalid or expired; fetch a new one and send again, once."""
@@ -41,11 +42,8 @@ HINTS: Mapping[int, str] = {
 
 def reply_of(response: httpx.Response, service: str) -> Mapping[str, Any]:
     """The JSON object every WeChat Work API answers with; anything else means the URL is not WeChat Work's."""
-    try:
-        reply = response.json()
-    except ValueError:
-        reply = None
-    if not isinstance(reply, dict):
+    reply = json_object(response)
+    if reply is None:
         kind = response.headers.get("content-type", "no content type")
         raise PermanentError(f"{service} answered HTTP {response.status_code} with {kind}, not a WeChat Work "
                              "JSON reply: check the URL")
