@@ -15,7 +15,7 @@ import attrs
 import httpx
 
 from nmcore.alerts import Notification
-from nmcore.resources import LabelSelector, Resource, SecretKeySelector
+from nmcore.resources import Resource, SecretKeySelector
 
 __all__ = [
     "ChannelContext",
@@ -119,12 +119,6 @@ class ChannelContext:
     session: aiohttp.ClientSession | None = None
 
 
-class ReceiverSchema(Protocol):
-    """A Receiver kind's spec class must expose its config selector under this name."""
-
-    config_selector: LabelSelector | None
-
-
 def _always(_: Any) -> bool:
     return True
 
@@ -136,6 +130,7 @@ class ChannelSpec:
     receiver_kind: str
     config_schema: type
     receiver_schema: type
+    """A Receiver spec class; its `config_selector` field (a LabelSelector), if it has one, picks the config."""
     make_sender: Callable[[ChannelContext], Sender]
     limits: ChannelLimits = ChannelLimits()
     config_required: Callable[[Any], bool] = _always
