@@ -18,7 +18,7 @@ from nmcore.server import _Server, create_app
 from tests.support import free_port
 
 pytestmark = pytest.mark.anyio
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "research" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 NS = "kubesphere-monitoring-system"
 
 
