@@ -15,6 +15,7 @@ import attrs
 import httpx
 
 from nmcore.alerts import Notification
+from nmcore.errors import DeliveryError, PermanentError, TransientError
 from nmcore.resources import Resource, SecretKeySelector
 
 __all__ = [
@@ -29,26 +30,6 @@ __all__ = [
     "Sender",
     "TransientError",
 ]
-
-
-class DeliveryError(Exception):
-    """A send failed. The message is for operators: say what the server answered and what to do."""
-
-    transient: bool = False
-
-    def __init__(self, message: str, *, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class TransientError(DeliveryError):
-    """Worth retrying: connection trouble, rate limits, 5xx (HTTP) or 4xx (SMTP) replies."""
-
-    transient = True
-
-
-class PermanentError(DeliveryError):
-    """Retrying will not help until someone changes the configuration: bad credentials, unknown channel."""
 
 
 @attrs.frozen(kw_only=True)

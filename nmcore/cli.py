@@ -12,12 +12,13 @@ from pathlib import Path
 import anyio
 import httpx
 
-from nmcore.ingest import PayloadError, parse_payload
+from nmcore.errors import NmcoreError, PayloadError, TemplateProblem
+from nmcore.ingest import parse_payload
 from nmcore.manifests import documents_from_paths
-from nmcore.plugins import PluginError, PluginHost
-from nmcore.render import DefaultRenderer, TemplateProblem
+from nmcore.plugins import PluginHost
+from nmcore.render import DefaultRenderer
 from nmcore.snapshot import DEFAULT_NAMESPACE, build_snapshot
-from nmcore.sqlitestore import STATE_FILE, Counts, StoreError
+from nmcore.sqlitestore import STATE_FILE, Counts
 from nmcore.store import DeadLetter, Job
 from nmcore.tenancy import TenantOptions
 
@@ -450,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.log_level, args.log_format)
     try:
         return COMMANDS[args.command](args)
-    except (PluginError, StoreError, TemplateProblem) as exc:
+    except NmcoreError as exc:  # every error nmcore raises on purpose says what to fix
         print(f"nm {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,11 +11,8 @@ from typing import Any
 import attrs
 
 from nmcore.alerts import Alert, AlertGroup, Status
+from nmcore.errors import PayloadError
 from nmcore.schema import SchemaError, structure
-
-
-class PayloadError(ValueError):
-    """The body as a whole is unusable; the message says where and why."""
 
 
 @attrs.frozen

@@ -21,6 +21,7 @@ from nmcore.alerts import AlertGroup, with_default_label
 from nmcore.attempt import send_once
 from nmcore.channel import ChannelContext, ChannelSpec, Sender
 from nmcore.delivery import Dispatcher, Outcome, RetryPolicy
+from nmcore.errors import Busy, NotReady
 from nmcore.httpclient import make_http_client, new_session
 from nmcore.ingest import parse_payload
 from nmcore.metrics import Metrics
@@ -34,18 +35,6 @@ from nmcore.tenancy import TenantOptions
 from nmcore.verify import VerifyResult, find_receiver, verification_notification
 
 log = logging.getLogger(__name__)
-
-
-class NotReady(Exception):
-    """No configuration has been loaded yet; routing now would lose alerts, so the sender should retry."""
-
-
-class Busy(Exception):
-    """Too much work is pending; the sender should retry after `retry_after` seconds."""
-
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @attrs.frozen

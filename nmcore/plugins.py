@@ -17,6 +17,7 @@ import pluggy
 from nmcore import hookspecs
 from nmcore.alerts import Alert
 from nmcore.channel import ChannelSpec
+from nmcore.errors import PluginError
 from nmcore.resources import Resource
 from nmcore.tenancy import BuiltinTenantResolvers, TenantOptions, TenantResolver
 
@@ -24,10 +25,6 @@ log = logging.getLogger(__name__)
 
 ALLOW_ENV = "NMCORE_PLUGINS"
 BLOCK_ENV = "NMCORE_DISABLE_PLUGINS"
-
-
-class PluginError(Exception):
-    pass
 
 
 @attrs.frozen

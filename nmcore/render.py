@@ -17,6 +17,7 @@ import jinja2
 
 from nmcore.alerts import Alert, Notification
 from nmcore.channel import Rendered
+from nmcore.errors import TemplateProblem
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,6 @@ def format_time(timestamp: str) -> str:
 
 
 FORMATS = ("subject", "text", "markdown", "html")
-
-
-class TemplateProblem(Exception):
-    """An operator's template that cannot work: says which file, where and why."""
 
 
 class DefaultRenderer:

@@ -17,6 +17,8 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from nmcore.errors import SchemaError
+
 __all__ = ["KEY", "OPEN_SCHEMA", "SchemaError", "converter", "manifest_key", "structure"]
 
 KEY = "nmcore.key"
@@ -26,14 +28,6 @@ OPEN_SCHEMA = "__nmcore_open_schema__"
 """Class attribute: when true, unknown keys are ignored (Kubernetes `metadata` carries many we do not read)."""
 
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
-
-
-class SchemaError(ValueError):
-    """A manifest does not fit its schema; `problems` holds one `message @ $.path` line per fault."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def manifest_key(attribute: attrs.Attribute) -> str:

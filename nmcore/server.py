@@ -19,9 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from nmcore.ingest import PayloadError
-from nmcore.manager import Busy, Manager, NotReady
-from nmcore.verify import UnknownReceiver
+from nmcore.errors import Busy, NotReady, PayloadError, UnknownReceiver
+from nmcore.manager import Manager
 
 log = logging.getLogger(__name__)
 

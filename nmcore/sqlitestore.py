@@ -27,6 +27,7 @@ import attrs
 import orjson
 
 from nmcore.alerts import Notification
+from nmcore.errors import StoreError
 from nmcore.schema import converter
 from nmcore.store import DeadLetter, Job
 
@@ -67,10 +68,6 @@ CREATE INDEX IF NOT EXISTS recent_keys_accepted ON recent_keys (accepted);
 
 _JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification"
 _DEAD_COLUMNS = "id, receiver, created, attempts, last_error, notification, reason, buried"
-
-
-class StoreError(Exception):
-    """The state dir or file cannot be used; the message names the path, the problem and what to do."""
 
 
 def connect(path: Path) -> sqlite3.Connection:

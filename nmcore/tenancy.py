@@ -14,14 +14,11 @@ import anyio
 import attrs
 import httpx
 
+from nmcore.errors import TenantLookupError
 from nmcore.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from nmcore.snapshot import Snapshot
-
-
-class TenantLookupError(Exception):
-    """The resolver could not answer; routing then delivers to global receivers only, and says so."""
 
 
 @attrs.frozen(kw_only=True)

@@ -12,13 +12,10 @@ from typing import Any
 import attrs
 
 from nmcore.alerts import Alert, Notification
+from nmcore.errors import UnknownReceiver
 from nmcore.snapshot import Snapshot, Target
 
 ALERTNAME = "NmcoreVerify"
-
-
-class UnknownReceiver(LookupError):
-    """No receiver, or more than one, answers to the name given."""
 
 
 @attrs.frozen(kw_only=True)

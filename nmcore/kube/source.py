@@ -22,6 +22,7 @@ import attrs
 from kubernetes_asyncio import config
 from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api, CustomObjectsApi
 
+from nmcore.errors import ApiError
 from nmcore.kube.events import EventRecorder
 from nmcore.kube.kinds import WatchedKind, kinds_for, object_key
 from nmcore.kube.objectstore import ObjectStoreSource
@@ -36,14 +37,6 @@ ApiClientFactory = Callable[[], Awaitable[ApiClient]]
 LIST_TIMEOUT = 60.0
 LIST_PAGE = 500  # client-go's page size: a large kind comes in bounded responses, not one the server must build whole
 CONNECT_TIMEOUT = 10.0
-
-
-class ApiError(Exception):
-    """The API server answered with a failure Status (or a watch ERROR event)."""
-
-    def __init__(self, status: int, reason: str, message: str):
-        super().__init__(f"HTTP {status} {reason}: {message}" if message else f"HTTP {status} {reason}")
-        self.status = status
 
 
 @attrs.frozen

@@ -1,0 +1,118 @@
+"""Every exception nmcore raises on purpose, in one tree, so a caller can catch `NmcoreError` and be done.
+
+    NmcoreError
+    ├── ConfigError ······················ the configuration cannot be used as given
+    │   ├── SchemaError (ValueError) ····· a manifest does not fit its schema (one located line per fault)
+    │   ├── TemplateProblem ·············· an operator's template cannot work (file, line, why)
+    │   └── PluginError ·················· a plugin or channel cannot be used (a kind claimed twice, no resolver)
+    ├── PayloadError (ValueError) ········ a POSTed alert body is unusable as a whole
+    ├── DeliveryError ···················· one send failed (raised by channels; `retry_after` may say when to retry)
+    │   ├── TransientError ··············· worth retrying: connection trouble, rate limits, 5xx
+    │   └── PermanentError ··············· retrying will not help until someone changes the configuration
+    ├── NotReady ························· no configuration loaded yet: routing now would lose alerts
+    ├── Busy ····························· too much work pending: retry after `retry_after` seconds
+    ├── UnknownReceiver (LookupError) ···· no receiver, or more than one, answers to a name
+    ├── TenantLookupError ················ a tenant resolver could not say who can access a namespace
+    ├── StoreError ······················· the state dir or file cannot be used
+    └── ApiError ························· the Kubernetes API server answered with a failure Status
+
+Messages are for operators: they say what is wrong, where, and what to do, and never hold a secret.
+"""
+
+__all__ = [
+    "ApiError",
+    "Busy",
+    "ConfigError",
+    "DeliveryError",
+    "NmcoreError",
+    "NotReady",
+    "PayloadError",
+    "PermanentError",
+    "PluginError",
+    "SchemaError",
+    "StoreError",
+    "TemplateProblem",
+    "TenantLookupError",
+    "TransientError",
+    "UnknownReceiver",
+]
+
+
+class NmcoreError(Exception):
+    """The base of every error nmcore raises on purpose."""
+
+
+class ConfigError(NmcoreError):
+    """The configuration (manifests, templates, plugins) cannot be used as given."""
+
+
+class SchemaError(ConfigError, ValueError):
+    """A manifest does not fit its schema; `problems` holds one `message @ $.path` line per fault."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class TemplateProblem(ConfigError):
+    """An operator's template that cannot work: says which file, where and why."""
+
+
+class PluginError(ConfigError):
+    """A plugin or a channel it registers cannot be used (a kind claimed twice, an unknown tenant resolver)."""
+
+
+class PayloadError(NmcoreError, ValueError):
+    """The body as a whole is unusable; the message says where and why."""
+
+
+class DeliveryError(NmcoreError):
+    """A send failed. The message is for operators: say what the server answered and what to do."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientError(DeliveryError):
+    """Worth retrying: connection trouble, rate limits, 5xx (HTTP) or 4xx (SMTP) replies."""
+
+    transient = True
+
+
+class PermanentError(DeliveryError):
+    """Retrying will not help until someone changes the configuration: bad credentials, unknown channel."""
+
+
+class NotReady(NmcoreError):
+    """No configuration has been loaded yet; routing now would lose alerts, so the sender should retry."""
+
+
+class Busy(NmcoreError):
+    """Too much work is pending; the sender should retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnknownReceiver(NmcoreError, LookupError):
+    """No receiver, or more than one, answers to the name given."""
+
+
+class TenantLookupError(NmcoreError):
+    """The resolver could not answer; routing then delivers to global receivers only, and says so."""
+
+
+class StoreError(NmcoreError):
+    """The state dir or file cannot be used; the message names the path, the problem and what to do."""
+
+
+class ApiError(NmcoreError):
+    """The API server answered with a failure Status (or a watch ERROR event)."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(f"HTTP {status} {reason}: {message}" if message else f"HTTP {status} {reason}")
+        self.status = status
