@@ -69,8 +69,8 @@ def expected_notifications(receivers: int, alerts: int) -> int:
 
 async def _route_all(receivers: int, size: Size) -> tuple[float, int]:
     """Best seconds per alert over `repeats` passes, and the notifications one pass made."""
+    from nmcore.builtins.tenants import RbacResolver
     from nmcore.routing import Router
-    from nmcore.tenancy import RbacResolver
     from nmcore.testing import plugin_host
 
     snapshot = snapshot_of(receivers)

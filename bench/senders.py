@@ -57,15 +57,15 @@ async def _pool(count: int, concurrency: int, send: Callable[[int], Awaitable[No
 async def nmcore_sender(args: argparse.Namespace, plain_httpx: bool) -> dict[str, Any]:
     import httpx
 
+    from nmcore.builtins.tenants import RbacResolver
+    from nmcore.builtins.webhook import WebhookSender, webhook_body
     from nmcore.channel import ChannelContext
     from nmcore.httpclient import MAX_CONNECTIONS, make_http_client, new_session
     from nmcore.ingest import parse_payload
     from nmcore.render import DefaultRenderer
     from nmcore.requests import build_request
     from nmcore.routing import Router
-    from nmcore.tenancy import RbacResolver
     from nmcore.testing import plugin_host, snapshot_from_yaml
-    from nmcore.webhook import WebhookSender
 
     host = plugin_host()
     snapshot = snapshot_from_yaml(CHANNEL_YAML.format(url=args.url + "/nmcore"), host=host)
@@ -82,7 +82,7 @@ async def nmcore_sender(args: argparse.Namespace, plain_httpx: bool) -> dict[str
 
         async def send(n: int) -> None:
             request, _ = build_request(snapshot, target, notifications[n], renderer.render(notifications[n]))
-            reply = await http.post(target.receiver.spec.url, json=request.notification.webhook_body())
+            reply = await http.post(target.receiver.spec.url, json=webhook_body(request.notification))
             reply.raise_for_status()
     else:
         session = new_session()

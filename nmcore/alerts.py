@@ -111,29 +111,3 @@ class Notification:
         """Identity for deduplication: the same receiver, the same alerts in the same states."""
         parts = sorted(f"{a.fingerprint}:{a.status}" for a in self.alerts)
         return hashlib.sha256("|".join([self.receiver, *parts]).encode()).hexdigest()[:32]
-
-    def webhook_body(self) -> dict:
-        """The Alertmanager webhook shape (what many tools already parse), plus `receiver` and `tenant`."""
-        return {
-            "version": "4",
-            "receiver": self.receiver,
-            "tenant": self.tenant,
-            "status": self.status,
-            "alerts": [
-                {
-                    "status": a.status,
-                    "labels": dict(a.labels),
-                    "annotations": dict(a.annotations),
-                    "startsAt": a.starts_at,
-                    "endsAt": a.ends_at,
-                    "generatorURL": a.generator_url,
-                    "fingerprint": a.fingerprint,
-                }
-                for a in self.alerts
-            ],
-            "groupLabels": dict(self.group_labels),
-            "commonLabels": self.common_labels,
-            "commonAnnotations": self.common_annotations,
-            "externalURL": self.external_url,
-            "groupKey": self.group_key,
-        }

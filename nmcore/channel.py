@@ -24,6 +24,8 @@ __all__ = [
     "ChannelSpec",
     "DeliveryError",
     "PermanentError",
+    "PluginInfo",
+    "RegisteredChannel",
     "Rendered",
     "SendReport",
     "SendRequest",
@@ -117,3 +119,21 @@ class ChannelSpec:
     config_required: Callable[[Any], bool] = _always
     """Given a receiver spec, whether it needs a Config to send (a webhook receiver with its own url does not)."""
     description: str = ""
+
+
+@attrs.frozen
+class PluginInfo:
+    """Where a plugin came from, for `nm plugins` and error messages."""
+
+    name: str
+    distribution: str
+    version: str
+    error: str = ""
+
+
+@attrs.frozen
+class RegisteredChannel:
+    """A channel as the plugin host collected it: its spec and the plugin that registered it."""
+
+    spec: ChannelSpec
+    plugin: PluginInfo

@@ -16,31 +16,26 @@ import pluggy
 
 from nmcore import hookspecs
 from nmcore.alerts import Alert
-from nmcore.channel import ChannelSpec
+from nmcore.channel import ChannelSpec, PluginInfo, RegisteredChannel
 from nmcore.errors import PluginError
 from nmcore.resources import Resource
-from nmcore.tenancy import BuiltinTenantResolvers, TenantOptions, TenantResolver
+from nmcore.tenancy import TenantOptions, TenantResolver
 
 log = logging.getLogger(__name__)
 
 ALLOW_ENV = "NMCORE_PLUGINS"
 BLOCK_ENV = "NMCORE_DISABLE_PLUGINS"
 
-
-@attrs.frozen
-class PluginInfo:
-    """Where a plugin came from, for `nm plugins` and error messages."""
-
-    name: str
-    distribution: str
-    version: str
-    error: str = ""
+DEFAULT_PLUGINS = ("nmcore.builtins.webhook", "nmcore.builtins.tenants")
+"""Modules registered as plugins by name (as llm does), so the core never imports the built-ins it hosts."""
 
 
-@attrs.frozen
-class RegisteredChannel:
-    spec: ChannelSpec
-    plugin: PluginInfo
+def _core_version() -> str:
+    """nmcore's installed version; a checkout run without installing has none."""
+    try:
+        return importlib.metadata.version("nmcore")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def _split_env(name: str) -> set[str] | None:
@@ -70,11 +65,10 @@ class PluginHost:
         self._channels = None
 
     def _register_defaults(self) -> None:
-        from nmcore.webhook import WebhookPlugin
-
-        for name, plugin in (("nmcore.webhook", WebhookPlugin()), ("nmcore.tenancy", BuiltinTenantResolvers())):
-            self._pm.register(plugin, name=name)
-            self._info[name] = PluginInfo(name, "nmcore", importlib.metadata.version("nmcore"))
+        """The built-ins: modules with hook implementations, registered the way any plugin is."""
+        for name in DEFAULT_PLUGINS:
+            self._pm.register(importlib.import_module(name), name=name)
+            self._info[name] = PluginInfo(name, "nmcore", _core_version())
 
     def _load_entrypoints(self) -> None:
         allowed, blocked = _split_env(ALLOW_ENV), _split_env(BLOCK_ENV) or set()

@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from nmcore.alerts import Alert, AlertGroup, Notification
+from nmcore.errors import TenantLookupError
 from nmcore.plugins import PluginHost
 from nmcore.snapshot import Snapshot, Target
-from nmcore.tenancy import TenantLookupError, TenantResolver
+from nmcore.tenancy import TenantResolver
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import attrs
 
-from nmcore.channel import PermanentError
+from nmcore.channel import RegisteredChannel
+from nmcore.errors import PermanentError
 from nmcore.gcpause import gc_paused
-from nmcore.plugins import RegisteredChannel
 from nmcore.resources import (
     GROUP_VERSION,
     Credential,

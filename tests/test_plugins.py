@@ -8,10 +8,10 @@ import pytest
 
 from nmcore import hookimpl
 from nmcore.alerts import Alert, AlertGroup
+from nmcore.builtins.webhook import SPEC as WEBHOOK
 from nmcore.plugins import PluginError, PluginHost
 from nmcore.routing import Router
 from nmcore.testing import alert, plugin_host, snapshot_from_yaml
-from nmcore.webhook import SPEC as WEBHOOK
 
 GOOD_PLUGIN = '''
 import attrs

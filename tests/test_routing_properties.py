@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nmcore.alerts import Alert, AlertGroup, fingerprint_of
+from nmcore.builtins.tenants import NamespaceResolver, RbacResolver
+from nmcore.errors import TenantLookupError
 from nmcore.routing import Router
 from nmcore.snapshot import Document, Snapshot, build_snapshot
-from nmcore.tenancy import NamespaceResolver, RbacResolver, TenantLookupError
 from nmcore.testing import plugin_host
 
 USERS = [f"user{i}" for i in range(4)] + ["ns1", "ns2"]  # some users named like namespaces

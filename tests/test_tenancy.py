@@ -7,8 +7,10 @@ import pytest
 from aiohttp import web
 
 from nmcore.alerts import AlertGroup
+from nmcore.builtins.tenants import KubesphereResolver
+from nmcore.errors import TenantLookupError
 from nmcore.routing import Router
-from nmcore.tenancy import KubesphereResolver, TenantLookupError, TenantOptions
+from nmcore.tenancy import TenantOptions
 from nmcore.testing import alert, plugin_host, serving, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio

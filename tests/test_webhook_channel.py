@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nmcore.alerts import Alert, Notification
+from nmcore.builtins.webhook import WebhookSender
 from nmcore.channel import PermanentError, TransientError
 from nmcore.testing import alert, running_sender, send_request, serving, snapshot_from_yaml
-from nmcore.webhook import WebhookSender
 
 pytestmark = pytest.mark.anyio
 NS = "kubesphere-monitoring-system"

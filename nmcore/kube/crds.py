@@ -18,8 +18,8 @@ from typing import Any
 import attrs
 import yaml
 
+from nmcore.channel import RegisteredChannel
 from nmcore.kube.kinds import GROUP, VERSION, custom_kind
-from nmcore.plugins import RegisteredChannel
 from nmcore.schema import OPEN_SCHEMA, manifest_key
 
 __all__ = ["crd_for", "openapi_schema", "render_crds", "stale_crds", "write_crds"]

@@ -5,7 +5,7 @@ from typing import Any
 
 import attrs
 
-from nmcore.plugins import RegisteredChannel
+from nmcore.channel import RegisteredChannel
 from nmcore.resources import GROUP_VERSION
 
 GROUP, VERSION = GROUP_VERSION.split("/")

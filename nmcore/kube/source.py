@@ -22,11 +22,11 @@ import attrs
 from kubernetes_asyncio import config
 from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api, CustomObjectsApi
 
+from nmcore.channel import RegisteredChannel
 from nmcore.errors import ApiError
 from nmcore.kube.events import EventRecorder
 from nmcore.kube.kinds import WatchedKind, kinds_for, object_key
 from nmcore.kube.objectstore import ObjectStoreSource
-from nmcore.plugins import RegisteredChannel
 from nmcore.snapshot import DEFAULT_NAMESPACE, Snapshot
 from nmcore.sources import Publish
 

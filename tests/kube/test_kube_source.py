@@ -298,8 +298,8 @@ async def test_an_invalid_object_is_reported_once_and_the_rest_keeps_working(
 async def test_a_missing_crd_counts_as_empty_until_it_is_installed(tmp_path: Path, caplog: pytest.LogCaptureFixture):
     from crd_schema import validator_for  # noqa: F401 - the fake serves installed CRDs with their schema
 
+    from nmcore.builtins.webhook import WebhookConfigSpec
     from nmcore.kube.crds import crd_for
-    from nmcore.webhook import WebhookConfigSpec
 
     async with FakeApiServer() as apiserver:
         apiserver.apply(crd_for("WebhookReceiver", plugin_host().channels["webhook"].spec.receiver_schema, "r"))

@@ -12,6 +12,7 @@ import aiohttp
 import attrs
 import orjson
 
+from nmcore.alerts import Notification
 from nmcore.channel import (
     ChannelContext,
     ChannelLimits,
@@ -64,6 +65,33 @@ def _needs_config(spec: WebhookReceiverSpec) -> bool:
     return not spec.url
 
 
+def webhook_body(notification: Notification) -> dict[str, Any]:
+    """The Alertmanager webhook shape (what many tools already parse), plus `receiver` and `tenant`."""
+    return {
+        "version": "4",
+        "receiver": notification.receiver,
+        "tenant": notification.tenant,
+        "status": notification.status,
+        "alerts": [
+            {
+                "status": a.status,
+                "labels": dict(a.labels),
+                "annotations": dict(a.annotations),
+                "startsAt": a.starts_at,
+                "endsAt": a.ends_at,
+                "generatorURL": a.generator_url,
+                "fingerprint": a.fingerprint,
+            }
+            for a in notification.alerts
+        ],
+        "groupLabels": dict(notification.group_labels),
+        "commonLabels": notification.common_labels,
+        "commonAnnotations": notification.common_annotations,
+        "externalURL": notification.external_url,
+        "groupKey": notification.group_key,
+    }
+
+
 class WebhookSender:
     """Posts through the process's aiohttp session (the hot path: no httpx request building, no cookies)."""
 
@@ -89,7 +117,7 @@ class WebhookSender:
         http_config = receiver.http_config if receiver.url else (config.http_config if config else None)
         headers = {"Content-Type": "application/json", **_authorization(http_config, request.secret)}
         tls = http_config.tls_config if http_config else None
-        body = orjson.dumps(request.notification.webhook_body())
+        body = orjson.dumps(webhook_body(request.notification))
         service = f"webhook {url}"
         with transport_errors(service):
             async with self._session().post(url, data=body, headers=headers, ssl=self._ssl(tls, request.secret),
@@ -137,7 +165,6 @@ SPEC = ChannelSpec(
 )
 
 
-class WebhookPlugin:
-    @hookimpl
-    def nmcore_register_channels(self, register: Any) -> None:
-        register(SPEC)
+@hookimpl
+def nmcore_register_channels(register: Any) -> None:
+    register(SPEC)
