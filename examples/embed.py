@@ -21,7 +21,7 @@ class ConsoleConfig:
 
 @attrs.frozen(kw_only=True)
 class ConsoleReceiver:
-    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "consoleConfigSelector"})
+    config_selector: LabelSelector | None = None
 
 
 class ConsoleChannel:

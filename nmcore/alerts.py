@@ -2,12 +2,12 @@
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from typing import ClassVar, Literal
+from typing import Literal
 
 import attrs
 import orjson
 
-from nmcore.schema import KEY
+from nmcore.schema import KEY, open_schema
 
 Status = Literal["firing", "resolved"]
 
@@ -17,10 +17,9 @@ def fingerprint_of(labels: Mapping[str, str]) -> str:
     return hashlib.sha256(orjson.dumps(sorted(labels.items()))).hexdigest()[:16]
 
 
+@open_schema
 @attrs.frozen(kw_only=True)
 class Alert:
-    __nmcore_open_schema__: ClassVar[bool] = True
-
     status: Status = "firing"
     labels: Mapping[str, str] = attrs.field(factory=dict)
     annotations: Mapping[str, str] = attrs.field(factory=dict)
@@ -40,11 +39,10 @@ class Alert:
         return a.get("message") or a.get("summary") or a.get("summaryCn") or a.get("description", "")
 
 
+@open_schema
 @attrs.frozen(kw_only=True)
 class AlertGroup:
     """Alertmanager's webhook body (version 4); a bare array of alerts becomes a group with no group labels."""
-
-    __nmcore_open_schema__: ClassVar[bool] = True
 
     alerts: tuple[Alert, ...]
     receiver: str = ""

@@ -7,8 +7,8 @@ failed by raising `TransientError` (try again, maybe after `retry_after` seconds
 """
 
 import logging
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 import attrs
@@ -17,31 +17,59 @@ import httpx
 from nmcore.alerts import Notification
 from nmcore.errors import DeliveryError, PermanentError, TransientError
 from nmcore.resources import Resource, SecretKeySelector
+from nmcore.schema import name_field
+from nmcore.splitting import chunks, split_text, utf8_len
+
+ConfigT = TypeVar("ConfigT")
+ReceiverT = TypeVar("ReceiverT")
+T = TypeVar("T")
 
 __all__ = [
     "ChannelContext",
     "ChannelLimits",
     "ChannelSpec",
+    "ConfigT",
     "DeliveryError",
     "PermanentError",
     "PluginInfo",
+    "ReceiverT",
+    "RegisterChannel",
     "RegisteredChannel",
     "Rendered",
     "SendReport",
     "SendRequest",
     "Sender",
     "TransientError",
+    "V2Beta2Block",
 ]
 
 
 @attrs.frozen(kw_only=True)
 class ChannelLimits:
-    """What a channel accepts, declared once so the core and docs can use it the same way everywhere."""
+    """What a channel accepts, declared once: `nm plugins` prints it, the core bounds each send by
+    `send_timeout`, and a sender cuts messages and recipient lists with `split` and `batches`, so the limit
+    declared is the limit applied (the channel contract suite checks it)."""
 
     max_message_bytes: int | None = None
     max_message_chars: int | None = None
     max_recipients: int | None = None
     send_timeout: float = 10.0
+
+    def split(self, text: str) -> list[str]:
+        """`text` in pieces within the declared message size (bytes of UTF-8, then characters), in order,
+        nothing dropped; the whole text when the channel declares no size."""
+        pieces = [text]
+        if self.max_message_bytes is not None:
+            pieces = split_text(text, self.max_message_bytes, utf8_len)
+        if self.max_message_chars is not None:
+            pieces = [part for piece in pieces for part in split_text(piece, self.max_message_chars)]
+        return pieces
+
+    def batches(self, recipients: Sequence[T]) -> list[Sequence[T]]:
+        """`recipients` in consecutive batches of at most `max_recipients` (one batch when undeclared)."""
+        if self.max_recipients is None or not recipients:
+            return [recipients]
+        return list(chunks(recipients, self.max_recipients))
 
     def describe(self) -> str:
         """One line for operators (`nm plugins`): why a long notification arrived as several messages."""
@@ -75,19 +103,20 @@ class SendReport:
 
 
 @attrs.frozen(kw_only=True)
-class SendRequest:
-    """Everything a sender needs for one notification to one receiver."""
+class SendRequest(Generic[ConfigT, ReceiverT]):
+    """Everything a sender needs for one notification to one receiver. A sender names its spec types,
+    `SendRequest[EmailConfigSpec, EmailReceiverSpec]`, and `request.receiver.spec` is typed without a cast."""
 
     notification: Notification
     message: Rendered
-    receiver: Resource
-    config: Resource | None
+    receiver: Resource[ReceiverT]
+    config: Resource[ConfigT] | None
     secret: Callable[[SecretKeySelector], str] = attrs.field(repr=False)
     """Resolves a Secret key in the config's namespace; raises PermanentError naming what is missing."""
 
 
 class Sender(Protocol):
-    async def send(self, request: SendRequest) -> SendReport | None: ...
+    async def send(self, request: SendRequest[Any, Any]) -> SendReport | None: ...
 
     async def aclose(self) -> None: ...
 
@@ -107,18 +136,53 @@ def _always(_: Any) -> bool:
 
 
 @attrs.frozen(kw_only=True)
-class ChannelSpec:
+class V2Beta2Block:
+    """Where a channel sits in the v2beta2 API, whose Config and Receiver kinds hold one block per channel
+    (`spec.email`, `spec.slack`). Declaration only: read by the v2beta2 loader, unused by the v1alpha1 core."""
+
+    name: str
+    """The block's key in a v2beta2 Config/Receiver spec, e.g. `email`."""
+    config_schema: type
+    receiver_schema: type
+
+
+CONFIG_SELECTOR = "config_selector"
+
+
+@attrs.frozen(kw_only=True)
+class ChannelSpec(Generic[ConfigT, ReceiverT]):
+    """A channel, as a plugin registers it: its kinds, their schemas, its sender, what it accepts."""
+
     name: str
     config_kind: str
     receiver_kind: str
-    config_schema: type
-    receiver_schema: type
-    """A Receiver spec class; its `config_selector` field (a LabelSelector), if it has one, picks the config."""
+    config_schema: type[ConfigT]
+    receiver_schema: type[ReceiverT]
+    """A Receiver spec class. Its `config_selector` field (a LabelSelector), if it has one, picks the config;
+    its manifest key is derived from the config kind (`EmailConfig` → `emailConfigSelector`)."""
     make_sender: Callable[[ChannelContext], Sender]
     limits: ChannelLimits = ChannelLimits()
-    config_required: Callable[[Any], bool] = _always
+    config_required: Callable[[ReceiverT], bool] = _always
     """Given a receiver spec, whether it needs a Config to send (a webhook receiver with its own url does not)."""
     description: str = ""
+    own_layout: bool = False
+    """True when the sender lays its messages out from the notification itself (Slack's blocks): the
+    operator's templates do not apply to it, and `nm plugins` and `nm validate` say so."""
+    v2beta2: V2Beta2Block | None = None
+    """How the channel appears in the v2beta2 API (read by the v2beta2 loader; None: v1alpha1 only)."""
+
+    def __attrs_post_init__(self) -> None:
+        if attrs.has(self.receiver_schema) and CONFIG_SELECTOR in attrs.fields_dict(self.receiver_schema):
+            name_field(self.receiver_schema, CONFIG_SELECTOR, self.config_selector_key)
+
+    @property
+    def config_selector_key(self) -> str:
+        """The receiver's manifest key for its config selector: `EmailConfig` → `emailConfigSelector`."""
+        return f"{self.config_kind[:1].lower()}{self.config_kind[1:]}Selector"
+
+
+RegisterChannel = Callable[[ChannelSpec[Any, Any]], None]
+"""What `nmcore_register_channels` is given: call it once per channel the plugin provides."""
 
 
 @attrs.frozen
@@ -135,5 +199,5 @@ class PluginInfo:
 class RegisteredChannel:
     """A channel as the plugin host collected it: its spec and the plugin that registered it."""
 
-    spec: ChannelSpec
+    spec: ChannelSpec[Any, Any]
     plugin: PluginInfo

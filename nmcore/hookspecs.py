@@ -1,12 +1,11 @@
 """The hooks a plugin may implement. All are synchronous; async work lives in the objects they return."""
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pluggy
 
 from nmcore.alerts import Alert
-from nmcore.channel import ChannelSpec
+from nmcore.channel import RegisterChannel
 from nmcore.resources import Resource
 
 if TYPE_CHECKING:
@@ -18,7 +17,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def nmcore_register_channels(register: Callable[[ChannelSpec], None]) -> None:
+def nmcore_register_channels(register: RegisterChannel) -> None:
     """Register channels by calling `register(ChannelSpec(...))` once per channel this plugin provides."""
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from nmcore.channel import PermanentError, TransientError
+from nmcore.errors import PermanentError, TransientError
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 

@@ -3,11 +3,11 @@
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Generic, Literal, TypeVar
 
 import attrs
 
-from nmcore.schema import KEY
+from nmcore.schema import KEY, open_schema
 
 GROUP_VERSION = "notification.kubesphere.io/v1alpha1"
 
@@ -15,11 +15,10 @@ LABEL_TYPE = "type"
 LABEL_USER = "user"
 
 
+@open_schema
 @attrs.frozen(kw_only=True)
 class ObjectMeta:
     """The parts of `metadata` nmcore uses; the API server's other keys are accepted and ignored."""
-
-    __nmcore_open_schema__: ClassVar[bool] = True
 
     name: str
     namespace: str = ""
@@ -139,13 +138,16 @@ class RoleBinding:
         return frozenset(s.name for s in self.subjects if s.kind == "User")
 
 
+SpecT = TypeVar("SpecT")
+
+
 @attrs.frozen(kw_only=True)
-class Resource:
+class Resource(Generic[SpecT]):
     """A `notification.kubesphere.io` custom resource, its `spec` structured as its kind's schema says."""
 
     kind: str
     metadata: ObjectMeta
-    spec: Any
+    spec: SpecT
     origin: str = ""
 
     @property

@@ -10,7 +10,7 @@ import collections.abc
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any, get_args, get_origin
+from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
@@ -19,19 +19,37 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from nmcore.errors import SchemaError
 
-__all__ = ["KEY", "OPEN_SCHEMA", "SchemaError", "converter", "manifest_key", "structure"]
+__all__ = ["KEY", "SchemaError", "converter", "is_open", "manifest_key", "name_field", "open_schema", "structure"]
 
 KEY = "nmcore.key"
 """Field metadata naming the manifest key, where it is not the camelCase of the field name."""
 
-OPEN_SCHEMA = "__nmcore_open_schema__"
-"""Class attribute: when true, unknown keys are ignored (Kubernetes `metadata` carries many we do not read)."""
+T = TypeVar("T", bound=type)
+
+_open: set[type] = set()
+_named: dict[tuple[type, str], str] = {}
+
+
+def open_schema(cls: T) -> T:
+    """Class decorator: unknown keys are ignored, not errors (Kubernetes `metadata` carries many we do not read)."""
+    _open.add(cls)
+    return cls
+
+
+def is_open(cls: type) -> bool:
+    return cls in _open
+
+
+def name_field(cls: type, field: str, key: str) -> None:
+    """Give `cls.field` the manifest key `key`, decided by code outside the class (the channel spec derives a
+    receiver's `config_selector` key from its config kind). Call before the class is first structured."""
+    _named[(cls, field)] = key
 
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 
 
-def manifest_key(attribute: attrs.Attribute) -> str:
-    explicit = attribute.metadata.get(KEY)
+def manifest_key(cls: type, attribute: attrs.Attribute) -> str:
+    explicit = _named.get((cls, attribute.name)) or attribute.metadata.get(KEY)
     if explicit:
         return explicit
     head, *rest = attribute.name.rstrip("_").split("_")
@@ -96,9 +114,9 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _structure_float)
 
     def structure_factory(cls: type) -> Any:
-        renames = {a.name: override(rename=manifest_key(a)) for a in attrs.fields(cls)}
+        renames = {a.name: override(rename=manifest_key(cls, a)) for a in attrs.fields(cls)}
         inner: Any = make_dict_structure_fn(  # type: ignore[misc]
-            cls, conv, _cattrs_forbid_extra_keys=not getattr(cls, OPEN_SCHEMA, False), **renames  # type: ignore[arg-type]
+            cls, conv, _cattrs_forbid_extra_keys=not is_open(cls), **renames  # type: ignore[arg-type]
         )
 
         def structure_object(value: Any, _: type) -> Any:
@@ -109,7 +127,7 @@ def _make_converter() -> cattrs.Converter:
         return structure_object
 
     def unstructure_factory(cls: type) -> Any:
-        renames = {a.name: override(rename=manifest_key(a), omit_if_default=True) for a in attrs.fields(cls)}
+        renames = {a.name: override(rename=manifest_key(cls, a), omit_if_default=True) for a in attrs.fields(cls)}
         return make_dict_unstructure_fn(cls, conv, **renames)  # type: ignore[arg-type]
 
     def mapping_factory(cls: Any) -> Any:
@@ -152,7 +170,7 @@ def _located(exc: BaseException, path: str) -> list[str]:
         lines: list[str] = []
         for sub, field_note in with_notes:
             attribute = fields.get(field_note.name)
-            lines += _located(sub, f"{path}.{manifest_key(attribute) if attribute else field_note.name}")
+            lines += _located(sub, f"{path}.{manifest_key(exc.cl, attribute) if attribute else field_note.name}")
         for sub in without:
             lines += _located(sub, path)
         return lines
@@ -166,7 +184,7 @@ def _located(exc: BaseException, path: str) -> list[str]:
             lines += _located(sub, path)
         return lines
     if isinstance(exc, ForbiddenExtraKeysError):
-        known = [manifest_key(a) for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        known = [manifest_key(exc.cl, a) for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
         lines = []
         for extra in sorted(exc.extra_fields):
             near = difflib.get_close_matches(extra, known, n=1)

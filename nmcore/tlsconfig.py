@@ -12,6 +12,7 @@ from collections.abc import Callable
 import attrs
 
 from nmcore.resources import Credential, SecretKeySelector
+from nmcore.schema import KEY
 
 
 @attrs.frozen(kw_only=True)
@@ -22,7 +23,7 @@ class ClientCertificate:
 
 @attrs.frozen(kw_only=True)
 class TLSConfig:
-    root_ca: Credential | None = attrs.field(default=None, metadata={"nmcore.key": "rootCA"})
+    root_ca: Credential | None = attrs.field(default=None, metadata={KEY: "rootCA"})
     client_certificate: ClientCertificate | None = None
     server_name: str = ""
     insecure_skip_verify: bool = False

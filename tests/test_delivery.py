@@ -36,7 +36,7 @@ class ScriptedConfig:
 
 @attrs.frozen(kw_only=True)
 class ScriptedReceiver:
-    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "scriptedConfigSelector"})
+    config_selector: LabelSelector | None = None
 
 
 class ScriptedChannel:

@@ -23,7 +23,7 @@ class PagerConfig:
 
 @attrs.frozen(kw_only=True)
 class PagerReceiver:
-    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "pagerConfigSelector"})
+    config_selector: LabelSelector | None = None
 
 @hookimpl
 def nmcore_register_channels(register):

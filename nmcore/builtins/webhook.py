@@ -12,19 +12,25 @@ import aiohttp
 import attrs
 import orjson
 
-from nmcore.alerts import Notification
-from nmcore.channel import (
+from nmcore.sdk import (
     ChannelContext,
     ChannelLimits,
     ChannelSpec,
+    Credential,
+    LabelSelector,
+    Notification,
     PermanentError,
+    RegisterChannel,
+    SecretReader,
     SendRequest,
+    TLSConfig,
+    credential_value,
+    hookimpl,
+    new_session,
+    raise_for_status,
+    ssl_context,
+    transport_errors,
 )
-from nmcore.hookspecs import hookimpl
-from nmcore.httpclient import new_session
-from nmcore.httpfailures import raise_for_status, transport_errors
-from nmcore.resources import Credential, LabelSelector
-from nmcore.tlsconfig import SecretReader, TLSConfig, credential_value, ssl_context
 
 LIMITS = ChannelLimits(send_timeout=5.0)
 TIMEOUT = aiohttp.ClientTimeout(total=LIMITS.send_timeout)
@@ -58,7 +64,7 @@ class WebhookReceiverSpec:
     url: str = ""
     """Shorthand: a receiver with its own url needs no WebhookConfig (one may still add httpConfig)."""
     http_config: HTTPConfig | None = None
-    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "webhookConfigSelector"})
+    config_selector: LabelSelector | None = None
 
 
 def _needs_config(spec: WebhookReceiverSpec) -> bool:
@@ -107,9 +113,9 @@ class WebhookSender:
             self._own = new_session()
         return self._own
 
-    async def send(self, request: SendRequest) -> None:
-        receiver: WebhookReceiverSpec = request.receiver.spec
-        config: WebhookConfigSpec | None = request.config.spec if request.config else None
+    async def send(self, request: SendRequest[WebhookConfigSpec, WebhookReceiverSpec]) -> None:
+        receiver = request.receiver.spec
+        config = request.config.spec if request.config else None
         url = receiver.url or (config.url if config else "")
         if not url:
             raise PermanentError("no url: set spec.url on the WebhookReceiver or on its WebhookConfig")
@@ -166,5 +172,5 @@ SPEC = ChannelSpec(
 
 
 @hookimpl
-def nmcore_register_channels(register: Any) -> None:
+def nmcore_register_channels(register: RegisterChannel) -> None:
     register(SPEC)

@@ -20,7 +20,7 @@ import yaml
 
 from nmcore.channel import RegisteredChannel
 from nmcore.kube.kinds import GROUP, VERSION, custom_kind
-from nmcore.schema import OPEN_SCHEMA, manifest_key
+from nmcore.schema import is_open, manifest_key
 
 __all__ = ["crd_for", "openapi_schema", "render_crds", "stale_crds", "write_crds"]
 
@@ -72,7 +72,7 @@ def _object(cls: type, within: frozenset[type]) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for field in attrs.fields(cls):
-        key = manifest_key(field)
+        key = manifest_key(cls, field)
         properties[key] = openapi_schema(field.type, within | {cls})
         if field.default is attrs.NOTHING:
             required.append(key)
@@ -82,7 +82,7 @@ def _object(cls: type, within: frozenset[type]) -> dict[str, Any]:
     schema["properties"] = properties
     if required:
         schema["required"] = required
-    if getattr(cls, OPEN_SCHEMA, False):
+    if is_open(cls):
         schema |= _KEEP
     return schema
 

@@ -1,10 +1,8 @@
 """nm_email: the email channel for nmcore (EmailConfig / EmailReceiver, sent over SMTP with aiosmtplib)."""
 
-from typing import Any
-
 from nm_email.schema import EmailConfigSpec, EmailReceiverSpec, SmartHost
 from nm_email.sender import LIMITS, EmailSender
-from nmcore import ChannelSpec, hookimpl
+from nmcore.sdk import ChannelSpec, RegisterChannel, hookimpl
 
 __all__ = ["SPEC", "EmailConfigSpec", "EmailReceiverSpec", "EmailSender", "SmartHost"]
 
@@ -21,5 +19,5 @@ SPEC = ChannelSpec(
 
 
 @hookimpl
-def nmcore_register_channels(register: Any) -> None:
+def nmcore_register_channels(register: RegisterChannel) -> None:
     register(SPEC)

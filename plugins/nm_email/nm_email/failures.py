@@ -16,7 +16,7 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
-from nmcore import DeliveryError, PermanentError, TransientError
+from nmcore.sdk import DeliveryError, PermanentError, TransientError
 
 
 def reply_error(code: int) -> type[DeliveryError]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-from nmcore import Rendered
+from nmcore.sdk import Rendered
 
 POLICY = email.policy.SMTP.clone(cte_type="7bit")
 

@@ -10,8 +10,7 @@ from email.headerregistry import Address
 
 import attrs
 
-from nmcore import LabelSelector, SecretKeySelector
-from nmcore.tlsconfig import TLSConfig
+from nmcore.sdk import MANIFEST_KEY, LabelSelector, SecretKeySelector, TLSConfig
 
 
 def mailbox(text: str) -> Address:
@@ -62,7 +61,7 @@ class EmailConfigSpec:
     """Authorization identity for AUTH PLAIN; empty means the same as the username."""
     auth_secret: SecretKeySelector | None = None
     """Shared secret for AUTH CRAM-MD5."""
-    require_tls: bool = attrs.field(default=False, metadata={"nmcore.key": "requireTLS"})
+    require_tls: bool = attrs.field(default=False, metadata={MANIFEST_KEY: "requireTLS"})
     tls: TLSConfig | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -76,7 +75,7 @@ class EmailConfigSpec:
 @attrs.frozen(kw_only=True)
 class EmailReceiverSpec:
     to: tuple[str, ...]
-    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "emailConfigSelector"})
+    config_selector: LabelSelector | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.to:

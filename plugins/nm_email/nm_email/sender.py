@@ -11,22 +11,25 @@ from nm_email.message import compose
 from nm_email.pool import SessionPool
 from nm_email.schema import EmailConfigSpec, EmailReceiverSpec, SmartHost, mailbox
 from nm_email.session import Login, open_session
-from nmcore import (
+from nmcore.sdk import (
     ChannelContext,
     ChannelLimits,
     DeliveryError,
     PermanentError,
+    SecretReader,
     SendReport,
     SendRequest,
+    TLSConfig,
+    ssl_context,
 )
-from nmcore.splitting import chunks
-from nmcore.tlsconfig import SecretReader, TLSConfig, ssl_context
 
 MAX_RECIPIENTS = 50
 """Recipients per message, under the per-message limits of common hosted mail services; a receiver with more
 addresses gets the same notification as several messages."""
 
 LIMITS = ChannelLimits(max_recipients=MAX_RECIPIENTS, send_timeout=30.0)
+
+Request = SendRequest[EmailConfigSpec, EmailReceiverSpec]
 
 MAX_POOLS = 32
 """Distinct (server, credentials) pools kept; the least recently used one is closed beyond that."""
@@ -48,11 +51,11 @@ class EmailSender:
         self._log = ctx.logger
         self._pools: OrderedDict[PoolKey, SessionPool] = OrderedDict()
 
-    async def send(self, request: SendRequest) -> SendReport | None:
+    async def send(self, request: Request) -> SendReport | None:
         if request.config is None:
             raise PermanentError("no EmailConfig to send with: add one labelled type: default")
-        config: EmailConfigSpec = request.config.spec
-        receiver: EmailReceiverSpec = request.receiver.spec
+        config = request.config.spec
+        receiver = request.receiver.spec
         login = _login(config, request.secret)
         sender = mailbox(config.from_)
         recipients = list({a.addr_spec.lower(): a for a in map(mailbox, receiver.to)}.values())
@@ -66,7 +69,7 @@ class EmailSender:
 
         warnings: list[str] = []
         delivered = 0
-        for batch in chunks(recipients, MAX_RECIPIENTS):
+        for batch in LIMITS.batches(recipients):
             data = compose(sender, batch, request.message).as_bytes()
             try:
                 async with pool.session(new_session) as smtp:

@@ -20,7 +20,7 @@ from aiosmtplib import SMTPAuthenticationError, SMTPHeloError
 
 from nm_email.failures import reply_error, smtp_errors
 from nm_email.schema import EmailConfigSpec
-from nmcore import PermanentError
+from nmcore.sdk import PermanentError
 
 IMPLICIT_TLS_PORTS = frozenset({465})
 """Ports that speak TLS from the first byte (SMTPS, RFC 8314). Tests add their random port here."""

@@ -4,11 +4,9 @@ Posts with chat.postMessage and a bot token from a Secret, or to an incoming web
 through the `nmcore` entry-point group.
 """
 
-from typing import Any
-
 from nm_slack.schema import SlackConfigSpec, SlackReceiverSpec, needs_config
 from nm_slack.sender import LIMITS, SlackSender
-from nmcore import ChannelSpec, hookimpl
+from nmcore.sdk import ChannelSpec, RegisterChannel, hookimpl
 
 __all__ = ["SPEC", "SlackConfigSpec", "SlackReceiverSpec", "SlackSender"]
 
@@ -22,9 +20,10 @@ SPEC = ChannelSpec(
     limits=LIMITS,
     config_required=needs_config,
     description="Slack messages via chat.postMessage (bot token with chat:write) or an incoming webhook",
+    own_layout=True,  # Block Kit sections built from the alerts; only the subject comes from the templates
 )
 
 
 @hookimpl
-def nmcore_register_channels(register: Any) -> None:
+def nmcore_register_channels(register: RegisterChannel) -> None:
     register(SPEC)

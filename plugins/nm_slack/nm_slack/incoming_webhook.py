@@ -7,8 +7,7 @@ Incoming webhooks answer `ok` with HTTP 200, otherwise a status and a short code
 import httpx
 
 from nm_slack.layout import SlackMessage
-from nmcore import PermanentError
-from nmcore.httpfailures import check_status, transport_errors
+from nmcore.sdk import PermanentError, check_status, transport_errors
 
 NEW_WEBHOOK = "create a new incoming webhook in the Slack app and put its URL into webhookUrl of {receiver}"
 HINTS = {

@@ -11,9 +11,7 @@ from typing import Any
 
 import attrs
 
-from nmcore import Alert, Notification
-from nmcore.render import HIDDEN_LABELS, format_time
-from nmcore.splitting import split_text
+from nmcore.sdk import HIDDEN_LABELS, Alert, Notification, format_time, split_text
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50

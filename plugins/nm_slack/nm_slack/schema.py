@@ -2,7 +2,7 @@
 
 import attrs
 
-from nmcore import Credential, LabelSelector, SecretKeySelector
+from nmcore.sdk import Credential, LabelSelector, SecretKeySelector
 
 DEFAULT_API_URL = "https://slack.com/api"
 
@@ -26,7 +26,7 @@ class SlackReceiverSpec:
     """An extension of v1alpha1 (v2 has only this list): post the same notification to several channels."""
     webhook_url: Credential | None = None
     """An incoming-webhook URL (it is a credential: prefer valueFrom.secretKeyRef); needs no SlackConfig."""
-    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "slackConfigSelector"})
+    config_selector: LabelSelector | None = None
 
     def __attrs_post_init__(self) -> None:
         if any(not name.strip() for name in self.channels):

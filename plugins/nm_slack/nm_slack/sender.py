@@ -16,10 +16,20 @@ from nm_slack.incoming_webhook import post_webhook
 from nm_slack.layout import TEXT_LIMIT, SlackMessage, layout
 from nm_slack.schema import SlackConfigSpec, SlackReceiverSpec
 from nm_slack.webapi import Origin, post_message
-from nmcore import ChannelContext, ChannelLimits, DeliveryError, PermanentError, SendReport, SendRequest, TransientError
-from nmcore.tlsconfig import credential_value
+from nmcore.sdk import (
+    ChannelContext,
+    ChannelLimits,
+    DeliveryError,
+    PermanentError,
+    SendReport,
+    SendRequest,
+    TransientError,
+    credential_value,
+)
 
 LIMITS = ChannelLimits(max_message_chars=TEXT_LIMIT, send_timeout=10.0)
+
+Request = SendRequest[SlackConfigSpec, SlackReceiverSpec]
 PROGRESS_ENTRIES = 4096
 PROGRESS_TTL = 3600.0
 """Seconds a partial delivery is remembered; an identical notification much later is a new one."""
@@ -38,7 +48,7 @@ class SlackSender:
         self._log = ctx.logger
         self._posted: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
 
-    async def send(self, request: SendRequest) -> SendReport | None:
+    async def send(self, request: Request) -> SendReport | None:
         destinations = self._destinations(request)
         messages = layout(request.notification, request.message.subject)
         key = request.notification.key
@@ -58,8 +68,8 @@ class SlackSender:
             raise PermanentError(summary)
         return SendReport(warnings=tuple(str(f) for f in failures)) if failures else None
 
-    def _destinations(self, request: SendRequest) -> list[Destination]:
-        receiver: SlackReceiverSpec = request.receiver.spec
+    def _destinations(self, request: Request) -> list[Destination]:
+        receiver = request.receiver.spec
         if receiver.webhook_url is not None:
             url = credential_value(receiver.webhook_url, request.secret)
             post = functools.partial(post_webhook, self._http, url=url, receiver=request.receiver.ref,
@@ -67,7 +77,7 @@ class SlackSender:
             return [Destination("incoming webhook", post)]
         if request.config is None:
             raise PermanentError(f"{request.receiver.ref} has no SlackConfig to take a token from")
-        config: SlackConfigSpec = request.config.spec
+        config = request.config.spec
         token = request.secret(config.slack_token_secret)
         origin = Origin(receiver=request.receiver.ref, config=request.config.ref,
                         token_secret=str(config.slack_token_secret))

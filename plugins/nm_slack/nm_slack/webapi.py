@@ -10,8 +10,15 @@ import attrs
 import httpx
 
 from nm_slack.layout import SlackMessage
-from nmcore import DeliveryError, PermanentError, TransientError
-from nmcore.httpfailures import check_status, json_object, retry_after, transport_errors
+from nmcore.sdk import (
+    DeliveryError,
+    PermanentError,
+    TransientError,
+    check_status,
+    json_object,
+    retry_after,
+    transport_errors,
+)
 
 TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                               "request_timeout"})

@@ -1,10 +1,8 @@
 """nm_wechat: the WeChat Work (企业微信) channel for nmcore, sending application messages."""
 
-from typing import Any
-
 from nm_wechat.schema import WechatConfigSpec, WechatReceiverSpec
 from nm_wechat.sender import LIMITS, WechatSender
-from nmcore import ChannelSpec, hookimpl
+from nmcore.sdk import ChannelSpec, RegisterChannel, hookimpl
 
 __all__ = ["SPEC", "WechatConfigSpec", "WechatReceiverSpec", "WechatSender", "nmcore_register_channels"]
 
@@ -22,5 +20,5 @@ SPEC = ChannelSpec(
 
 
 @hookimpl
-def nmcore_register_channels(register: Any) -> None:
+def nmcore_register_channels(register: RegisterChannel) -> None:
     register(SPEC)

@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 
-from nmcore.channel import DeliveryError, PermanentError, TransientError
-from nmcore.httpfailures import json_object
+from nmcore.sdk import DeliveryError, PermanentError, TransientError, json_object
 
 TOKEN_REJECTED = frozenset({40001, 40014, 42001})
 """On message/send: the access_token is invalid or expired; fetch a new one and send again, once."""

@@ -11,10 +11,15 @@ import httpx
 
 from nm_wechat.errcodes import errcode_of, failure, reply_of
 from nm_wechat.schema import Chatbot
-from nmcore.channel import PermanentError
-from nmcore.httpfailures import check_status, transport_errors
-from nmcore.splitting import split_text, utf8_len
-from nmcore.tlsconfig import SecretReader, credential_value
+from nmcore.sdk import (
+    PermanentError,
+    SecretReader,
+    check_status,
+    credential_value,
+    split_text,
+    transport_errors,
+    utf8_len,
+)
 
 MAX_BYTES = {"text": 2048, "markdown": 4096}
 REQUEST_TIMEOUT = 5.0

@@ -5,8 +5,7 @@ from typing import Any, Literal, NewType
 
 import attrs
 
-from nmcore.resources import Credential, LabelSelector, SecretKeySelector
-from nmcore.schema import converter
+from nmcore.sdk import Credential, LabelSelector, SecretKeySelector, converter
 
 DEFAULT_API_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
 
@@ -76,7 +75,7 @@ class WechatReceiverSpec:
     to_tag: Names = Names(())
     chatbot: Chatbot | None = None
     msg_type: Literal["text", "markdown"] = "text"
-    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "wechatConfigSelector"})
+    config_selector: LabelSelector | None = None
 
     def __attrs_post_init__(self) -> None:
         if not (self.has_app_recipients or self.chatbot):

@@ -15,15 +15,24 @@ from nm_wechat.errcodes import TOKEN_REJECTED, errcode_of, failure, reply_of
 from nm_wechat.robot import send_robot_messages
 from nm_wechat.schema import WechatConfigSpec, WechatReceiverSpec
 from nm_wechat.tokens import TokenCache, TokenKey
-from nmcore.channel import ChannelContext, ChannelLimits, PermanentError, SendReport, SendRequest
-from nmcore.httpfailures import check_status, transport_errors
-from nmcore.splitting import chunks, split_text, utf8_len
+from nmcore.sdk import (
+    ChannelContext,
+    ChannelLimits,
+    PermanentError,
+    SendReport,
+    SendRequest,
+    check_status,
+    chunks,
+    transport_errors,
+)
 
 MAX_CONTENT_BYTES = 2048
 MAX_USERS, MAX_PARTIES, MAX_TAGS = 1000, 100, 100
 REQUEST_TIMEOUT = 5.0
 DEFAULT_TOKEN_LIFETIME = 7200.0
 LIMITS = ChannelLimits(max_message_bytes=MAX_CONTENT_BYTES, send_timeout=15.0)
+
+Request = SendRequest[WechatConfigSpec, WechatReceiverSpec]
 
 UNDELIVERED = {
     "invaliduser": "users unknown or outside the application's visible range",
@@ -57,8 +66,8 @@ class WechatSender:
         self._log = ctx.logger
         self._tokens = TokenCache()
 
-    async def send(self, request: SendRequest) -> SendReport | None:
-        receiver: WechatReceiverSpec = request.receiver.spec
+    async def send(self, request: Request) -> SendReport | None:
+        receiver = request.receiver.spec
         content = request.message.markdown if receiver.msg_type == "markdown" else request.message.text
         undelivered: tuple[str, ...] = ()
         sent = 0
@@ -74,16 +83,16 @@ class WechatSender:
     async def aclose(self) -> None:
         """Nothing to close: the HTTP client is the core's."""
 
-    async def _send_app_messages(self, request: SendRequest, content: str) -> tuple[tuple[str, ...], int]:
+    async def _send_app_messages(self, request: Request, content: str) -> tuple[tuple[str, ...], int]:
         """Send as application messages; return what WeChat Work did not deliver, and how many messages it took."""
-        receiver: WechatReceiverSpec = request.receiver.spec
+        receiver = request.receiver.spec
         if request.config is None:
             raise PermanentError("no WechatConfig to send with: label one `type: default` or select one")
-        config: WechatConfigSpec = request.config.spec
+        config = request.config.spec
         app = _App(request.config.ref, config, request.secret(config.wechat_api_secret))
         undelivered: dict[str, None] = {}
         sent = 0
-        for piece in split_text(content, MAX_CONTENT_BYTES, utf8_len):
+        for piece in LIMITS.split(content):
             for users, parties, tags in _recipient_batches(receiver):
                 body = {
                     "touser": "|".join(users), "toparty": "|".join(parties), "totag": "|".join(tags),

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 import attrs
 
-from nmcore.channel import DeliveryError
+from nmcore.sdk import DeliveryError
 
 MARGIN = 300.0
 """Refresh this long before WeChat Work says the token expires (at most half its lifetime)."""

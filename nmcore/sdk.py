@@ -1,0 +1,94 @@
+"""The channel plugin SDK: everything a channel plugin needs from nmcore, and nothing else.
+
+A plugin imports this module only (and `nmcore.testing` in its tests); every other nmcore module is internal
+and may change. An import-linter contract in the lint session holds the plugins to it.
+
+- The contract: `ChannelSpec` (registered through the `nmcore_register_channels` hook, marked with
+  `hookimpl`, given a `RegisterChannel`), `Sender`, `SendRequest[ConfigSpec, ReceiverSpec]`, `SendReport`,
+  `ChannelLimits` (whose `split` and `batches` apply the limits declared), `ChannelContext` (the shared HTTP
+  client and aiohttp session), `V2Beta2Block`.
+- Failing: `DeliveryError`, `TransientError` (retried, honouring `retry_after`), `PermanentError`.
+- Schema pieces for Config/Receiver specs: `LabelSelector`, `SecretKeySelector`, `Credential`, `TLSConfig`,
+  `MANIFEST_KEY` (field metadata for a manifest key that is not the camelCase of the field's name) and
+  `converter` (to register a structure hook for a type of your own).
+- HTTP: `check_status`/`raise_for_status` (2xx ok; 408, 425, 429 and 5xx transient with `Retry-After`;
+  other codes permanent), `retry_after`, `transport_errors` (connection trouble → TransientError, scrubbed),
+  `json_object`, `redact_query` (credential scrubbing for URLs), `new_session`.
+- TLS: `TLSConfig`, `ClientCertificate`, `ssl_context`, `SecretReader`, `credential_value`.
+- Text: `split_text`, `chunks`, `utf8_len`.
+- The notification and its rendering: `Notification`, `Alert`, `AlertGroup`, `Rendered`, and for a channel
+  that lays out its own messages (`ChannelSpec.own_layout`), `HIDDEN_LABELS` and `format_time`.
+"""
+
+from nmcore.alerts import Alert, AlertGroup, Notification
+from nmcore.channel import (
+    ChannelContext,
+    ChannelLimits,
+    ChannelSpec,
+    RegisterChannel,
+    Rendered,
+    Sender,
+    SendReport,
+    SendRequest,
+    V2Beta2Block,
+)
+from nmcore.errors import DeliveryError, PermanentError, TransientError
+from nmcore.hookspecs import hookimpl
+from nmcore.httpclient import new_session
+from nmcore.httpfailures import (
+    TRANSIENT_STATUS,
+    check_status,
+    json_object,
+    raise_for_status,
+    redact_query,
+    retry_after,
+    transport_errors,
+)
+from nmcore.render import HIDDEN_LABELS, format_time
+from nmcore.resources import Credential, LabelSelector, SecretKeySelector
+from nmcore.schema import KEY as MANIFEST_KEY
+from nmcore.schema import converter
+from nmcore.splitting import chunks, split_text, utf8_len
+from nmcore.tlsconfig import ClientCertificate, SecretReader, TLSConfig, credential_value, ssl_context
+
+__all__ = [
+    "HIDDEN_LABELS",
+    "MANIFEST_KEY",
+    "TRANSIENT_STATUS",
+    "Alert",
+    "AlertGroup",
+    "ChannelContext",
+    "ChannelLimits",
+    "ChannelSpec",
+    "ClientCertificate",
+    "Credential",
+    "DeliveryError",
+    "LabelSelector",
+    "Notification",
+    "PermanentError",
+    "RegisterChannel",
+    "Rendered",
+    "SecretKeySelector",
+    "SecretReader",
+    "SendReport",
+    "SendRequest",
+    "Sender",
+    "TLSConfig",
+    "TransientError",
+    "V2Beta2Block",
+    "check_status",
+    "chunks",
+    "converter",
+    "credential_value",
+    "format_time",
+    "hookimpl",
+    "json_object",
+    "new_session",
+    "raise_for_status",
+    "redact_query",
+    "retry_after",
+    "split_text",
+    "ssl_context",
+    "transport_errors",
+    "utf8_len",
+]
