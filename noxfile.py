@@ -37,10 +37,11 @@ def plugin(session: nox.Session, name: str) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff over everything; mypy over the core."""
-    session.install("-e", ".[kubernetes]", *LINT)
+    """ruff over everything; mypy over the core and every plugin; the import contracts (pyproject.toml)."""
+    session.install("-e", ".[kubernetes]", *LINT, *(f"-e./plugins/{p}" for p in PLUGINS))
     session.run("ruff", "check", "nmcore", "plugins", "tests", "examples", "bench")
-    session.run("mypy", "nmcore")
+    session.run("mypy", "nmcore", *(f"plugins/{p}/{p}" for p in PLUGINS))
+    session.run("lint-imports")
 
 
 @nox.session(python="3.11")
