@@ -1,14 +1,15 @@
 """One send to one receiver: the request built from the snapshot, the channel called within its deadline, and
 the outcome classified and scrubbed of the secrets it used. Shared by the dispatcher and `nm verify`."""
 
-import asyncio
 import logging
 import time
 
 import attrs
 
+from nmcore import hotpath
 from nmcore.alerts import Notification
-from nmcore.channel import ChannelSpec, DeliveryError, Sender
+from nmcore.channel import StartedChannel
+from nmcore.errors import DeliveryError
 from nmcore.render import Renderer
 from nmcore.requests import build_request
 from nmcore.snapshot import Snapshot, Target
@@ -27,16 +28,16 @@ class SendResult:
     seconds: float = 0.0
 
 
-async def send_once(sender: Sender, spec: ChannelSpec, snapshot: Snapshot, target: Target,
+async def send_once(channel: StartedChannel, snapshot: Snapshot, target: Target,
                     notification: Notification, renderer: Renderer) -> SendResult:
     """Send `notification` to `target` once. A plugin that raises something unexpected is reported as a
     transient failure (and logged as the plugin bug it is), never let through to kill delivery."""
     request, secrets = build_request(snapshot, target, notification, renderer.render(notification))
-    hard_deadline = spec.limits.send_timeout * 2  # the channel's own timeout should fire first
+    hard_deadline = channel.spec.limits.send_timeout * 2  # the channel's own timeout should fire first
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(hard_deadline):
-            report = await sender.send(request)
+        async with hotpath.deadline(hard_deadline):
+            report = await channel.sender.send(request)
     except DeliveryError as exc:
         return SendResult(ok=False, error=secrets.scrub(str(exc)), transient=exc.transient,
                           retry_after=exc.retry_after, seconds=time.perf_counter() - started)

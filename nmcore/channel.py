@@ -39,6 +39,7 @@ __all__ = [
     "SendReport",
     "SendRequest",
     "Sender",
+    "StartedChannel",
     "TransientError",
     "V2Beta2Block",
 ]
@@ -201,3 +202,11 @@ class RegisteredChannel:
 
     spec: ChannelSpec[Any, Any]
     plugin: PluginInfo
+
+
+@attrs.frozen
+class StartedChannel:
+    """A channel whose sender is running: what the dispatcher and `verify` send with."""
+
+    spec: ChannelSpec[Any, Any]
+    sender: Sender

@@ -160,6 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from nmcore.delivery import RetryPolicy
     from nmcore.manager import Manager
     from nmcore.server import serve
+    from nmcore.settings import ManagerSettings
     from nmcore.sources import ConfigSource, FolderSource
     from nmcore.sqlitestore import SQLiteStore
     from nmcore.store import MemoryStore, Store
@@ -185,12 +186,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         store = MemoryStore()
     else:
         store = SQLiteStore(Path(args.state_dir) / STATE_FILE)
-    options = TenantOptions(kubesphere_url=args.kubesphere_url)
-    manager = Manager(source, host=host, tenant_resolver=args.tenant_resolver, renderer=DefaultRenderer(args.templates),
-                      tenant_options=options, default_namespace=args.namespace, store=store,
-                      max_pending=args.max_pending, dedup_window=args.dedup_window,
-                      per_receiver=args.sends_per_receiver, cluster=args.cluster,
-                      retry=RetryPolicy(deadline=args.retry_deadline))
+    settings = ManagerSettings(
+        tenant_resolver=args.tenant_resolver, tenant_options=TenantOptions(kubesphere_url=args.kubesphere_url),
+        default_namespace=args.namespace, max_pending=args.max_pending, dedup_window=args.dedup_window,
+        per_receiver=args.sends_per_receiver, cluster=args.cluster, retry=RetryPolicy(deadline=args.retry_deadline))
+    manager = Manager(source, settings=settings, host=host, store=store, renderer=DefaultRenderer(args.templates))
     host, port = args.listen
     anyio.run(serve, manager, host, port, args.grace)
     return 0
@@ -263,13 +263,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 async def _verify_local(args: argparse.Namespace) -> list[dict]:
     """Every receiver checked concurrently with this folder's manifests; unknown names fail before any send."""
     from nmcore.manager import Manager
+    from nmcore.settings import ManagerSettings
     from nmcore.sources import StaticSource
     from nmcore.verify import find_receiver
 
     if not args.config_dir.is_dir():
         raise LookupError(f"--config-dir {args.config_dir} is not a folder")
     manager = Manager(StaticSource(*documents_from_paths([args.config_dir])), host=_host(),
-                      default_namespace=args.namespace, renderer=DefaultRenderer(args.templates))
+                      settings=ManagerSettings(default_namespace=args.namespace),
+                      renderer=DefaultRenderer(args.templates))
     async with manager:
         await manager.wait_ready(10)
         refs = [find_receiver(manager.snapshot, name) for name in args.receivers] or sorted(

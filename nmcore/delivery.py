@@ -5,22 +5,21 @@ never delays the others. A job that fails transiently goes back to the head of i
 time: later work for that receiver waits behind it, so a resolved notification is never delivered before
 the firing one it follows. Jobs whose alerts overlap one in flight wait for it, for the same reason.
 
-The hot path uses asyncio directly (plain tasks, `asyncio.timeout`, `asyncio.Event`): anyio's per-task and
-per-scope bookkeeping cost a fifth of the CPU per delivery, and the HTTP stack (aiohttp) is asyncio-only anyway.
+This is the hot path: it uses asyncio's own tasks, events and timeouts, through `nmcore.hotpath` (see the
+concurrency rule there).
 """
 
-import asyncio
 import logging
 import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 
-import anyio
 import attrs
 
+from nmcore import hotpath
 from nmcore.attempt import send_once
-from nmcore.channel import ChannelSpec, Sender
+from nmcore.channel import StartedChannel
 from nmcore.render import Renderer
 from nmcore.snapshot import Snapshot
 from nmcore.store import Job, Store
@@ -69,8 +68,7 @@ class Dispatcher:
         self,
         *,
         store: Store,
-        senders: Mapping[str, Sender],
-        channels: Mapping[str, ChannelSpec],
+        channels: Mapping[str, StartedChannel],
         snapshot: Callable[[], Snapshot],
         renderer: Renderer,
         policy: RetryPolicy = RetryPolicy(),
@@ -80,7 +78,6 @@ class Dispatcher:
         on_attempt: Callable[[str, str, str, float], None] = lambda channel, receiver, result, seconds: None,
     ):
         self._store = store
-        self._senders = senders
         self._channels = channels
         self._snapshot = snapshot
         self._renderer = renderer
@@ -90,12 +87,12 @@ class Dispatcher:
         self._report = report
         self._on_attempt = on_attempt
         self._lanes: dict[str, _Lane] = {}
-        self._workers: set[asyncio.Task[None]] = set()
+        self._workers: set[hotpath.Task[None]] = set()
         self._crashed: BaseException | None = None
         self._in_flight = 0
         self._pending = 0
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
+        self._wake = hotpath.Event()
+        self._idle = hotpath.Event()
         self._idle.set()
         self._stopping = False
 
@@ -125,16 +122,14 @@ class Dispatcher:
                 self._wake.clear()
                 delay = max(0.0, next_due - time.time()) if next_due else 3600
                 try:
-                    async with asyncio.timeout(delay):
+                    async with hotpath.deadline(delay):
                         await self._wake.wait()
                 except TimeoutError:
                     pass
             raise self._crashed
         finally:
             self._stopping = True
-            if self._workers:
-                with anyio.CancelScope(shield=True):
-                    await asyncio.wait(self._workers)
+            await hotpath.finish(self._workers)
 
     def _start_ready(self) -> float | None:
         """Start a lane worker for every job that may start now; return when the earliest retry is due."""
@@ -146,16 +141,14 @@ class Dispatcher:
                 if job is None:
                     break
                 self._in_flight += 1
-                worker = asyncio.create_task(self._work(receiver, lane, job))
-                self._workers.add(worker)
-                worker.add_done_callback(self._worker_done)
+                self._workers.add(hotpath.spawn(self._work(receiver, lane, job), self._worker_done))
             if lane.queue and lane.queue[0].not_before > now:
                 next_due = min(next_due or lane.queue[0].not_before, lane.queue[0].not_before)
             if not lane.queue and not lane.in_flight:
                 del self._lanes[receiver]
         return next_due
 
-    def _worker_done(self, worker: asyncio.Task[None]) -> None:
+    def _worker_done(self, worker: hotpath.Task[None]) -> None:
         """A worker that raised is a bug in the dispatcher itself: stop `run` with it rather than lose jobs."""
         self._workers.discard(worker)
         if not worker.cancelled() and (exc := worker.exception()) is not None and self._crashed is None:
@@ -209,16 +202,15 @@ class Dispatcher:
         notification = job.notification
         snapshot = self._snapshot()
         target = snapshot.targets.get(notification.receiver)
-        spec = self._channels.get(notification.channel)
-        sender = self._senders.get(notification.channel)
+        channel = self._channels.get(notification.channel)
         attempts = job.attempts + 1
-        if target is None or spec is None or sender is None:
+        if target is None or channel is None:
             why = snapshot.skipped.get(notification.receiver, "it is no longer configured")
-            reason = (f"channel {notification.channel!r} is not installed" if spec is None or sender is None
+            reason = (f"channel {notification.channel!r} is not installed" if channel is None
                       else f"receiver {notification.receiver} cannot send: {why}")
             await self._finish(job, attempts, error=reason)
             return None
-        result = await send_once(sender, spec, snapshot, target, notification, self._renderer)
+        result = await send_once(channel, snapshot, target, notification, self._renderer)
         if result.ok:
             self._on_attempt(notification.channel, notification.receiver, "ok", result.seconds)
             for warning in result.warnings:

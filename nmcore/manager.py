@@ -1,7 +1,8 @@
 """The manager: a config source, the router, the store and the dispatcher composed, with no HTTP server.
 
 This is the library entry point. Another program builds a Manager from a source (or YAML), enters it,
-and feeds it alert groups; the `nm run` server is a thin layer over the same object.
+and feeds it alert groups; the `nm run` server is a thin layer over the same object. Its collaborators (the
+source, store, plugin host, renderer, HTTP client) are arguments; its knobs are one frozen `ManagerSettings`.
 """
 
 import logging
@@ -19,8 +20,8 @@ import httpx
 
 from nmcore.alerts import AlertGroup, with_default_label
 from nmcore.attempt import send_once
-from nmcore.channel import ChannelContext, ChannelSpec, Sender
-from nmcore.delivery import Dispatcher, Outcome, RetryPolicy
+from nmcore.channel import ChannelContext, StartedChannel
+from nmcore.delivery import Dispatcher, Outcome
 from nmcore.errors import Busy, NotReady
 from nmcore.httpclient import make_http_client, new_session
 from nmcore.ingest import parse_payload
@@ -28,10 +29,10 @@ from nmcore.metrics import Metrics
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer, Renderer
 from nmcore.routing import Router
-from nmcore.snapshot import DEFAULT_NAMESPACE, Document, Problem, Snapshot, build_snapshot, empty_snapshot
+from nmcore.settings import ManagerSettings
+from nmcore.snapshot import Document, Problem, Snapshot, build_snapshot, empty_snapshot
 from nmcore.sources import ConfigSource, StaticSource
 from nmcore.store import Job, MemoryStore, Store
-from nmcore.tenancy import TenantOptions
 from nmcore.verify import VerifyResult, find_receiver, verification_notification
 
 log = logging.getLogger(__name__)
@@ -50,52 +51,37 @@ class Manager:
         self,
         source: ConfigSource,
         *,
+        settings: ManagerSettings = ManagerSettings(),
         host: PluginHost | None = None,
-        tenant_resolver: str = "rbac",
-        tenant_options: TenantOptions | None = None,
         store: Store | None = None,
         renderer: Renderer | None = None,
-        retry: RetryPolicy = RetryPolicy(),
-        dedup_window: float = 300.0,
-        max_pending: int = 100_000,
-        per_receiver: int = 4,
-        default_namespace: str = DEFAULT_NAMESPACE,
         http_client: httpx.AsyncClient | None = None,
-        ready_wait: float = 5.0,
-        keep_outcomes: int = 10_000,
-        cluster: str = "",
     ):
+        self.settings = settings
         self.host = host or PluginHost()
         self.source = source
         self.metrics = Metrics()
-        self.outcomes: deque[Outcome] = deque(maxlen=keep_outcomes)
-        self.router = Router(self.host, self.host.tenant_resolver(tenant_resolver, tenant_options),
+        self.outcomes: deque[Outcome] = deque(maxlen=settings.keep_outcomes)
+        self.router = Router(self.host, self.host.tenant_resolver(settings.tenant_resolver, settings.tenant_options),
                              on_lookup_failure=lambda namespace, error: self.metrics.tenant_lookup_failures.inc())
         self._store = store or MemoryStore()
         self._renderer = renderer or DefaultRenderer()
-        self._dedup_window = dedup_window
-        self._max_pending = max_pending
-        self._default_namespace = default_namespace
         self._http = http_client
         self._session: aiohttp.ClientSession | None = None
-        self._ready_wait = ready_wait
-        self._cluster = cluster
         self._snapshot = empty_snapshot(self.host.channels)
         self._ready = anyio.Event()
-        self._senders: dict[str, Sender] = {}
-        self._specs: dict[str, ChannelSpec] = {}
-        self._dispatcher = Dispatcher(
-            store=self._store, senders=self._senders, snapshot=lambda: self._snapshot, channels=self._specs,
-            renderer=self._renderer, policy=retry, per_receiver=per_receiver,
-            report=self._record, on_attempt=self._observe_attempt,
-        )
+        self._channels: dict[str, StartedChannel] = {}
+        self._dispatcher: Dispatcher | None = None
+        """Made on entry, once the channels it sends with have started."""
         self._stack: AsyncExitStack | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
 
     @classmethod
-    def from_yaml(cls, text: str, *, plugins: Iterable[object] = (), **options: Any) -> "Manager":
+    def from_yaml(cls, text: str, *, plugins: Iterable[object] = (), settings: ManagerSettings = ManagerSettings(),
+                  store: Store | None = None, renderer: Renderer | None = None) -> "Manager":
         """A manager on inline manifests, with `plugins` and the built-ins only (no entry points)."""
-        return cls(StaticSource.from_yaml(text), host=PluginHost(load_entrypoints=False, plugins=plugins), **options)
+        return cls(StaticSource.from_yaml(text), settings=settings, store=store, renderer=renderer,
+                   host=PluginHost(load_entrypoints=False, plugins=plugins))
 
     @property
     def snapshot(self) -> Snapshot:
@@ -107,7 +93,13 @@ class Manager:
 
     @property
     def pending(self) -> int:
-        return self._dispatcher.pending
+        return self._dispatcher.pending if self._dispatcher else 0
+
+    @property
+    def _running(self) -> Dispatcher:
+        if self._dispatcher is None:
+            raise RuntimeError("the manager is not running: use it as `async with manager:`")
+        return self._dispatcher
 
     @property
     def store(self) -> Store:
@@ -116,7 +108,7 @@ class Manager:
     def publish(self, documents: Sequence[Document], problems: Sequence[Problem] = ()) -> Snapshot:
         """Build a snapshot from a source's documents and swap it in whole."""
         started = time.perf_counter()
-        snapshot = build_snapshot(documents, self.host.channels, default_namespace=self._default_namespace,
+        snapshot = build_snapshot(documents, self.host.channels, default_namespace=self.settings.default_namespace,
                                   problems=problems)
         self._snapshot = snapshot
         self._ready.set()
@@ -139,13 +131,18 @@ class Manager:
                 self._http = make_http_client(session=self._session)
                 stack.push_async_callback(self._http.aclose)
             self._start_senders(stack)
+            dispatcher = self._dispatcher = Dispatcher(
+                store=self._store, channels=self._channels, snapshot=lambda: self._snapshot,
+                renderer=self._renderer, policy=self.settings.retry, per_receiver=self.settings.per_receiver,
+                report=self._record, on_attempt=self._observe_attempt,
+            )
             pending = await self._store.open()
             stack.push_async_callback(self._store.close)
             self._tasks = await stack.enter_async_context(anyio.create_task_group())
             self._tasks.start_soon(self._run_source)
-            self._tasks.start_soon(self._deliver_once_configured)
-            self._tasks.start_soon(self._store.watch, self._dispatcher.enqueue)
-            self._dispatcher.enqueue(pending)
+            self._tasks.start_soon(self._deliver_once_configured, dispatcher)
+            self._tasks.start_soon(self._store.watch, dispatcher.enqueue)
+            dispatcher.enqueue(pending)
             if pending:
                 log.info("resuming %d pending deliveries from the store", len(pending))
         except BaseException:
@@ -171,8 +168,7 @@ class Manager:
                 log.exception("channel %s (%s) could not start; its receivers will not send",
                               name, registered.plugin.distribution)
                 continue
-            self._senders[name] = sender
-            self._specs[name] = registered.spec
+            self._channels[name] = StartedChannel(registered.spec, sender)
             stack.push_async_callback(sender.aclose)
 
     async def _run_source(self) -> None:
@@ -184,15 +180,15 @@ class Manager:
     async def _await_config(self) -> None:
         """Wait up to `ready_wait` for the first configuration; acting on the empty one would lose work."""
         try:
-            await self.wait_ready(self._ready_wait)
+            await self.wait_ready(self.settings.ready_wait)
         except TimeoutError:
             raise NotReady("no configuration loaded yet") from None
 
-    async def _deliver_once_configured(self) -> None:
+    async def _deliver_once_configured(self, dispatcher: Dispatcher) -> None:
         """Jobs resumed from the store wait for the first configuration: sent against the empty one they would
         all look unconfigured and be dead-lettered (a Kubernetes source takes seconds to sync)."""
         await self._ready.wait()
-        await self._dispatcher.run()
+        await dispatcher.run()
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         with anyio.fail_after(timeout):
@@ -200,22 +196,24 @@ class Manager:
 
     async def submit(self, group: AlertGroup) -> Accepted:
         """Route `group` and commit its jobs; return once they are stored (delivery happens after)."""
+        dispatcher = self._running
         await self._await_config()
-        if self._dispatcher.pending >= self._max_pending:
-            raise Busy(f"{self._dispatcher.pending} deliveries pending (limit {self._max_pending})", retry_after=5)
-        if self._cluster:
-            group = with_default_label(group, "cluster", self._cluster)
+        limit = self.settings.max_pending
+        if dispatcher.pending >= limit:
+            raise Busy(f"{dispatcher.pending} deliveries pending (limit {limit})", retry_after=5)
+        if self.settings.cluster:
+            group = with_default_label(group, "cluster", self.settings.cluster)
         routed = await self.router.route(group, self._snapshot)
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
-        accepted = await self._store.add(jobs, self._dedup_window)
-        self._dispatcher.enqueue(accepted)
+        accepted = await self._store.add(jobs, self.settings.dedup_window)
+        dispatcher.enqueue(accepted)
         m = self.metrics
         m.alerts_received.inc(len(group.alerts))
         m.notifications_deduplicated.inc(len(jobs) - len(accepted))
         for job in accepted:
             m.notifications_routed.labels(job.notification.channel).inc()
-        m.pending.set(self._dispatcher.pending)
+        m.pending.set(dispatcher.pending)
         return Accepted(alerts=len(group.alerts), notifications=len(accepted), duplicates=len(jobs) - len(accepted))
 
     async def submit_payload(self, payload: Any) -> Accepted:
@@ -230,8 +228,9 @@ class Manager:
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until everything accepted so far is delivered or dead-lettered."""
+        dispatcher = self._running
         with anyio.fail_after(timeout):
-            await self._dispatcher.drain()
+            await dispatcher.drain()
 
     async def verify(self, name: str) -> VerifyResult:
         """Send a test notification to the receiver called `name` now, past the queue, and say how it went.
@@ -242,15 +241,15 @@ class Manager:
         target = snapshot.targets.get(ref)
         if target is None:
             kind = ref.split("/")[0]
-            channel = next((n for n, c in snapshot.channels.items() if c.spec.receiver_kind == kind), kind)
-            return VerifyResult(receiver=ref, channel=channel, ok=False,
+            name = next((n for n, c in snapshot.channels.items() if c.spec.receiver_kind == kind), kind)
+            return VerifyResult(receiver=ref, channel=name, ok=False,
                                 error=f"cannot send: {snapshot.skipped.get(ref, 'not configured')}")
         config = target.config.ref if target.config else ""
-        sender, spec = self._senders.get(target.channel), self._specs.get(target.channel)
-        if sender is None or spec is None:
+        started = self._channels.get(target.channel)
+        if started is None:
             return VerifyResult(receiver=ref, channel=target.channel, config=config, ok=False,
                                 error=f"channel {target.channel!r} failed to start (see the log at start-up)")
-        result = await send_once(sender, spec, snapshot, target, verification_notification(target), self._renderer)
+        result = await send_once(started, snapshot, target, verification_notification(target), self._renderer)
         log.info("verify %s: %s", ref, "delivered" if result.ok else f"failed: {result.error}")
         return VerifyResult(receiver=ref, channel=target.channel, config=config, ok=result.ok, error=result.error,
                             warnings=result.warnings, seconds=result.seconds)
@@ -258,7 +257,7 @@ class Manager:
     def _record(self, outcome: Outcome, job: Job) -> None:
         self.outcomes.append(outcome)
         self.metrics.deliveries.labels(outcome.channel, "delivered" if outcome.ok else "dead").inc()
-        self.metrics.pending.set(self._dispatcher.pending)
+        self.metrics.pending.set(self.pending)
 
     def _observe_attempt(self, channel: str, receiver: str, result: str, seconds: float) -> None:
         self.metrics.attempts.labels(channel, result).observe(seconds)

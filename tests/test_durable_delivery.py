@@ -33,6 +33,7 @@ from nmcore.delivery import RetryPolicy
 from nmcore.manager import Manager
 from nmcore.manifests import documents_from_folder
 from nmcore.plugins import PluginHost
+from nmcore.settings import ManagerSettings
 from nmcore.sources import Publish, StaticSource
 from nmcore.sqlitestore import STATE_FILE, SQLiteStore, connect, pending_jobs
 from nmcore.store import Job
@@ -280,7 +281,7 @@ async def test_an_outage_answering_500_then_429_loses_nothing_and_honours_retry_
     policy = RetryPolicy(initial_delay=0.2, max_delay=1.0, deadline=60)
     store = SQLiteStore(tmp_path / "state" / STATE_FILE)
     ids = [str(i) for i in range(6)]
-    async with Manager.from_yaml(yaml_text, store=store, retry=policy) as manager:
+    async with Manager.from_yaml(yaml_text, store=store, settings=ManagerSettings(retry=policy)) as manager:
         started = time.monotonic()
         recovered = sink.outage("flaky", (2.0, 500, {}), (4.0, 429, {"Retry-After": "2"}))
         for i in ids:

@@ -10,6 +10,7 @@ from nmcore.alerts import AlertGroup
 from nmcore.builtins.tenants import KubesphereResolver
 from nmcore.errors import TenantLookupError
 from nmcore.routing import Router
+from nmcore.settings import ManagerSettings
 from nmcore.tenancy import TenantOptions
 from nmcore.testing import alert, plugin_host, serving, snapshot_from_yaml
 
@@ -117,7 +118,7 @@ metadata: {{name: everyone, labels: {{type: global}}}}
 spec: {{url: "{sink.url('global')}"}}
 """
     options = TenantOptions(kubesphere_url="http://127.0.0.1:9", timeout=0.5)
-    async with Manager.from_yaml(manifests, tenant_resolver="kubesphere", tenant_options=options) as manager:
+    async with Manager.from_yaml(manifests, settings=ManagerSettings(tenant_resolver="kubesphere", tenant_options=options)) as manager:
         await manager.submit(AlertGroup(alerts=(alert(namespace="team-a"), alert(namespace="team-b"))))
         await manager.drain(5)
     assert manager.metrics.registry.get_sample_value("nmcore_tenant_lookup_failures_total") == 2

@@ -40,7 +40,7 @@ async def test_a_manager_follows_the_cluster_live(apiserver: FakeApiServer, kube
     host = plugin_host()
     source = KubernetesSource(kinds_for(host.channels), NS, kubeconfig=kubeconfig, debounce=0.05,
                               backoff=Backoff(initial=0.05, cap=0.3))
-    async with Manager(source, host=host, tenant_resolver="rbac") as manager:
+    async with Manager(source, host=host) as manager:
         await manager.wait_ready(timeout=5)
         assert manager.snapshot.problems == ()
         assert await deliveries(manager, sink, "DiskFull", "demo") == {
