@@ -7,11 +7,8 @@ directly. No HTTP server, no files, no Kubernetes.
 import anyio
 import attrs
 
-from nmcore import Alert, AlertGroup, ChannelSpec, LabelSelector, SendRequest, hookimpl
-from nmcore.manager import Manager
-from nmcore.plugins import PluginHost
-from nmcore.snapshot import Document
-from nmcore.sources import StaticSource
+from nmcore import Alert, AlertGroup, Document, Manager, PluginHost, StaticSource
+from nmcore.sdk import ChannelSpec, LabelSelector, RegisterChannel, SendRequest, hookimpl
 
 
 @attrs.frozen(kw_only=True)
@@ -31,12 +28,12 @@ class ConsoleChannel:
         self.printed: list[str] = []
 
     @hookimpl
-    def nmcore_register_channels(self, register) -> None:  # type: ignore[no-untyped-def]
+    def nmcore_register_channels(self, register: RegisterChannel) -> None:
         register(ChannelSpec(name="console", config_kind="ConsoleConfig", receiver_kind="ConsoleReceiver",
                              config_schema=ConsoleConfig, receiver_schema=ConsoleReceiver,
                              make_sender=lambda context: self, description="prints notifications"))
 
-    async def send(self, request: SendRequest) -> None:
+    async def send(self, request: SendRequest[ConsoleConfig, ConsoleReceiver]) -> None:
         prefix = request.config.spec.prefix if request.config else ""
         line = f"{prefix} to {request.receiver.name} (tenant {request.notification.tenant or '-'}): " \
                f"{request.message.subject}"

@@ -8,7 +8,11 @@ import anyio
 import attrs
 import pytest
 
-from nmcore import (
+from nmcore.alerts import AlertGroup
+from nmcore.delivery import RetryPolicy
+from nmcore.errors import Busy, NotReady
+from nmcore.manager import Manager
+from nmcore.sdk import (
     ChannelLimits,
     ChannelSpec,
     LabelSelector,
@@ -19,9 +23,7 @@ from nmcore import (
     TransientError,
     hookimpl,
 )
-from nmcore.alerts import AlertGroup
-from nmcore.delivery import RetryPolicy
-from nmcore.manager import Busy, Manager, NotReady
+from nmcore.settings import ManagerSettings
 from nmcore.sources import StaticSource
 from nmcore.testing import alert, plugin_host
 
@@ -104,9 +106,9 @@ spec: {{}}
 """ for name in names)
 
 
-def manager(channel: ScriptedChannel, *names: str, **options) -> Manager:  # type: ignore[no-untyped-def]
-    options.setdefault("retry", FAST)
-    return Manager.from_yaml(CONFIG + receivers(*names), plugins=[channel], **options)
+def manager(channel: ScriptedChannel, *names: str, **settings) -> Manager:  # type: ignore[no-untyped-def]
+    settings.setdefault("retry", FAST)
+    return Manager.from_yaml(CONFIG + receivers(*names), plugins=[channel], settings=ManagerSettings(**settings))
 
 
 def group(*alerts) -> AlertGroup:  # type: ignore[no-untyped-def]
@@ -243,7 +245,7 @@ async def test_no_alert_is_routed_before_the_configuration_is_loaded() -> None:
         async def run(self, publish) -> None:  # type: ignore[no-untyped-def]
             await anyio.sleep_forever()
 
-    async with Manager(NeverLoads(), host=plugin_host(), ready_wait=0.05) as m:
+    async with Manager(NeverLoads(), host=plugin_host(), settings=ManagerSettings(ready_wait=0.05)) as m:
         with pytest.raises(NotReady):
             await m.submit(group())
 
@@ -252,7 +254,8 @@ async def test_a_receiver_removed_before_sending_is_dead_lettered_with_the_reaso
     channel = ScriptedChannel()
     channel.scripts["a"] = ["transient"]
     source = StaticSource.from_yaml(CONFIG + receivers("a"))
-    async with Manager(source, host=plugin_host([channel]), retry=RetryPolicy(initial_delay=0.3, jitter=0)) as m:
+    async with Manager(source, host=plugin_host([channel]),
+                     settings=ManagerSettings(retry=RetryPolicy(initial_delay=0.3, jitter=0))) as m:
         await m.submit(group())
         await anyio.sleep(0.1)
         m.publish([])  # the configuration changes: the receiver is gone

@@ -15,7 +15,7 @@ from nmcore.testing import alert, plugin_host, snapshot_from_yaml
 
 GOOD_PLUGIN = '''
 import attrs
-from nmcore import ChannelSpec, LabelSelector, hookimpl
+from nmcore.sdk import ChannelSpec, LabelSelector, hookimpl
 
 @attrs.frozen(kw_only=True)
 class PagerConfig:

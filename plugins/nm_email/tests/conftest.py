@@ -20,7 +20,7 @@ import trustme
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 from nm_email.sender import EmailSender
 
-from nmcore import SendRequest
+from nmcore.sdk import SendRequest
 from nmcore.testing import running_sender, send_request, snapshot_from_yaml
 
 SEED = Path(__file__).with_name("seed_email.yaml")

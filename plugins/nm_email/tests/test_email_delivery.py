@@ -6,7 +6,7 @@ import logging
 import nm_email.session
 import pytest
 
-from nmcore import PermanentError, TransientError
+from nmcore.sdk import PermanentError, TransientError
 from nmcore.testing import alert
 
 pytestmark = pytest.mark.anyio

@@ -3,7 +3,7 @@
 import nm_email
 import pytest
 
-from nmcore.manager import Manager
+from nmcore import Manager
 
 pytestmark = pytest.mark.anyio
 
@@ -35,7 +35,7 @@ def webhook_body(namespace: str, pod: str) -> dict:
 async def test_tenant_and_global_receivers_get_what_they_are_entitled_to(mail_server, seed, trust_test_ca):
     server = await mail_server(tls="starttls", users={"abc1": "test", "default": "test"})
 
-    async with Manager.from_yaml(seed(server.port) + ROLEBINDING, plugins=[nm_email], tenant_resolver="rbac") as nm:
+    async with Manager.from_yaml(seed(server.port) + ROLEBINDING, plugins=[nm_email]) as nm:
         assert nm.snapshot.problems == ()
         await nm.submit_payload(webhook_body("demo", "web-1"))
         await nm.drain(timeout=10)
@@ -57,7 +57,7 @@ async def test_tenant_and_global_receivers_get_what_they_are_entitled_to(mail_se
 async def test_a_refused_login_is_reported_as_the_outcome(mail_server, seed, trust_test_ca):
     server = await mail_server(tls="starttls", users={"abc1": "not-the-seed-password", "default": "test"})
 
-    async with Manager.from_yaml(seed(server.port) + ROLEBINDING, plugins=[nm_email], tenant_resolver="rbac") as nm:
+    async with Manager.from_yaml(seed(server.port) + ROLEBINDING, plugins=[nm_email]) as nm:
         await nm.submit_payload(webhook_body("demo", "web-1"))
         await nm.drain(timeout=10)
         outcome = {o.receiver: o for o in nm.outcomes}

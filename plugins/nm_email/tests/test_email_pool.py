@@ -5,7 +5,7 @@ import nm_email.pool
 import nm_email.sender
 import pytest
 
-from nmcore import TransientError
+from nmcore.sdk import TransientError
 from nmcore.testing import alert
 
 pytestmark = pytest.mark.anyio

@@ -4,7 +4,7 @@ import nm_email
 import pytest
 from nm_email import EmailConfigSpec, EmailReceiverSpec, SmartHost
 
-from nmcore import SecretKeySelector
+from nmcore.sdk import SecretKeySelector
 from nmcore.testing import snapshot_from_yaml
 
 CONFIG = """

@@ -5,7 +5,7 @@ import re
 import nm_slack
 import pytest
 
-from nmcore import PermanentError, TransientError
+from nmcore.sdk import PermanentError, TransientError
 from nmcore.testing import alert, send_request, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio

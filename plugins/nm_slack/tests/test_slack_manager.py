@@ -5,9 +5,7 @@ import re
 import nm_slack
 import pytest
 
-from nmcore.delivery import RetryPolicy
-from nmcore.manager import Manager
-from nmcore.plugins import PluginHost
+from nmcore import Manager, ManagerSettings, PluginHost, RetryPolicy
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +42,7 @@ async def test_the_seed_example_end_to_end_with_rbac_tenancy(slack, seed):
     alerts = [{"alertname": "KubePodCrashLooping", "namespace": "demo", "pod": "pod-demo"},
               {"alertname": "KubePodCrashLooping", "namespace": "private", "pod": "pod-private"},
               {"alertname": "NodeDown", "pod": "pod-cluster"}]
-    async with Manager.from_yaml(seed(slack.url) + ROLEBINDING, plugins=[nm_slack], tenant_resolver="rbac") as manager:
+    async with Manager.from_yaml(seed(slack.url) + ROLEBINDING, plugins=[nm_slack]) as manager:
         await manager.submit_payload(payload(alerts))
         await manager.drain(timeout=10)
     assert {(o.receiver, o.ok) for o in manager.outcomes} == {(TENANT, True), (GLOBAL, True)}
@@ -57,7 +55,7 @@ async def test_a_rate_limit_part_way_is_retried_by_the_core_without_duplicates(s
     alerts = [{"alertname": "KubePodCrashLooping", "namespace": "demo", "pod": f"pod-{i:03d}"} for i in range(200)]
     slack.fail_next(error="ratelimited", retry_after=0, after=2)
     yaml_text = seed(slack.url).replace("  channel: global", "  channel: ops") + ROLEBINDING
-    async with Manager.from_yaml(yaml_text, plugins=[nm_slack], tenant_resolver="rbac", retry=FAST_RETRY) as manager:
+    async with Manager.from_yaml(yaml_text, plugins=[nm_slack], settings=ManagerSettings(retry=FAST_RETRY)) as manager:
         await manager.submit_payload(payload(alerts))
         await manager.drain(timeout=10)
     assert all(o.ok for o in manager.outcomes) and sorted(o.attempts for o in manager.outcomes) == [1, 2]
@@ -68,7 +66,7 @@ async def test_a_rate_limit_part_way_is_retried_by_the_core_without_duplicates(s
 
 async def test_a_permanent_error_reaches_the_outcome_with_its_advice(slack, seed):
     yaml_text = seed(slack.url, tenant_channel="quiet") + ROLEBINDING
-    async with Manager.from_yaml(yaml_text, plugins=[nm_slack], tenant_resolver="rbac") as manager:
+    async with Manager.from_yaml(yaml_text, plugins=[nm_slack]) as manager:
         await manager.submit_payload(payload([{"alertname": "X", "namespace": "demo", "pod": "pod-a"}]))
         await manager.drain(timeout=10)
     [failed] = [o for o in manager.outcomes if not o.ok]

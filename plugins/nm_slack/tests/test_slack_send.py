@@ -7,7 +7,7 @@ import re
 import nm_slack
 import pytest
 
-from nmcore import PermanentError, SendReport, TransientError
+from nmcore.sdk import PermanentError, SendReport, TransientError
 from nmcore.testing import alert, send_request, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio

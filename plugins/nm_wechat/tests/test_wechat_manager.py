@@ -3,7 +3,7 @@
 import nm_wechat
 import pytest
 
-from nmcore.manager import Manager
+from nmcore import Manager
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +34,7 @@ def alertmanager_body(*namespaces: str) -> dict:
 
 
 async def test_the_seed_delivers_tenant_alerts_to_the_tenant_and_all_alerts_to_the_global_receiver(wechat, seed_yaml):
-    async with Manager.from_yaml(seed_yaml() + ROLEBINDING, plugins=[nm_wechat], tenant_resolver="rbac") as manager:
+    async with Manager.from_yaml(seed_yaml() + ROLEBINDING, plugins=[nm_wechat]) as manager:
         await manager.submit_payload(alertmanager_body("demo", "other-team"))
         await manager.drain(timeout=10)
 
@@ -48,7 +48,7 @@ async def test_the_seed_delivers_tenant_alerts_to_the_tenant_and_all_alerts_to_t
 
 async def test_the_seed_as_written_fails_the_tenant_receiver_naming_the_secret(wechat, seed_yaml):
     manifests = seed_yaml(fix_secret_name=False) + ROLEBINDING
-    async with Manager.from_yaml(manifests, plugins=[nm_wechat], tenant_resolver="rbac") as manager:
+    async with Manager.from_yaml(manifests, plugins=[nm_wechat]) as manager:
         await manager.submit_payload(alertmanager_body("demo"))
         await manager.drain(timeout=10)
 
@@ -62,7 +62,7 @@ async def test_the_seed_as_written_fails_the_tenant_receiver_naming_the_secret(w
 
 async def test_unknown_users_reach_the_outcome_as_warnings(wechat, seed_yaml):
     wechat.users = frozenset({"user1", "global"})
-    async with Manager.from_yaml(seed_yaml() + ROLEBINDING, plugins=[nm_wechat], tenant_resolver="rbac") as manager:
+    async with Manager.from_yaml(seed_yaml() + ROLEBINDING, plugins=[nm_wechat]) as manager:
         await manager.submit_payload(alertmanager_body("demo"))
         await manager.drain(timeout=10)
 

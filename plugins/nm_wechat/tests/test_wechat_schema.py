@@ -3,7 +3,7 @@
 import nm_wechat
 import pytest
 
-from nmcore.channel import PermanentError
+from nmcore.sdk import PermanentError
 from nmcore.testing import send_request, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
@@ -134,7 +134,7 @@ def test_api_url_without_trailing_slash_still_reaches_the_api():
 
 
 def test_the_plugin_registers_through_the_nmcore_entry_point():
-    from nmcore.plugins import PluginHost
+    from nmcore import PluginHost
 
     host = PluginHost(load_entrypoints=True)
     assert host.channels["wechat"].spec is nm_wechat.SPEC

@@ -8,7 +8,7 @@ import logging
 import nm_wechat
 import pytest
 
-from nmcore.channel import PermanentError, SendReport, TransientError
+from nmcore.sdk import PermanentError, SendReport, TransientError
 from nmcore.testing import alert, send_request, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio

@@ -5,7 +5,7 @@ import nm_wechat
 import pytest
 from nm_wechat.tokens import MARGIN, TokenCache, TokenKey
 
-from nmcore.channel import PermanentError
+from nmcore.sdk import PermanentError
 from nmcore.testing import alert, send_request, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
