@@ -167,8 +167,8 @@ class ChannelSpec(Generic[ConfigT, ReceiverT]):
     """Given a receiver spec, whether it needs a Config to send (a webhook receiver with its own url does not)."""
     description: str = ""
     own_layout: bool = False
-    """True when the sender lays its messages out from the notification itself (Slack's blocks): the
-    operator's templates do not apply to it, and `nm plugins` and `nm validate` say so."""
+    """True when the sender lays its message body out from the notification itself (Slack's blocks): of the
+    operator's templates only the subject applies to it, and `nm plugins` and `nm validate` say so."""
     v2beta2: V2Beta2Block | None = None
     """How the channel appears in the v2beta2 API (read by the v2beta2 loader; None: v1alpha1 only)."""
 

@@ -17,7 +17,7 @@ from nmcore.ingest import parse_payload
 from nmcore.manifests import documents_from_paths
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
-from nmcore.snapshot import DEFAULT_NAMESPACE, build_snapshot
+from nmcore.snapshot import DEFAULT_NAMESPACE, Snapshot, build_snapshot
 from nmcore.sqlitestore import STATE_FILE, Counts
 from nmcore.store import DeadLetter, Job
 from nmcore.tenancy import TenantOptions
@@ -205,13 +205,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
     template_problems = 0
     if args.templates is not None:
         try:
-            DefaultRenderer(args.templates)
+            renderer = DefaultRenderer(args.templates)
         except TemplateProblem as exc:
             print(exc)
             template_problems = 1
+        else:
+            _note_own_layouts(args.templates, renderer, snapshot)
     print(f"{len(documents)} manifests: {len(snapshot.targets)} receivers can send, {len(snapshot.skipped)} cannot, "
           f"{len(snapshot.problems) + template_problems} problems", file=sys.stderr)
     return 1 if snapshot.problems or template_problems else 0
+
+
+def _note_own_layouts(folder: Path, renderer: DefaultRenderer, snapshot: Snapshot) -> None:
+    """Say which of the operator's templates a channel that lays out its own messages ignores (not a problem:
+    the receivers still send, with the channel's own layout)."""
+    ignored = sorted(fmt for fmt in renderer.custom if fmt != "subject")
+    if not ignored:
+        return
+    for name, registered in sorted(snapshot.channels.items()):
+        receivers = sum(1 for target in snapshot.targets.values() if target.channel == name)
+        if registered.spec.own_layout and receivers:
+            files = ", ".join(f"{fmt}.j2" for fmt in ignored)
+            print(f"{folder}: note: {files} not used by the {name} channel ({receivers} receivers): it lays out "
+                  f"its own messages, only subject.j2 applies to it")
 
 
 def cmd_route(args: argparse.Namespace) -> int:
@@ -315,6 +331,8 @@ def cmd_plugins(_: argparse.Namespace) -> int:
         print(f"{name:10} {spec.config_kind}/{spec.receiver_kind:20} {plugin.distribution} {plugin.version}"
               f"  {spec.description}")
         print(f"{'':10} limits: {spec.limits.describe()}")
+        if spec.own_layout:
+            print(f"{'':10} templates: lays out its own messages; of --templates only subject.j2 applies")
     for failure in host.failures:
         print(f"FAILED     {failure.name}: {failure.distribution} {failure.version}: {failure.error}")
     return 1 if host.failures else 0

@@ -1,6 +1,9 @@
 """End to end through nmcore's Manager: Alertmanager's payload in, Slack messages out, tenants kept apart."""
 
+import os
 import re
+import subprocess
+import sys
 
 import nm_slack
 import pytest
@@ -80,3 +83,29 @@ def test_the_installed_plugin_is_found_through_its_entry_point(monkeypatch):
     registered = PluginHost().channels["slack"]
     assert registered.plugin.distribution == "nm-slack"
     assert registered.spec.receiver_kind == "SlackReceiver"
+
+
+def nm(*args: str) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run([sys.executable, "-m", "nmcore", *args], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k not in ("NMCORE_PLUGINS", "NMCORE_DISABLE_PLUGINS")})
+
+
+def test_nm_plugins_says_slack_lays_out_its_own_messages():
+    result = nm("plugins")
+    lines = result.stdout.splitlines()
+    slack = next(i for i, line in enumerate(lines) if line.startswith("slack "))
+    assert "only subject.j2 applies" in lines[slack + 2], result.stdout
+
+
+def test_nm_validate_says_an_operators_markdown_template_is_not_used_by_slack(tmp_path, seed):
+    (tmp_path / "manifests.yaml").write_text(seed("https://slack.example/api") + ROLEBINDING)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "markdown.j2").write_text("{{ subject }} (ours)\n")
+    (templates / "subject.j2").write_text("ours: {{ notification.status }}\n")
+    result = nm("validate", str(tmp_path / "manifests.yaml"), "--templates", str(templates))
+    assert result.returncode == 0, result.stdout + result.stderr
+    note = [line for line in result.stdout.splitlines() if "slack channel" in line]
+    assert len(note) == 1, result.stdout
+    assert "markdown.j2 not used by the slack channel (2 receivers)" in note[0]
+    assert "subject.j2 not used" not in result.stdout
