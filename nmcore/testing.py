@@ -1,12 +1,17 @@
-"""Helpers for testing nmcore and channel plugins: snapshots and send requests from YAML, sample alerts,
-and a sender built the way the manager builds it."""
+"""The public test kit for nmcore and channel plugins: snapshots and send requests from YAML, sample alerts,
+a sender built the way the manager builds it, a fake service served on loopback, and a scriptable fake
+channel (`ScriptedChannel`)."""
 
 import logging
 import ssl
+import time
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+import anyio
+import attrs
 from aiohttp import web
 
 from nmcore.alerts import Alert, Notification, Status, fingerprint_of
@@ -16,6 +21,17 @@ from nmcore.manifests import documents_from_text
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
 from nmcore.requests import build_request
+from nmcore.sdk import (
+    ChannelLimits,
+    ChannelSpec,
+    LabelSelector,
+    PermanentError,
+    RegisterChannel,
+    SecretKeySelector,
+    SendReport,
+    TransientError,
+    hookimpl,
+)
 from nmcore.snapshot import Snapshot, build_snapshot
 
 
@@ -79,3 +95,85 @@ async def serving(app: web.Application, *, tls: ssl.SSLContext | None = None) ->
         yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@attrs.frozen(kw_only=True)
+class ScriptedConfig:
+    token: SecretKeySelector | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ScriptedReceiver:
+    config_selector: LabelSelector | None = None
+
+
+class ScriptedChannel:
+    """A fake channel (kinds ScriptedConfig/ScriptedReceiver) for testing the core or a plugin's hooks: it
+    answers each send as `scripts[receiver name]` says, step by step, then "ok": ok, transient, retry:<s>,
+    permanent, slow:<s>, hang, bug (an unexpected exception), leak (an error quoting the secret), warn.
+
+        channel = ScriptedChannel()
+        channel.scripts["a"] = ["transient", "ok"]
+        async with Manager.from_yaml(scripted_manifests("a"), plugins=[channel]) as manager: ...
+    """
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, list[str]] = defaultdict(list)
+        self.sent: list[tuple[str, float, tuple[tuple[str, str], ...]]] = []
+        self.texts: list[tuple[str, str]] = []
+        """(receiver name, rendered text) of each successful send."""
+
+    @hookimpl
+    def nmcore_register_channels(self, register: RegisterChannel) -> None:
+        register(ChannelSpec(name="scripted", config_kind="ScriptedConfig", receiver_kind="ScriptedReceiver",
+                             config_schema=ScriptedConfig, receiver_schema=ScriptedReceiver,
+                             make_sender=lambda ctx: self, limits=ChannelLimits(send_timeout=0.5)))
+
+    async def send(self, request: SendRequest[ScriptedConfig, ScriptedReceiver]) -> SendReport | None:
+        name = request.receiver.name
+        step = self.scripts[name].pop(0) if self.scripts[name] else "ok"
+        if step.startswith("slow:"):
+            await anyio.sleep(float(step.split(":")[1]))
+        elif step == "transient":
+            raise TransientError("service unavailable (503)")
+        elif step.startswith("retry:"):
+            raise TransientError("rate limited", retry_after=float(step.split(":")[1]))
+        elif step == "permanent":
+            raise PermanentError("channel_not_found: invite the bot")
+        elif step == "bug":
+            raise RuntimeError("plugin bug")
+        elif step == "leak":
+            assert request.config is not None and request.config.spec.token is not None
+            raise PermanentError(f"bad token {request.secret(request.config.spec.token)}")
+        elif step == "hang":
+            await anyio.sleep(60)
+        alerts = tuple((a.labels["alertname"], a.status) for a in request.notification.alerts)
+        self.sent.append((name, time.monotonic(), alerts))
+        self.texts.append((name, request.message.text))
+        return SendReport(warnings=("user x unknown",)) if step == "warn" else None
+
+    async def aclose(self) -> None:
+        pass
+
+
+SCRIPTED_CONFIG = """
+apiVersion: v1
+kind: Secret
+metadata: {name: tok}
+stringData: {token: hunter2-very-secret}
+---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: ScriptedConfig
+metadata: {name: default, labels: {type: default}}
+spec: {token: {name: tok, key: token}}
+"""
+
+
+def scripted_manifests(*receivers: str) -> str:
+    """A default ScriptedConfig (with a Secret-held token) and a global ScriptedReceiver per name."""
+    return SCRIPTED_CONFIG + "".join(f"""---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: ScriptedReceiver
+metadata: {{name: {name}, labels: {{type: global}}}}
+spec: {{}}
+""" for name in receivers)

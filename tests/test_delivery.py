@@ -2,113 +2,25 @@
 redaction of secrets from errors, backpressure. A scripted in-process channel stands in for a service."""
 
 import time
-from collections import defaultdict
 
 import anyio
-import attrs
 import pytest
 
 from nmcore.alerts import AlertGroup
 from nmcore.delivery import RetryPolicy
 from nmcore.errors import Busy, NotReady
 from nmcore.manager import Manager
-from nmcore.sdk import (
-    ChannelLimits,
-    ChannelSpec,
-    LabelSelector,
-    PermanentError,
-    SecretKeySelector,
-    SendReport,
-    SendRequest,
-    TransientError,
-    hookimpl,
-)
 from nmcore.settings import ManagerSettings
 from nmcore.sources import StaticSource
-from nmcore.testing import alert, plugin_host
+from nmcore.testing import ScriptedChannel, alert, plugin_host, scripted_manifests
 
 pytestmark = pytest.mark.anyio
 FAST = RetryPolicy(initial_delay=0.02, max_delay=0.2, jitter=0.0, deadline=30)
 
 
-@attrs.frozen(kw_only=True)
-class ScriptedConfig:
-    token: SecretKeySelector | None = None
-
-
-@attrs.frozen(kw_only=True)
-class ScriptedReceiver:
-    config_selector: LabelSelector | None = None
-
-
-class ScriptedChannel:
-    """Answers each send as the script for that receiver says: ok, transient, retry:<s>, permanent, slow:<s>,
-    bug, leak (an error quoting the secret), warn."""
-
-    def __init__(self) -> None:
-        self.scripts: dict[str, list[str]] = defaultdict(list)
-        self.sent: list[tuple[str, float, tuple[tuple[str, str], ...]]] = []
-        self.texts: list[tuple[str, str]] = []
-        """(receiver name, rendered text) of each successful send."""
-
-    @hookimpl
-    def nmcore_register_channels(self, register):  # type: ignore[no-untyped-def]
-        register(ChannelSpec(name="scripted", config_kind="ScriptedConfig", receiver_kind="ScriptedReceiver",
-                             config_schema=ScriptedConfig, receiver_schema=ScriptedReceiver,
-                             make_sender=lambda ctx: self, limits=ChannelLimits(send_timeout=0.5)))
-
-    async def send(self, request: SendRequest) -> SendReport | None:
-        name = request.receiver.name
-        step = self.scripts[name].pop(0) if self.scripts[name] else "ok"
-        if step.startswith("slow:"):
-            await anyio.sleep(float(step.split(":")[1]))
-        elif step == "transient":
-            raise TransientError("service unavailable (503)")
-        elif step.startswith("retry:"):
-            raise TransientError("rate limited", retry_after=float(step.split(":")[1]))
-        elif step == "permanent":
-            raise PermanentError("channel_not_found: invite the bot")
-        elif step == "bug":
-            raise RuntimeError("plugin bug")
-        elif step == "leak":
-            assert request.config is not None
-            raise PermanentError(f"bad token {request.secret(request.config.spec.token)}")
-        elif step == "hang":
-            await anyio.sleep(60)
-        alerts = tuple((a.labels["alertname"], a.status) for a in request.notification.alerts)
-        self.sent.append((name, time.monotonic(), alerts))
-        self.texts.append((name, request.message.text))
-        return SendReport(warnings=("user x unknown",)) if step == "warn" else None
-
-    async def aclose(self) -> None:
-        pass
-
-
-CONFIG = """
-apiVersion: v1
-kind: Secret
-metadata: {name: tok}
-stringData: {token: hunter2-very-secret}
----
-apiVersion: notification.kubesphere.io/v1alpha1
-kind: ScriptedConfig
-metadata: {name: default, labels: {type: default}}
-spec: {token: {name: tok, key: token}}
-"""
-
-
-def receivers(*names: str) -> str:
-    return "".join(f"""---
-apiVersion: notification.kubesphere.io/v1alpha1
-kind: ScriptedReceiver
-metadata: {{name: {name}, labels: {{type: global}}}}
-spec: {{}}
-""" for name in names)
-
-
 def manager(channel: ScriptedChannel, *names: str, **settings) -> Manager:  # type: ignore[no-untyped-def]
     settings.setdefault("retry", FAST)
-    return Manager.from_yaml(CONFIG + receivers(*names), plugins=[channel], settings=ManagerSettings(**settings))
+    return Manager.from_yaml(scripted_manifests(*names), plugins=[channel], settings=ManagerSettings(**settings))
 
 
 def group(*alerts) -> AlertGroup:  # type: ignore[no-untyped-def]
@@ -253,7 +165,7 @@ async def test_no_alert_is_routed_before_the_configuration_is_loaded() -> None:
 async def test_a_receiver_removed_before_sending_is_dead_lettered_with_the_reason() -> None:
     channel = ScriptedChannel()
     channel.scripts["a"] = ["transient"]
-    source = StaticSource.from_yaml(CONFIG + receivers("a"))
+    source = StaticSource.from_yaml(scripted_manifests("a"))
     async with Manager(source, host=plugin_host([channel]),
                      settings=ManagerSettings(retry=RetryPolicy(initial_delay=0.3, jitter=0))) as m:
         await m.submit(group())

@@ -11,8 +11,7 @@ import pytest
 from nmcore.alerts import AlertGroup, Notification
 from nmcore.manager import Manager
 from nmcore.render import SAMPLE, DefaultRenderer, TemplateProblem
-from nmcore.testing import alert
-from tests.test_delivery import CONFIG, ScriptedChannel, receivers
+from nmcore.testing import ScriptedChannel, alert, scripted_manifests
 
 pytestmark = pytest.mark.anyio
 REPO = Path(__file__).resolve().parents[1]
@@ -72,7 +71,7 @@ async def test_a_template_failing_on_a_real_notification_falls_back_and_the_aler
     folder = templates(tmp_path / "t", text='{% if notification.receiver.endswith("/b") %}{{ 1 // 0 }}{% endif %}'
                                             'custom for {{ notification.receiver }}')
     channel = ScriptedChannel()
-    async with Manager.from_yaml(CONFIG + receivers("a", "b"), plugins=[channel], renderer=DefaultRenderer(folder)) as m:
+    async with Manager.from_yaml(scripted_manifests("a", "b"), plugins=[channel], renderer=DefaultRenderer(folder)) as m:
         await m.submit(AlertGroup(alerts=(alert(namespace="demo"),)))
         await m.drain(5)
     texts = dict(channel.texts)
