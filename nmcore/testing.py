@@ -1,17 +1,24 @@
 """The public test kit for nmcore and channel plugins: snapshots and send requests from YAML, sample alerts,
-a sender built the way the manager builds it, a fake service served on loopback, and a scriptable fake
-channel (`ScriptedChannel`)."""
+a sender built the way the manager builds it, a fake service served on loopback, a scriptable fake channel
+(`ScriptedChannel`), and the channel contract suite (`ChannelContract`) every channel plugin runs against its
+own fake of its service."""
 
+import base64
 import logging
+import re
+import socket
 import ssl
 import time
+import traceback
+import urllib.parse
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import attrs
+import pytest
 from aiohttp import web
 
 from nmcore.alerts import Alert, Notification, Status, fingerprint_of
@@ -24,6 +31,7 @@ from nmcore.requests import build_request
 from nmcore.sdk import (
     ChannelLimits,
     ChannelSpec,
+    DeliveryError,
     LabelSelector,
     PermanentError,
     RegisterChannel,
@@ -31,6 +39,7 @@ from nmcore.sdk import (
     SendReport,
     TransientError,
     hookimpl,
+    utf8_len,
 )
 from nmcore.snapshot import Snapshot, build_snapshot
 
@@ -177,3 +186,144 @@ kind: ScriptedReceiver
 metadata: {{name: {name}, labels: {{type: global}}}}
 spec: {{}}
 """ for name in receivers)
+
+
+class FakeService(Protocol):
+    """A plugin's fake of its service, as the channel contract suite drives it."""
+
+    url: str
+    """Where the fake listens (`http://127.0.0.1:PORT`); `ChannelContract.manifests(url)` points a config at it."""
+
+    def rate_limit(self, retry_after: int) -> None:
+        """Answer the next request as the real API does when rate limiting, advertising `retry_after` seconds
+        where the API has a way to say so."""
+
+    def texts(self) -> list[str]:
+        """The message texts received so far, in order, as the channel's declared size limit measures them."""
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (it was free a moment ago): sending there is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _encodings(secret: str) -> set[str]:
+    """A secret as it might leak: as is, base64 (Basic auth), URL-quoted."""
+    return {secret, base64.b64encode(secret.encode()).decode(), urllib.parse.quote(secret, safe="")}
+
+
+class ChannelContract:
+    """The checks every channel must pass, run against a plugin's own fake of its service. A plugin subclasses
+    it in a test module (`class TestContract(ChannelContract)`) and gives:
+
+    - `plugin`: the module or object with its hook implementations;
+    - `receiver`: the ref (`Kind/namespace/name`) of the receiver `manifests` defines;
+    - `manifests(url)`: manifests whose config sends to the service at `url`, credentials from a Secret;
+    - `secrets`: every secret value in those manifests;
+    - `unconfigured`: manifests with a receiver that needs a config and has none it may use;
+    - a `service` fixture yielding its fake (a `FakeService`), and, optionally, `unreachable_match` (a regex the
+      unreachable error must match) and `rate_limits = False` for a service with no rate-limit answer.
+
+    Checked: an unreachable service is a TransientError; a secret never appears in errors, logs or reprs, in
+    any encoding; a rate limit is transient with `retry_after` at least what the service advertised; a long
+    notification arrives split within the declared limits, in order, with no alert lost; a receiver without a
+    usable config is reported by validation and not sent to.
+    """
+
+    pytestmark = pytest.mark.anyio
+    plugin: object
+    receiver: str
+    secrets: tuple[str, ...]
+    unconfigured: str
+    unreachable_match: str = ""
+    rate_limits: bool = True
+    ADVERTISED_WAIT = 30
+
+    def manifests(self, url: str) -> str:
+        raise NotImplementedError("give the manifests whose config sends to the service at `url`")
+
+    @pytest.fixture
+    def anyio_backend(self) -> str:
+        return "asyncio"
+
+    @pytest.fixture
+    def service(self) -> FakeService:
+        raise NotImplementedError("give a `service` fixture yielding the plugin's fake of its service")
+
+    @property
+    def spec(self) -> ChannelSpec[Any, Any]:
+        kind = self.receiver.split("/")[0]
+        return next(c.spec for c in plugin_host([self.plugin]).channels.values() if c.spec.receiver_kind == kind)
+
+    @asynccontextmanager
+    async def sender(self) -> AsyncIterator[Sender]:
+        async with running_sender(self.spec.make_sender, self.spec.name) as sender:
+            yield sender
+
+    def request(self, url: str, alerts: Iterable[Alert] = ()) -> SendRequest[Any, Any]:
+        return send_request(snapshot_from_yaml(self.manifests(url), plugins=[self.plugin]), self.receiver, alerts)
+
+    async def test_an_unreachable_service_is_transient(self) -> None:
+        async with self.sender() as sender:
+            with pytest.raises(TransientError, match=self.unreachable_match):
+                await sender.send(self.request(f"http://127.0.0.1:{closed_port()}"))
+
+    async def test_a_secret_never_shows_in_errors_logs_or_reprs(self, service: FakeService,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+        caplog.set_level(logging.DEBUG)
+        shown: list[str] = []
+        unreachable = f"http://127.0.0.1:{closed_port()}"
+        scenarios = [(service.url, False), (unreachable, False), (service.url, self.rate_limits)]
+        async with self.sender() as sender:
+            for url, rate_limited in scenarios:
+                if rate_limited:
+                    service.rate_limit(self.ADVERTISED_WAIT)
+                request = self.request(url)
+                try:
+                    report = await sender.send(request)
+                    shown.append(repr(report))
+                except DeliveryError as exc:
+                    shown += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
+                shown += [repr(request), repr(request.config), repr(request.receiver)]
+            shown += [repr(sender), caplog.text]
+        assert service.texts(), "the first send arrived (so the secrets were used)"
+        for secret in self.secrets:
+            for leaked in _encodings(secret):
+                assert not [text for text in shown if leaked in text], f"a secret ({leaked[:2]}…) was shown"
+
+    async def test_a_rate_limit_is_transient_and_waits_as_long_as_the_service_asks(self, service: FakeService) -> None:
+        if not self.rate_limits:
+            pytest.skip("this service has no rate-limit answer")
+        service.rate_limit(self.ADVERTISED_WAIT)
+        async with self.sender() as sender:
+            with pytest.raises(TransientError) as caught:
+                await sender.send(self.request(service.url))
+        assert caught.value.retry_after is not None and caught.value.retry_after >= self.ADVERTISED_WAIT
+
+    async def test_a_long_notification_is_split_within_the_declared_limits_in_order(self, service: FakeService) -> None:
+        limits = self.spec.limits
+        size = min(x for x in (limits.max_message_bytes, limits.max_message_chars, 20_000) if x is not None)
+        note = "lorem ipsum dolor " * 25  # 450 characters per alert, with the alert's number
+        count = max(30, 3 * size // len(note))
+        alerts = [alert(namespace="demo", annotations={"summary": f"alert-{i:04} {note}"}, pod=f"p{i:04}")
+                  for i in range(count)]
+        async with self.sender() as sender:
+            await sender.send(self.request(service.url, alerts))
+        texts = service.texts()
+        if limits.max_message_bytes is not None or limits.max_message_chars is not None:
+            assert len(texts) > 1, "more than the declared size arrives as several messages"
+        for text in texts:
+            assert limits.max_message_bytes is None or utf8_len(text) <= limits.max_message_bytes
+            assert limits.max_message_chars is None or len(text) <= limits.max_message_chars
+        received = re.findall(r"alert-(\d{4})", "\n".join(texts))
+        assert sorted(set(received), key=received.index) == [f"{i:04}" for i in range(count)], \
+            "every alert arrives, in order"
+
+    def test_a_receiver_without_a_usable_config_is_reported_and_not_sent_to(self) -> None:
+        snapshot = snapshot_from_yaml(self.unconfigured, plugins=[self.plugin])
+        assert len(snapshot.skipped) == 1, snapshot.problems
+        (ref, reason) = next(iter(snapshot.skipped.items()))
+        assert ref not in snapshot.targets
+        assert any(ref in str(p) and "will not send" in str(p) and reason in str(p) for p in snapshot.problems)

@@ -7,7 +7,6 @@ import nm_email.session
 import pytest
 
 from nmcore.sdk import PermanentError, TransientError
-from nmcore.testing import alert
 
 pytestmark = pytest.mark.anyio
 
@@ -213,13 +212,3 @@ async def test_refused_recipients(mail_server, sender, request_for, trust_test_c
         await sender.send(request_for(config_yaml(server.port, LOGIN, to="[gone@xyz.com]"), OPS))
     with pytest.raises(TransientError, match=r"full@xyz.com: 452 4.2.2 mailbox full"):
         await sender.send(request_for(config_yaml(server.port, LOGIN, to="[gone@xyz.com, full@xyz.com]"), OPS))
-
-
-async def test_unreachable_server_is_transient(sender, request_for):
-    import socket
-
-    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with pytest.raises(TransientError, match=f"SMTP server 127.0.0.1:{port} unreachable while connecting"):
-        await sender.send(request_for(config_yaml(port), OPS, alerts=(alert(namespace="demo"),)))

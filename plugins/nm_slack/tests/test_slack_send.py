@@ -78,13 +78,10 @@ async def test_ok_false_ratelimited_is_transient_with_the_retry_after_delay(slac
     assert "ratelimited" in str(caught.value)
 
 
-async def test_server_errors_and_unreachable_servers_are_transient(slack, sender, seed):
+async def test_server_errors_are_transient(slack, sender, seed):  # unreachable: the contract suite
     slack.fail_next(status=503, body="upstream unavailable")
     with pytest.raises(TransientError, match="HTTP 503"):
         await sender.send(request_for(seed(slack.url), TENANT))
-    dead = seed("http://127.0.0.1:9")
-    with pytest.raises(TransientError, match=r"Slack chat.postMessage to channel .alert. (unreachable|timed out)"):
-        await sender.send(request_for(dead, TENANT))
 
 
 def revoke(slack):
