@@ -11,6 +11,9 @@ from nmcore.schema import KEY, open_schema
 
 Status = Literal["firing", "resolved"]
 
+VERIFY_ALERTNAME = "NmcoreVerify"
+"""The alertname of `nm verify`'s test notification, which the built-in subject shows as a short [TEST] line."""
+
 
 def fingerprint_of(labels: Mapping[str, str]) -> str:
     """A stable id for an alert's label set, used when the sender gave none (a bare JSON array)."""
@@ -87,6 +90,11 @@ class Notification:
     @property
     def status(self) -> Status:
         return "firing" if any(a.status == "firing" for a in self.alerts) else "resolved"
+
+    @property
+    def is_test(self) -> bool:
+        """A test notification from `nm verify`, not a real alert."""
+        return len(self.alerts) == 1 and self.alerts[0].labels.get("alertname") == VERIFY_ALERTNAME
 
     @property
     def firing(self) -> tuple[Alert, ...]:

@@ -32,7 +32,7 @@ async def send_once(channel: StartedChannel, snapshot: Snapshot, target: Target,
                     notification: Notification, renderer: Renderer) -> SendResult:
     """Send `notification` to `target` once. A plugin that raises something unexpected is reported as a
     transient failure (and logged as the plugin bug it is), never let through to kill delivery."""
-    request, secrets = build_request(snapshot, target, notification, renderer.render(notification))
+    request, secrets = build_request(snapshot, target, notification, renderer.render(notification, target))
     hard_deadline = channel.spec.limits.send_timeout * 2  # the channel's own timeout should fire first
     started = time.perf_counter()
     try:

@@ -95,6 +95,16 @@ class Rendered(Protocol):
     @property
     def html(self) -> str: ...
 
+    @property
+    def title(self) -> str:
+        """The title of channels that have one (DingTalk, Pushover); the subject unless `titleTemplate` says."""
+        ...
+
+    @property
+    def post(self) -> str:
+        """A Feishu-style rich-text post, as JSON text."""
+        ...
+
 
 @attrs.frozen(kw_only=True)
 class SendReport:
@@ -136,6 +146,10 @@ def _always(_: Any) -> bool:
     return True
 
 
+def _text_only(_: Any) -> tuple[str, ...]:
+    return ("text",)
+
+
 @attrs.frozen(kw_only=True)
 class V2Beta2Block:
     """Where a channel sits in the v2beta2 API, whose Config and Receiver kinds hold one block per channel
@@ -171,6 +185,10 @@ class ChannelSpec(Generic[ConfigT, ReceiverT]):
     operator's templates only the subject applies to it, and `nm plugins` and `nm validate` say so."""
     v2beta2: V2Beta2Block | None = None
     """How the channel appears in the v2beta2 API (read by the v2beta2 loader; None: v1alpha1 only)."""
+    body_format: str = "text"
+    """The format a receiver's `template` renders when it sets no `tmplType` (email: html)."""
+    formats: Callable[[Any], tuple[str, ...]] = _text_only
+    """Given a receiver spec, the formats it is sent in (`nm render` shows these): email subject, text, html."""
 
     def __attrs_post_init__(self) -> None:
         if attrs.has(self.receiver_schema) and CONFIG_SELECTOR in attrs.fields_dict(self.receiver_schema):

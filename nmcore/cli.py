@@ -17,9 +17,11 @@ from nmcore.ingest import parse_payload
 from nmcore.manifests import documents_from_paths
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
-from nmcore.snapshot import DEFAULT_NAMESPACE, Snapshot, build_snapshot
+from nmcore.resources import ConfigMapKeySelector
+from nmcore.snapshot import DEFAULT_NAMESPACE, Document, Problem, Snapshot, build_snapshot
 from nmcore.sqlitestore import STATE_FILE, Counts
 from nmcore.store import DeadLetter, Job
+from nmcore.templatechoice import FORMATS, TemplateSettings
 from nmcore.tenancy import TenantOptions
 
 log = logging.getLogger("nmcore")
@@ -126,6 +128,21 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--namespace", default=DEFAULT_NAMESPACE)
     _templates_argument(verify)
 
+    render = commands.add_parser("render", help="show a receiver's message for a payload (or a sample) in every "
+                                                "format it is sent in, as amtool template render does; sends nothing")
+    where = render.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config-dir", type=Path, help="the manifests (receivers, ConfigMaps) in this folder")
+    where.add_argument("--kubernetes", action="store_true", help="the cluster's configuration (--kubeconfig)")
+    render.add_argument("--kubeconfig", type=Path, help="with --kubernetes: the kubeconfig file to use")
+    render.add_argument("receivers", nargs="*", metavar="RECEIVER",
+                        help="name, Kind/name or Kind/namespace/name (default: every receiver)")
+    render.add_argument("--payload", type=Path, help="an Alertmanager webhook body or a JSON array of alerts "
+                                                     "(default: a sample of two alerts, firing and resolved)")
+    render.add_argument("--format", action="append", default=[], choices=FORMATS,
+                        help="only this format, printed raw (repeatable; default: the formats the channel sends)")
+    render.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    _templates_argument(render)
+
     commands.add_parser("plugins", help="the installed channels and the plugins that provide them")
 
     crds = commands.add_parser("crds", help="write the CustomResourceDefinitions of every installed channel's kinds")
@@ -148,8 +165,34 @@ def _parser() -> argparse.ArgumentParser:
 
 def _templates_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--templates", type=Path, metavar="DIR",
-                        help="your own Jinja2 templates: any of subject.j2, text.j2, markdown.j2, html.j2 (the "
-                             "built-in ones stay available as default/text.j2 and so on); checked at start")
+                        help="your own Jinja2 templates, NAME.j2 each: subject.j2, text.j2, markdown.j2, html.j2 "
+                             "replace that format for every receiver; any NAME can be used by receivers' "
+                             "`template` fields (the built-in ones are nm.default.subject, nm.default.html, ...); "
+                             "checked at start")
+    parser.add_argument("--templates-configmap", metavar="[NAMESPACE/]NAME[:KEY]",
+                        help="a ConfigMap of global templates, one per key (the NotificationManager's template.text)")
+    parser.add_argument("--language", default="English",
+                        help="the language of messages: English (default), zh-cn (built in), or one of a "
+                             "--language-pack; a receiver's `language` field overrides it")
+    parser.add_argument("--language-pack", action="append", default=[], metavar="[NAMESPACE/]NAME",
+                        help="a ConfigMap of language packs in the Go original's format (repeatable)")
+
+
+def _configmap_ref(text: str) -> ConfigMapKeySelector:
+    """`[namespace/]name[:key]` as a ConfigMap reference."""
+    where, _, key = text.partition(":")
+    namespace, _, name = where.rpartition("/")
+    if not name:
+        raise argparse.ArgumentTypeError(f"expected [NAMESPACE/]NAME[:KEY], got {text!r}")
+    return ConfigMapKeySelector(name=name, namespace=namespace, key=key)
+
+
+def _renderer(args: argparse.Namespace) -> DefaultRenderer:
+    """The renderer the template flags describe; a broken --templates file raises TemplateProblem naming it."""
+    settings = TemplateSettings(
+        language=args.language, language_pack=tuple(map(_configmap_ref, args.language_pack)),
+        text=_configmap_ref(args.templates_configmap) if args.templates_configmap else None)
+    return DefaultRenderer(args.templates, settings=settings, default_namespace=args.namespace)
 
 
 def _host() -> PluginHost:
@@ -190,7 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tenant_resolver=args.tenant_resolver, tenant_options=TenantOptions(kubesphere_url=args.kubesphere_url),
         default_namespace=args.namespace, max_pending=args.max_pending, dedup_window=args.dedup_window,
         per_receiver=args.sends_per_receiver, cluster=args.cluster, retry=RetryPolicy(deadline=args.retry_deadline))
-    manager = Manager(source, settings=settings, host=host, store=store, renderer=DefaultRenderer(args.templates))
+    manager = Manager(source, settings=settings, host=host, store=store, renderer=_renderer(args))
     host, port = args.listen
     anyio.run(serve, manager, host, port, args.grace)
     return 0
@@ -202,24 +245,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     snapshot = build_snapshot(documents, host.channels, default_namespace=args.namespace, problems=problems)
     for problem in snapshot.problems:
         print(problem)
-    template_problems = 0
-    if args.templates is not None:
-        try:
-            renderer = DefaultRenderer(args.templates)
-        except TemplateProblem as exc:
-            print(exc)
-            template_problems = 1
-        else:
+    try:
+        renderer = _renderer(args)
+        template_problems = [str(p) for p in renderer.prepare(snapshot)]
+    except TemplateProblem as exc:
+        template_problems = [str(exc)]
+    else:
+        if args.templates is not None:
             _note_own_layouts(args.templates, renderer, snapshot)
+    for problem_text in template_problems:
+        print(problem_text)
     print(f"{len(documents)} manifests: {len(snapshot.targets)} receivers can send, {len(snapshot.skipped)} cannot, "
-          f"{len(snapshot.problems) + template_problems} problems", file=sys.stderr)
+          f"{len(snapshot.problems) + len(template_problems)} problems", file=sys.stderr)
     return 1 if snapshot.problems or template_problems else 0
 
 
 def _note_own_layouts(folder: Path, renderer: DefaultRenderer, snapshot: Snapshot) -> None:
     """Say which of the operator's templates a channel that lays out its own messages ignores (not a problem:
     the receivers still send, with the channel's own layout)."""
-    ignored = sorted(fmt for fmt in renderer.custom if fmt != "subject")
+    ignored = sorted(fmt for fmt in renderer.settings.formats if fmt != "subject")
     if not ignored:
         return
     for name, registered in sorted(snapshot.channels.items()):
@@ -287,7 +331,7 @@ async def _verify_local(args: argparse.Namespace) -> list[dict]:
         raise LookupError(f"--config-dir {args.config_dir} is not a folder")
     manager = Manager(StaticSource(*documents_from_paths([args.config_dir])), host=_host(),
                       settings=ManagerSettings(default_namespace=args.namespace),
-                      renderer=DefaultRenderer(args.templates))
+                      renderer=_renderer(args))
     async with manager:
         await manager.wait_ready(10)
         refs = [find_receiver(manager.snapshot, name) for name in args.receivers] or sorted(
@@ -322,6 +366,69 @@ def _verify_remote(args: argparse.Namespace) -> list[dict]:
         return results
     finally:
         quiet.setLevel(level)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from nmcore.preview import preview
+    from nmcore.verify import find_receiver
+
+    host = _host()
+    group = None
+    if args.payload is not None:
+        try:
+            parsed = parse_payload(json.loads(args.payload.read_text()))
+        except (OSError, ValueError, PayloadError) as exc:
+            print(f"nm render: {args.payload}: {exc}", file=sys.stderr)
+            return 2
+        group = parsed.group
+    if args.kubernetes:
+        snapshot = anyio.run(_kubernetes_snapshot, args, host)
+    elif not args.config_dir.is_dir():
+        print(f"nm render: --config-dir {args.config_dir} is not a folder", file=sys.stderr)
+        return 2
+    else:
+        documents, problems = documents_from_paths([args.config_dir])
+        snapshot = build_snapshot(documents, host.channels, default_namespace=args.namespace, problems=problems)
+    renderer = _renderer(args)
+    renderer.prepare(snapshot)
+    try:
+        refs = [find_receiver(snapshot, name) for name in args.receivers] or sorted(snapshot.targets)
+    except LookupError as exc:
+        print(f"nm render: {exc}", file=sys.stderr)
+        return 2
+    for ref in refs:
+        target = snapshot.targets.get(ref)
+        if target is None:
+            print(f"nm render: {ref} cannot send: {snapshot.skipped.get(ref, 'not configured')}", file=sys.stderr)
+            return 1
+        shown = preview(renderer, snapshot, target, group, tuple(args.format))
+        if args.format:  # raw, for a browser or a diff
+            for problem in shown.problems:
+                print(f"nm render: {ref}: {problem}", file=sys.stderr)
+            print("\n".join(text for _, _, text in shown.parts))
+        else:
+            print("\n".join(shown.lines()) + "\n")
+    return 0
+
+
+async def _kubernetes_snapshot(args: argparse.Namespace, host: PluginHost) -> "Snapshot":
+    """The cluster's configuration as listed once (no watching: a render is a moment's look)."""
+    from nmcore.kube import KubernetesSource
+
+    source = KubernetesSource.for_channels(host.channels, rolebindings=False, namespace=args.namespace,
+                                           kubeconfig=args.kubeconfig, post_events=False)
+    listed: list[Snapshot] = []
+
+    def publish(documents: Sequence[Document], problems: Sequence[Problem]) -> Snapshot:
+        listed.append(build_snapshot(documents, host.channels, default_namespace=args.namespace,
+                                     problems=problems))
+        tasks.cancel_scope.cancel()
+        return listed[-1]
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(source.run, publish)
+    return listed[0]
 
 
 def cmd_plugins(_: argparse.Namespace) -> int:
@@ -449,7 +556,7 @@ def cmd_crds(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "route": cmd_route, "verify": cmd_verify,
-            "plugins": cmd_plugins,
+            "render": cmd_render, "plugins": cmd_plugins,
             "deliveries": cmd_deliveries, "crds": cmd_crds}
 
 

@@ -65,7 +65,7 @@ class Manager:
         self.router = Router(self.host, self.host.tenant_resolver(settings.tenant_resolver, settings.tenant_options),
                              on_lookup_failure=lambda namespace, error: self.metrics.tenant_lookup_failures.inc())
         self._store = store or MemoryStore()
-        self._renderer = renderer or DefaultRenderer()
+        self._renderer = renderer or DefaultRenderer(default_namespace=settings.default_namespace)
         self._http = http_client
         self._session: aiohttp.ClientSession | None = None
         self._snapshot = empty_snapshot(self.host.channels)
@@ -105,11 +105,18 @@ class Manager:
     def store(self) -> Store:
         return self._store
 
+    def template_status(self, receiver: str) -> list[str]:
+        """Template trouble of one receiver now: refused templates, and the last failure of each format."""
+        return self._renderer.receiver_status(receiver)
+
     def publish(self, documents: Sequence[Document], problems: Sequence[Problem] = ()) -> Snapshot:
         """Build a snapshot from a source's documents and swap it in whole."""
         started = time.perf_counter()
         snapshot = build_snapshot(documents, self.host.channels, default_namespace=self.settings.default_namespace,
                                   problems=problems)
+        template_problems = self._renderer.prepare(snapshot)
+        if template_problems:
+            snapshot = attrs.evolve(snapshot, problems=(*snapshot.problems, *template_problems))
         self._snapshot = snapshot
         self._ready.set()
         m = self.metrics

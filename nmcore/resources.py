@@ -110,6 +110,32 @@ class Secret:
 
 
 @attrs.frozen(kw_only=True)
+class ConfigMap:
+    """A core v1 ConfigMap: where message templates and language packs come from (`binaryData` is not read)."""
+
+    api_version: Literal["v1"] = attrs.field(default="v1", metadata={KEY: "apiVersion"})
+    kind: Literal["ConfigMap"] = "ConfigMap"
+    metadata: ObjectMeta
+    data: Mapping[str, str] = attrs.field(factory=dict)
+    binary_data: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    immutable: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ConfigMapKeySelector:
+    """A ConfigMap (in `namespace`, default: the referring object's) and optionally one key of it; with no key
+    every key is read, as in the Go original's ConfigmapKeySelector."""
+
+    name: str
+    namespace: str = ""
+    key: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"ConfigMap {where}" + (f" key {self.key}" if self.key else "")
+
+
+@attrs.frozen(kw_only=True)
 class RoleRef:
     api_group: str = "rbac.authorization.k8s.io"
     kind: str

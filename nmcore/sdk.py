@@ -9,6 +9,8 @@ and may change. An import-linter contract in the lint session holds the plugins 
   client and aiohttp session), `V2Beta2Block`.
 - Failing: `DeliveryError`, `TransientError` (retried, honouring `retry_after`), `PermanentError`.
 - Schema pieces for Config/Receiver specs: `LabelSelector`, `SecretKeySelector`, `Credential`, `TLSConfig`,
+  `ReceiverTemplates` (the base of a Receiver spec with the template fields: `template`, `tmplText`, `language`;
+  add `subject_template`, `title_template`, `tmpl_type` where the channel has them), `ConfigMapKeySelector`,
   `MANIFEST_KEY` (field metadata for a manifest key that is not the camelCase of the field's name) and
   `converter` (to register a structure hook for a type of your own).
 - HTTP: `check_status`/`raise_for_status` (2xx ok; 408, 425, 429 and 5xx transient with `Retry-After`;
@@ -45,10 +47,11 @@ from nmcore.httpfailures import (
     transport_errors,
 )
 from nmcore.render import HIDDEN_LABELS, format_time
-from nmcore.resources import Credential, LabelSelector, SecretKeySelector
+from nmcore.resources import ConfigMapKeySelector, Credential, LabelSelector, SecretKeySelector
 from nmcore.schema import KEY as MANIFEST_KEY
 from nmcore.schema import converter
 from nmcore.splitting import chunks, split_text, utf8_len
+from nmcore.templatechoice import ReceiverTemplates
 from nmcore.tlsconfig import ClientCertificate, SecretReader, TLSConfig, credential_value, ssl_context
 
 __all__ = [
@@ -61,11 +64,13 @@ __all__ = [
     "ChannelLimits",
     "ChannelSpec",
     "ClientCertificate",
+    "ConfigMapKeySelector",
     "Credential",
     "DeliveryError",
     "LabelSelector",
     "Notification",
     "PermanentError",
+    "ReceiverTemplates",
     "RegisterChannel",
     "Rendered",
     "SecretKeySelector",

@@ -116,7 +116,7 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES) -> Sta
             "channels": sorted(snapshot.channels),
             "receivers": [
                 {"receiver": ref, "channel": t.channel, "tenant": t.tenant,
-                 "config": t.config.ref if t.config else None}
+                 "config": t.config.ref if t.config else None, "template_problems": manager.template_status(ref)}
                 for ref, t in sorted(snapshot.targets.items())
             ],
             "cannot_send": [{"receiver": ref, "reason": why} for ref, why in sorted(snapshot.skipped.items())],

@@ -18,6 +18,7 @@ from nmcore.errors import PermanentError
 from nmcore.gcpause import gc_paused
 from nmcore.resources import (
     GROUP_VERSION,
+    ConfigMap,
     Credential,
     ObjectMeta,
     Resource,
@@ -77,6 +78,10 @@ class Snapshot:
     problems: tuple[Problem, ...]
     secrets: Mapping[tuple[str, str], Secret] = attrs.field(repr=False)
     namespace_users: Mapping[str, frozenset[str]]
+    configmaps: Mapping[tuple[str, str], ConfigMap] = attrs.field(factory=dict, repr=False)
+    """(namespace, name) → ConfigMap: templates and language packs."""
+    configmap_origins: Mapping[tuple[str, str], str] = attrs.field(factory=dict, repr=False)
+    """(namespace, name) → the document a ConfigMap came from, so a broken template is reported where it lives."""
 
     def rolebinding_users(self, namespace: str) -> frozenset[str]:
         return self.namespace_users.get(namespace, frozenset())
@@ -157,6 +162,8 @@ class _Builder:
         self.configs: list[Resource] = []
         self.receivers: list[Resource] = []
         self.secrets: dict[tuple[str, str], Secret] = {}
+        self.configmaps: dict[tuple[str, str], ConfigMap] = {}
+        self.configmap_origins: dict[tuple[str, str], str] = {}
         self.origins: dict[str, str] = {}
         self.namespace_users: dict[str, set[str]] = defaultdict(set)
 
@@ -180,6 +187,8 @@ class _Builder:
         try:
             if api_version == "v1" and kind == "Secret":
                 self.add_secret(doc, structure(body, Secret))
+            elif api_version == "v1" and kind == "ConfigMap":
+                self.add_configmap(doc, structure(body, ConfigMap))
             elif api_version.startswith("rbac.authorization.k8s.io/") and kind == "RoleBinding":
                 self.add_rolebinding(doc, structure(body, RoleBinding))
             elif api_version == GROUP_VERSION:
@@ -215,6 +224,12 @@ class _Builder:
                          f"{exc} @ $.data")
             return
         self.secrets[(self.namespace_of(secret.metadata), secret.metadata.name)] = secret
+
+    def add_configmap(self, doc: Document, configmap: ConfigMap) -> None:
+        if self.claim(doc, "ConfigMap", configmap.metadata):
+            key = (self.namespace_of(configmap.metadata), configmap.metadata.name)
+            self.configmaps[key] = configmap
+            self.configmap_origins[key] = doc.origin
 
     def add_rolebinding(self, doc: Document, binding: RoleBinding) -> None:
         if self.claim(doc, "RoleBinding", binding.metadata):
@@ -369,4 +384,6 @@ def build_snapshot(
         problems=tuple(builder.problems),
         secrets=builder.secrets,
         namespace_users={ns: frozenset(users) for ns, users in builder.namespace_users.items()},
+        configmaps=builder.configmaps,
+        configmap_origins=builder.configmap_origins,
     )

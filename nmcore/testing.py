@@ -69,7 +69,9 @@ def send_request(snapshot: Snapshot, receiver_ref: str, alerts: Iterable[Alert] 
         raise LookupError(f"{receiver_ref} cannot send: {reason}; problems: {[str(p) for p in snapshot.problems]}")
     notification = Notification(receiver=receiver_ref, channel=target.channel, tenant=target.tenant,
                                 alerts=tuple(alerts) or (alert(namespace="demo"),))
-    request, _ = build_request(snapshot, target, notification, DefaultRenderer().render(notification))
+    renderer = DefaultRenderer()
+    renderer.prepare(snapshot)
+    request, _ = build_request(snapshot, target, notification, renderer.render(notification, target))
     return request
 
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import attrs
 
-from nmcore.alerts import Alert, Notification
+from nmcore.alerts import VERIFY_ALERTNAME, Alert, Notification
 from nmcore.errors import UnknownReceiver
 from nmcore.snapshot import Snapshot, Target
 
-ALERTNAME = "NmcoreVerify"
+ALERTNAME = VERIFY_ALERTNAME
 
 
 @attrs.frozen(kw_only=True)

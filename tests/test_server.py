@@ -8,14 +8,12 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
-import uvicorn
 
 from nmcore.manager import Manager
-from nmcore.server import _Server, create_app
-from tests.support import free_port
+from nmcore.server import create_app
+from tests.support import free_port, serving_app
 
 pytestmark = pytest.mark.anyio
 SAMPLES = Path(__file__).resolve().parent / "samples"
@@ -39,16 +37,8 @@ spec: {{}}
 @pytest.fixture
 async def intake(sink) -> AsyncIterator[tuple[Manager, str]]:  # type: ignore[no-untyped-def]
     manager = Manager.from_yaml(config(sink.url("all")))
-    app = create_app(manager, max_body_bytes=64 * 1024)
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
-    async with manager, anyio.create_task_group() as tasks:
-        tasks.start_soon(server.serve)
-        with anyio.fail_after(5):
-            while not server.started:
-                await anyio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield manager, f"http://127.0.0.1:{port}"
-        server.should_exit = True
+    async with manager, serving_app(create_app(manager, max_body_bytes=64 * 1024)) as url:
+        yield manager, url
 
 
 async def post(url: str, body: bytes | str, content_type: str = "application/json") -> httpx.Response:
@@ -117,7 +107,7 @@ async def test_health_readiness_metrics_and_status(intake) -> None:  # type: ign
     assert "nmcore_alerts_received_total 2.0" in metrics
     assert 'nmcore_deliveries_total{channel="webhook",outcome="delivered"} 1.0' in metrics
     assert status["receivers"] == [{"receiver": f"WebhookReceiver/{NS}/everyone", "channel": "webhook",
-                                    "tenant": "", "config": None}]
+                                    "tenant": "", "config": None, "template_problems": []}]
     assert status["cannot_send"] == [{"receiver": f"WebhookReceiver/{NS}/orphan",
                                       "reason": "no WebhookConfig labelled type: default to fall back on"}]
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-import uvicorn
 from aiohttp import web
 
 from nmcore.cli import main
 from nmcore.manager import Manager
-from nmcore.server import _Server, create_app
+from nmcore.server import create_app
 from nmcore.testing import serving
 from nmcore.verify import ALERTNAME, UnknownReceiver
 from tests.conftest import WebhookSink
+from tests.support import serving_app
 
 pytestmark = pytest.mark.anyio
 NS = "kubesphere-monitoring-system"
@@ -98,14 +98,8 @@ async def test_receivers_are_found_by_full_ref_kind_and_name_or_a_unique_bare_na
 async def running(sink: WebhookSink) -> AsyncIterator[str]:
     yaml_text = receiver("good", sink.url("good")) + receiver("bad", sink.url("bad"))
     manager = Manager.from_yaml(yaml_text)
-    server = _Server(uvicorn.Config(create_app(manager), host="127.0.0.1", port=0, log_config=None, lifespan="off"))
-    async with manager, anyio.create_task_group() as tasks:
-        tasks.start_soon(server.serve)
-        with anyio.fail_after(5):
-            while not server.started:
-                await anyio.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        server.should_exit = True
+    async with manager, serving_app(create_app(manager)) as url:
+        yield url
 
 
 async def test_the_server_verifies_a_receiver_over_http(running: str, sink: WebhookSink) -> None:

@@ -168,6 +168,7 @@ SPEC = ChannelSpec(
     limits=LIMITS,
     config_required=_needs_config,
     description="HTTP POST of the alert group as JSON (Alertmanager webhook shape)",
+    formats=lambda spec: (),
 )
 
 

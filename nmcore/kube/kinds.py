@@ -1,5 +1,6 @@
 """The Kubernetes resources nmcore reads, and how their objects are named as config documents."""
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,8 +27,14 @@ class WatchedKind:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
+    @property
+    def snake_name(self) -> str:
+        """`config_map` for ConfigMap: how the Kubernetes client names its methods (`list_namespaced_config_map`)."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.kind).lower()
+
 
 SECRETS = WatchedKind("Secret", "", "v1", "secrets")
+CONFIGMAPS = WatchedKind("ConfigMap", "", "v1", "configmaps")
 ROLEBINDINGS = WatchedKind("RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", cluster_wide=True)
 
 
@@ -43,8 +50,9 @@ def channel_kinds(channels: Mapping[str, RegisteredChannel]) -> list[WatchedKind
 
 
 def kinds_for(channels: Mapping[str, RegisteredChannel], *, rolebindings: bool = True) -> list[WatchedKind]:
-    """Everything a manager needs: the channels' kinds, Secrets and (for the `rbac` tenant resolver) RoleBindings."""
-    return [*channel_kinds(channels), SECRETS, *([ROLEBINDINGS] if rolebindings else [])]
+    """Everything a manager needs: the channels' kinds, Secrets, ConfigMaps (templates, language packs) and, for the
+    `rbac` tenant resolver, RoleBindings."""
+    return [*channel_kinds(channels), SECRETS, CONFIGMAPS, *([ROLEBINDINGS] if rolebindings else [])]
 
 
 def object_key(obj: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -201,8 +201,8 @@ class KubernetesSource:
         if not kind.group:
             api = CoreV1Api(client)
             if kind.cluster_wide:
-                return getattr(api, f"list_{kind.kind.lower()}_for_all_namespaces")(**params)
-            return getattr(api, f"list_namespaced_{kind.kind.lower()}")(self.namespace, **params)
+                return getattr(api, f"list_{kind.snake_name}_for_all_namespaces")(**params)
+            return getattr(api, f"list_namespaced_{kind.snake_name}")(self.namespace, **params)
         custom = CustomObjectsApi(client)
         if kind.cluster_wide:
             return custom.list_cluster_custom_object(kind.group, kind.version, kind.plural, **params)

@@ -15,6 +15,8 @@ SPEC = ChannelSpec(
     make_sender=EmailSender,
     limits=LIMITS,
     description="email over SMTP: STARTTLS or implicit TLS (port 465), AUTH PLAIN/LOGIN/CRAM-MD5, pooled sessions",
+    body_format="html",
+    formats=lambda spec: ("subject", "text") if spec.tmpl_type == "text" else ("subject", "text", "html"),
 )
 
 

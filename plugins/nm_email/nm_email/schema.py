@@ -7,10 +7,11 @@ not as a failed delivery at 3 a.m.
 import email.errors
 import email.utils
 from email.headerregistry import Address
+from typing import Literal
 
 import attrs
 
-from nmcore.sdk import MANIFEST_KEY, LabelSelector, SecretKeySelector, TLSConfig
+from nmcore.sdk import MANIFEST_KEY, LabelSelector, ReceiverTemplates, SecretKeySelector, TLSConfig
 
 
 def mailbox(text: str) -> Address:
@@ -73,9 +74,14 @@ class EmailConfigSpec:
 
 
 @attrs.frozen(kw_only=True)
-class EmailReceiverSpec:
+class EmailReceiverSpec(ReceiverTemplates):
+    """Who gets the mail; `template`/`tmplText`/`subjectTemplate`/`tmplType` as in the Go original's v2beta2."""
+
     to: tuple[str, ...]
     config_selector: LabelSelector | None = None
+    subject_template: str | None = None
+    tmpl_type: Literal["html", "text"] | None = None
+    """html (default): plain text and HTML alternatives, `template` renders the HTML; text: plain text only."""
 
     def __attrs_post_init__(self) -> None:
         if not self.to:

@@ -70,7 +70,7 @@ class EmailSender:
         warnings: list[str] = []
         delivered = 0
         for batch in LIMITS.batches(recipients):
-            data = compose(sender, batch, request.message).as_bytes()
+            data = compose(sender, batch, request.message, html=receiver.tmpl_type != "text").as_bytes()
             try:
                 async with pool.session(new_session) as smtp:
                     with smtp_errors(server, "sending the message"):

@@ -76,6 +76,7 @@ async def test_verify_reports_the_smtp_servers_answer_for_each_receiver(mail_ser
 
     assert everyone.ok and everyone.config == "EmailConfig/kubesphere-monitoring-system/default-email-config"
     [test_mail] = server.received
-    assert test_mail.rcpt_tos == ("global@xyz.com",) and "NmcoreVerify" in test_mail.message()["Subject"]
+    assert test_mail.rcpt_tos == ("global@xyz.com",)
+    assert test_mail.message()["Subject"] == "[TEST] nmcore test notification for global-email-receiver"
     assert not tenant.ok and "535" in tenant.error and "'abc1'" in tenant.error
     assert "test" not in tenant.error, f"never the password: {tenant.error}"

@@ -1,6 +1,7 @@
 """What arrives in the mailbox: Chinese text intact, headers that no label value can add to."""
 
 import email
+import email.header
 import email.policy
 from types import SimpleNamespace
 
@@ -86,3 +87,47 @@ def test_compose_keeps_even_a_multi_line_subject_on_one_line():
     parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
     assert parsed["Bcc"] is None and parsed["X-Injected"] is None
     assert parsed["Subject"] == "[FIRING] x Bcc: evil@attacker.example X-Injected: yes"
+
+
+@pytest.mark.parametrize("message", [
+    "Pod dev/web-1 (busybox-3jb7u6) is restarting 1.07 times / 5 minutes, see http://grafana.example.com/d/abc",
+    "crash http://alertmanager.example.com:9093/#/alerts?receiver=kubesphere-monitoring-system \"quoted\" text",
+    "容器组 dev/web-1 正在反复重启：过去五分钟内重启了 1.07 次，请检查 EmailReceiver/kubesphere-monitoring-system/x",
+    "mixed naïve text with =?utf-8?q?lookalike?= an encoded word inside and more words to make it long",
+])
+async def test_a_long_subject_reads_back_exactly_as_rendered(mail_server, sender, request_for, message):
+    """Folding a long Subject must not put the break right after `Subject:` (clients then show a leading space)
+    nor change a single character, in ASCII or Chinese."""
+    server = await mail_server(tls=None, auth_required=False)
+    request = request_for(receiver_yaml(server.port, "[ops@xyz.com]"), OPS,
+                          alerts=(alert(alertname="KubePodCrashLooping", annotations={"message": message}),))
+    assert len(request.message.subject) > 70
+
+    await sender.send(request)
+
+    [received] = server.received
+    lines = received.content.split(b"\r\n\r\n")[0].decode("ascii").split("\r\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("Subject:"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+    subject_lines = lines[start:end]
+    assert subject_lines[0].startswith("Subject: ") and subject_lines[0] != "Subject: ", "never folded at once"
+    assert all(len(line) <= 78 or " " not in line.strip() for line in subject_lines), subject_lines
+    assert received.message()["Subject"] == request.message.subject
+    legacy = email.message_from_bytes(received.content)  # the compat32 parser many scripts still use
+    unfolded = str(legacy["Subject"]).replace("\r\n", "")  # RFC 5322 unfolding
+    decoded = str(email.header.make_header(email.header.decode_header(unfolded)))
+    assert decoded == request.message.subject and not decoded.startswith(" ")
+
+
+async def test_tmpl_type_text_sends_plain_text_only_and_subject_template_names_the_subject(
+        mail_server, sender, request_for):
+    server = await mail_server(tls=None, auth_required=False)
+    manifests = receiver_yaml(server.port, "[ops@xyz.com]") + (
+        "  tmplType: text\n  subjectTemplate: '{{ alerts | length }} for {{ receiver_name }}'\n")
+    request = request_for(manifests, OPS)
+
+    await sender.send(request)
+
+    message = server.received[0].message()
+    assert message.get_content_type() == "text/plain" and message["Subject"] == "1 for ops"
+    assert message.get_content().replace("\r\n", "\n") == request.message.text

@@ -19,6 +19,7 @@ SPEC = ChannelSpec(
     make_sender=SlackSender,
     limits=LIMITS,
     config_required=needs_config,
+    formats=lambda spec: ("subject", "text"),
     description="Slack messages via chat.postMessage (bot token with chat:write) or an incoming webhook",
     own_layout=True,  # Block Kit sections built from the alerts; only the subject comes from the templates
 )

@@ -135,3 +135,8 @@ def layout(notification: Notification, subject: str) -> list[SlackMessage]:
             blocks=tuple(_block(s.mrkdwn) for s in shown),
         ))
     return messages
+
+
+def plain_messages(text: str) -> list[SlackMessage]:
+    """A receiver's own template's text as it rendered it (escaped, no blocks), in as many messages as it takes."""
+    return [SlackMessage(text=piece, blocks=()) for piece in split_text(escape(text), TEXT_LIMIT)]

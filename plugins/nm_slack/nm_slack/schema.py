@@ -2,7 +2,7 @@
 
 import attrs
 
-from nmcore.sdk import Credential, LabelSelector, SecretKeySelector
+from nmcore.sdk import Credential, LabelSelector, ReceiverTemplates, SecretKeySelector
 
 DEFAULT_API_URL = "https://slack.com/api"
 
@@ -20,7 +20,9 @@ class SlackConfigSpec:
 
 
 @attrs.frozen(kw_only=True)
-class SlackReceiverSpec:
+class SlackReceiverSpec(ReceiverTemplates):
+    """Where to post. With `template` or `tmplText` the receiver's own text is posted as is, without blocks."""
+
     channel: str = ""
     channels: tuple[str, ...] = ()
     """An extension of v1alpha1 (v2 has only this list): post the same notification to several channels."""

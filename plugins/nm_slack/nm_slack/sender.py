@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from nm_slack.incoming_webhook import post_webhook
-from nm_slack.layout import TEXT_LIMIT, SlackMessage, layout
+from nm_slack.layout import TEXT_LIMIT, SlackMessage, layout, plain_messages
 from nm_slack.schema import SlackConfigSpec, SlackReceiverSpec
 from nm_slack.webapi import Origin, post_message
 from nmcore.sdk import (
@@ -50,7 +50,10 @@ class SlackSender:
 
     async def send(self, request: Request) -> SendReport | None:
         destinations = self._destinations(request)
-        messages = layout(request.notification, request.message.subject)
+        spec = request.receiver.spec
+        own = spec.template is not None or spec.tmpl_text is not None
+        messages = (plain_messages(request.message.text) if own
+                    else layout(request.notification, request.message.subject))
         key = request.notification.key
         failures: list[DeliveryError] = []
         for destination in destinations:

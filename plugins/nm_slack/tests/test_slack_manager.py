@@ -102,7 +102,7 @@ def test_nm_validate_says_an_operators_markdown_template_is_not_used_by_slack(tm
     templates = tmp_path / "templates"
     templates.mkdir()
     (templates / "markdown.j2").write_text("{{ subject }} (ours)\n")
-    (templates / "subject.j2").write_text("ours: {{ notification.status }}\n")
+    (templates / "subject.j2").write_text("ours: {{ status }}\n")
     result = nm("validate", str(tmp_path / "manifests.yaml"), "--templates", str(templates))
     assert result.returncode == 0, result.stdout + result.stderr
     note = [line for line in result.stdout.splitlines() if "slack channel" in line]

@@ -237,3 +237,13 @@ async def test_an_alert_larger_than_a_section_is_split_not_truncated(slack, send
     squeezed = "".join("".join(sections).split())
     assert squeezed.count("".join(words.split())) == 1
     assert squeezed.count(unbroken.replace("&", "&amp;")) == 1
+
+
+async def test_a_receiver_with_its_own_template_posts_that_text_as_is(slack, sender, seed):
+    yaml_text = seed(slack.url).replace("  channel: alert", "  channel: alert\n  template: '{{ alerts[0].labels.pod }} <down>'")
+    request = request_for(yaml_text, TENANT, [alert(namespace="demo", pod="web-1")])
+
+    assert await sender.send(request) is None
+
+    [message] = slack.in_channel("alert")
+    assert message.text == "web-1 &lt;down&gt;\n" and message.blocks == []

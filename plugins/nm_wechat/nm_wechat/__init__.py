@@ -15,6 +15,7 @@ SPEC = ChannelSpec(
     make_sender=WechatSender,
     limits=LIMITS,
     config_required=lambda spec: spec.has_app_recipients,
+    formats=lambda spec: (spec.message_type,),
     description="WeChat Work (企业微信) application messages to users, parties and tags, and group robots",
 )
 

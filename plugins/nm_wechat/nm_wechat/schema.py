@@ -5,7 +5,7 @@ from typing import Any, Literal, NewType
 
 import attrs
 
-from nmcore.sdk import Credential, LabelSelector, SecretKeySelector, converter
+from nmcore.sdk import Credential, LabelSelector, ReceiverTemplates, SecretKeySelector, converter
 
 DEFAULT_API_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
 
@@ -67,7 +67,7 @@ class Chatbot:
 
 
 @attrs.frozen(kw_only=True)
-class WechatReceiverSpec:
+class WechatReceiverSpec(ReceiverTemplates):
     """Who gets the messages: users, parties (departments) and tags of the corp, and/or a group robot."""
 
     to_user: Names = Names(())
@@ -75,13 +75,23 @@ class WechatReceiverSpec:
     to_tag: Names = Names(())
     chatbot: Chatbot | None = None
     msg_type: Literal["text", "markdown"] = "text"
+    tmpl_type: Literal["text", "markdown"] | None = None
+    """The Go original's v2beta2 name for msgType; give one of them (or both, equal)."""
     config_selector: LabelSelector | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.tmpl_type is None:
+            object.__setattr__(self, "tmpl_type", self.msg_type)  # so the core's template choice sees the format
+        elif self.tmpl_type != self.msg_type != "text":
+            raise ValueError(f"msgType {self.msg_type} and tmplType {self.tmpl_type} disagree: give one of them")
         if not (self.has_app_recipients or self.chatbot):
             raise ValueError("no recipient: give at least one of toUser, toParty and toTag (or a chatbot)")
-        if self.chatbot and self.chatbot.at_mobiles and self.msg_type == "markdown":
+        if self.chatbot and self.chatbot.at_mobiles and self.message_type == "markdown":
             raise ValueError("chatbot.atMobiles needs msgType text: markdown robot messages can only mention user IDs")
+
+    @property
+    def message_type(self) -> Literal["text", "markdown"]:
+        return self.tmpl_type or self.msg_type
 
     @property
     def has_app_recipients(self) -> bool:

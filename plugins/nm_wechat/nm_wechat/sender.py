@@ -68,14 +68,14 @@ class WechatSender:
 
     async def send(self, request: Request) -> SendReport | None:
         receiver = request.receiver.spec
-        content = request.message.markdown if receiver.msg_type == "markdown" else request.message.text
+        content = request.message.markdown if receiver.message_type == "markdown" else request.message.text
         undelivered: tuple[str, ...] = ()
         sent = 0
         if receiver.has_app_recipients:
             undelivered, sent = await self._send_app_messages(request, content)
         if receiver.chatbot is not None:
             sent += await send_robot_messages(
-                self._http, receiver.chatbot, receiver.msg_type, content, request.secret, request.receiver.ref
+                self._http, receiver.chatbot, receiver.message_type, content, request.secret, request.receiver.ref
             )
         self._log.debug("sent %d WeChat Work message(s) for %s", sent, request.receiver.ref)
         return SendReport(warnings=undelivered) if undelivered else None
@@ -96,8 +96,8 @@ class WechatSender:
             for users, parties, tags in _recipient_batches(receiver):
                 body = {
                     "touser": "|".join(users), "toparty": "|".join(parties), "totag": "|".join(tags),
-                    "agentid": config.agent_id, "msgtype": receiver.msg_type,
-                    receiver.msg_type: {"content": piece}, "safe": 0,
+                    "agentid": config.agent_id, "msgtype": receiver.message_type,
+                    receiver.message_type: {"content": piece}, "safe": 0,
                 }
                 reply = await self._send_message(app, {k: v for k, v in body.items() if v != ""})
                 undelivered.update(dict.fromkeys(_undelivered(reply)))

@@ -202,3 +202,14 @@ async def test_recipients_are_sent_in_batches_within_the_api_limits(wechat, send
     assert [u for batch, _ in batches for u in batch] == users
     assert [p for _, batch in batches for p in batch if p] == parties
     assert [len([p for p in batch if p]) for _, batch in batches] == [100, 50, 0]
+
+
+async def test_tmpl_type_markdown_and_an_own_template_shape_the_message(wechat, sender):
+    """`tmplType` (v2beta2's name for msgType) picks the format; `template` is rendered in that format."""
+    spec = "  toUser: [user1]\n  tmplType: markdown\n  language: zh-cn\n  template: \"**{{ alerts | length }}** 条\""
+    request = ops_request(wechat.url, spec)
+
+    assert await sender.send(request) is None
+
+    [message] = wechat.messages
+    assert message["msgtype"] == "markdown" and message["markdown"]["content"] == "**1** 条\n"

@@ -13,7 +13,7 @@ TENANT = "WechatReceiver/kubesphere-monitoring-system/test-user-wechat"
 def chinese_alerts(count: int):
     return [
         alert(annotations={"summary": f"容器 web-{i} 内存使用率过高", "description": f"命名空间 demo 中的容器 web-{i} "
-                           f"内存使用率已超过 90%，持续 5 分钟。请检查应用是否存在内存泄漏，或适当提高内存限制。"},  # noqa: RUF001
+                           f"内存使用率已超过 90%，持续 5 分钟。请检查应用是否存在内存泄漏，或适当提高内存限制。"},
               namespace="demo", pod=f"web-{i}", severity="critical")
         for i in range(count)
     ]
