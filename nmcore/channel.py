@@ -182,7 +182,8 @@ class ChannelSpec(Generic[ConfigT, ReceiverT]):
     description: str = ""
     own_layout: bool = False
     """True when the sender lays its message body out from the notification itself (Slack's blocks): of the
-    operator's templates only the subject applies to it, and `nm plugins` and `nm validate` say so."""
+    operator's global templates only the subject applies to it, and `nm plugins` and `nm validate` say so (a
+    receiver's own `template`/`tmplText` is the channel's to honour: Slack then posts that text as is)."""
     v2beta2: V2Beta2Block | None = None
     """How the channel appears in the v2beta2 API (read by the v2beta2 loader; None: v1alpha1 only)."""
     body_format: str = "text"

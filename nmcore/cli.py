@@ -439,7 +439,8 @@ def cmd_plugins(_: argparse.Namespace) -> int:
               f"  {spec.description}")
         print(f"{'':10} limits: {spec.limits.describe()}")
         if spec.own_layout:
-            print(f"{'':10} templates: lays out its own messages; of --templates only subject.j2 applies")
+            print(f"{'':10} templates: lays out its own messages; of --templates only subject.j2 applies "
+                  "(a receiver's own `template` or `tmplText` replaces the layout)")
     for failure in host.failures:
         print(f"FAILED     {failure.name}: {failure.distribution} {failure.version}: {failure.error}")
     return 1 if host.failures else 0
