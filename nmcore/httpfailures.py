@@ -1,7 +1,8 @@
 """How HTTP-based channels report failures, the same way for all of them, without leaking credentials.
 
 Many services take credentials in the query string (WeChat's `corpsecret` and `access_token`, robot keys),
-and URLs end up in error text and in httpx's request log. Every query value is hidden in both.
+and URLs end up in error text and in httpx's request log. Every query value is hidden in both, and so is
+every credential a channel declared to travel in the URL path (`hide_path_secret`).
 """
 
 import email.utils
@@ -22,17 +23,44 @@ TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>]+)=[^&\s'\"<>]*")
 
 
+_PATH_SECRETS: dict[str, re.Pattern[str]] = {}
+
+
 def redact_query(text: str) -> str:
     """`https://x/send?access_token=abc&n=1` → `https://x/send?access_token=<redacted>&n=<redacted>`."""
     return _QUERY_VALUE.sub(r"\1=<redacted>", text)
 
 
+def hide_path_secret(pattern: str) -> None:
+    """Declare a credential that travels in the URL path (Telegram's `/bot<token>/`, Discord's
+    `/webhooks/<id>/<token>`): `pattern`'s groups are hidden wherever URLs are (request logs, transport errors).
+    A channel calls this when it is imported; declaring the same pattern again changes nothing."""
+    _PATH_SECRETS.setdefault(pattern, re.compile(pattern))
+
+
+def _hide_groups(match: re.Match[str]) -> str:
+    parts, last = [], match.start()
+    for group in range(1, (match.re.groups or 0) + 1):
+        start, end = match.span(group)
+        if start >= 0:
+            parts += [match.string[last:start], "<redacted>"]
+            last = end
+    return "".join([*parts, match.string[last:match.end()]])
+
+
+def redact_url(text: str) -> str:
+    """Query values and declared path credentials hidden: what may be said or logged of a request URL."""
+    for pattern in _PATH_SECRETS.values():
+        text = pattern.sub(_hide_groups, text)
+    return redact_query(text)
+
+
 class QueryRedactor(logging.Filter):
-    """Hides query values in log records (httpx logs every request URL at INFO)."""
+    """Hides query values and path credentials in log records (httpx logs every request URL at INFO)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        hidden = redact_query(message)
+        hidden = redact_url(message)
         if hidden != message:
             record.msg, record.args = hidden, None
         return True
@@ -78,7 +106,7 @@ def raise_for_status(status: int, headers: Mapping[str, str], body: str, service
     """`check_status` for any client: the status, the headers and the reply's text."""
     if 200 <= status < 300:
         return
-    body = body[:300].strip()
+    body = redact_url(body[:300].strip())
     message = f"{service} answered HTTP {status}" + (f": {body}" if body else "")
     if status in TRANSIENT_STATUS or status >= 500:
         raise TransientError(message, retry_after=retry_after(headers))
@@ -89,7 +117,7 @@ def raise_for_status(status: int, headers: Mapping[str, str], body: str, service
 def transport_errors(service: str) -> Iterator[None]:
     """Connection failures, timeouts and malformed replies are transient; say which service failed.
 
-    Errors leave unchained and with query values hidden: the cause's text may hold the request URL.
+    Errors leave unchained and with URL credentials hidden: the cause's text may hold the request URL.
     """
     try:
         yield
@@ -98,10 +126,10 @@ def transport_errors(service: str) -> Iterator[None]:
         refused = isinstance(exc.__cause__, aiohttp.ClientConnectorError)
         if isinstance(exc, httpx.TimeoutException) and not refused:
             raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
-        raise TransientError(f"{service} unreachable: {redact_query(str(exc))}") from None
+        raise TransientError(f"{service} unreachable: {redact_url(str(exc))}") from None
     except aiohttp.ClientConnectorError as exc:  # refused, unresolvable, or a certificate that fails verification
-        raise TransientError(f"{service} unreachable: {redact_query(str(exc))}") from None
+        raise TransientError(f"{service} unreachable: {redact_url(str(exc))}") from None
     except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
         raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
     except (aiohttp.ClientError, httpx.HTTPError) as exc:  # e.g. a malformed status line, a dropped connection
-        raise TransientError(f"{service} failed: {type(exc).__name__}: {redact_query(str(exc))}") from None
+        raise TransientError(f"{service} failed: {type(exc).__name__}: {redact_url(str(exc))}") from None

@@ -17,7 +17,11 @@ and may change. An import-linter contract in the lint session holds the plugins 
   other codes permanent), `retry_after`, `transport_errors` (connection trouble → TransientError, scrubbed),
   `json_object`, `redact_query` (credential scrubbing for URLs), `new_session`.
 - TLS: `TLSConfig`, `ClientCertificate`, `ssl_context`, `SecretReader`, `credential_value`.
-- Text: `split_text`, `chunks`, `utf8_len`.
+- Text: `split_text`, `chunks`, `utf8_len`, `utf16_len`.
+- Chat services (`nmcore.chatapi`): `paginate` (numbered messages within a limit, cut between alerts),
+  `ResumingPoster` and `Destination` (every message to every destination in order; a retry posts only what is
+  missing), `requested_wait`, `Origin` and `config_credential`, `webhook_of`, `check_webhook`, `check_api_url`,
+  `AlertFacts`; `hide_path_secret` and `redact_url` for a credential in the URL path.
 - The notification and its rendering: `Notification`, `Alert`, `AlertGroup`, `Rendered`, and for a channel
   that lays out its own messages (`ChannelSpec.own_layout`), `HIDDEN_LABELS` and `format_time`.
 """
@@ -34,15 +38,29 @@ from nmcore.channel import (
     SendRequest,
     V2Beta2Block,
 )
+from nmcore.chatapi import (
+    AlertFacts,
+    Destination,
+    Origin,
+    ResumingPoster,
+    check_api_url,
+    check_webhook,
+    config_credential,
+    paginate,
+    requested_wait,
+    webhook_of,
+)
 from nmcore.errors import DeliveryError, PermanentError, TransientError
 from nmcore.hookspecs import hookimpl
 from nmcore.httpclient import new_session
 from nmcore.httpfailures import (
     TRANSIENT_STATUS,
     check_status,
+    hide_path_secret,
     json_object,
     raise_for_status,
     redact_query,
+    redact_url,
     retry_after,
     transport_errors,
 )
@@ -50,7 +68,7 @@ from nmcore.render import HIDDEN_LABELS, format_time
 from nmcore.resources import ConfigMapKeySelector, Credential, LabelSelector, SecretKeySelector
 from nmcore.schema import KEY as MANIFEST_KEY
 from nmcore.schema import converter
-from nmcore.splitting import chunks, split_text, utf8_len
+from nmcore.splitting import chunks, split_text, utf8_len, utf16_len
 from nmcore.templatechoice import ReceiverTemplates
 from nmcore.tlsconfig import ClientCertificate, SecretReader, TLSConfig, credential_value, ssl_context
 
@@ -59,6 +77,7 @@ __all__ = [
     "MANIFEST_KEY",
     "TRANSIENT_STATUS",
     "Alert",
+    "AlertFacts",
     "AlertGroup",
     "ChannelContext",
     "ChannelLimits",
@@ -67,12 +86,15 @@ __all__ = [
     "ConfigMapKeySelector",
     "Credential",
     "DeliveryError",
+    "Destination",
     "LabelSelector",
     "Notification",
+    "Origin",
     "PermanentError",
     "ReceiverTemplates",
     "RegisterChannel",
     "Rendered",
+    "ResumingPoster",
     "SecretKeySelector",
     "SecretReader",
     "SendReport",
@@ -81,19 +103,28 @@ __all__ = [
     "TLSConfig",
     "TransientError",
     "V2Beta2Block",
+    "check_api_url",
     "check_status",
+    "check_webhook",
     "chunks",
+    "config_credential",
     "converter",
     "credential_value",
     "format_time",
+    "hide_path_secret",
     "hookimpl",
     "json_object",
     "new_session",
+    "paginate",
     "raise_for_status",
     "redact_query",
+    "redact_url",
+    "requested_wait",
     "retry_after",
     "split_text",
     "ssl_context",
     "transport_errors",
     "utf8_len",
+    "utf16_len",
+    "webhook_of",
 ]

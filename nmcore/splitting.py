@@ -1,7 +1,7 @@
 """Splitting long messages and long recipient lists the same way for every channel.
 
 Text is cut at line boundaries where possible, then at spaces, and only then mid-word; a cut never falls
-inside a character, whether the limit counts characters or UTF-8 bytes. Nothing is dropped.
+inside a character, whether the limit counts characters, UTF-8 bytes or UTF-16 units. Nothing is dropped.
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -12,6 +12,11 @@ T = TypeVar("T")
 
 def utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts its limits (an emoji outside the BMP counts two)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def split_text(text: str, limit: int, measure: Callable[[str], int] = len) -> list[str]:

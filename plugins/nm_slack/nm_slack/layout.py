@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from nmcore.sdk import HIDDEN_LABELS, Alert, Notification, format_time, split_text
+from nmcore.sdk import Alert, AlertFacts, Notification, split_text
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
@@ -19,8 +19,6 @@ TEXT_LIMIT = 40000
 PART_ROOM = 32
 """Characters kept free in each header for " (part i/n)"."""
 
-MESSAGE_KEYS = ("message", "summary", "summaryCn", "description")
-"""The annotations `Alert.message` is taken from, in its order; the one it used is shown once, as the headline."""
 STATUS_EMOJI = {"firing": ":red_circle:", "resolved": ":large_green_circle:"}
 
 
@@ -59,22 +57,17 @@ def _line(mrkdwn: str, plain: str) -> list[Section]:
 
 
 def _alert_lines(alert: Alert) -> Iterator[Section]:
-    name = alert.labels.get("alertname", "alert")
-    status = alert.status.upper()
-    message = f": {alert.message}" if alert.message else ""
-    yield from _line(f"{STATUS_EMOJI.get(alert.status, '')} *[{status}] {name}*{message}",
-                     f"[{status}] {name}{message}")
-    for key, value in sorted(alert.labels.items()):
-        if key not in HIDDEN_LABELS:
-            yield from _line(f"• {key}: `{value}`", f"  {key} = {value}")
-    headline_key = next((key for key in MESSAGE_KEYS if alert.annotations.get(key)), None)
-    for key, value in sorted(alert.annotations.items()):
-        if key != headline_key:
-            yield from _line(f"• {key}: {value}", f"  {key}: {value}")
-    if alert.starts_at:
-        yield from _line(f"• since {format_time(alert.starts_at)}", f"  since {format_time(alert.starts_at)}")
-    if alert.generator_url:
-        yield from _line(f"• source: {alert.generator_url}", f"  source: {alert.generator_url}")
+    facts = AlertFacts.of(alert)
+    message = f": {facts.message}" if facts.message else ""
+    yield from _line(f"{STATUS_EMOJI.get(alert.status, '')} *[{facts.status}] {facts.name}*{message}", facts.headline)
+    for key, value in facts.labels:
+        yield from _line(f"• {key}: `{value}`", f"  {key} = {value}")
+    for key, value in facts.annotations:
+        yield from _line(f"• {key}: {value}", f"  {key}: {value}")
+    if facts.since:
+        yield from _line(f"• since {facts.since}", f"  since {facts.since}")
+    if facts.source:
+        yield from _line(f"• source: {facts.source}", f"  source: {facts.source}")
 
 
 def _fill_sections(lines: Iterable[Section]) -> list[Section]:

@@ -2,7 +2,7 @@
 
 import attrs
 
-from nmcore.sdk import Credential, LabelSelector, ReceiverTemplates, SecretKeySelector
+from nmcore.sdk import Credential, LabelSelector, ReceiverTemplates, SecretKeySelector, check_api_url
 
 DEFAULT_API_URL = "https://slack.com/api"
 
@@ -15,8 +15,7 @@ class SlackConfigSpec:
     """Slack's Web API base; another value serves tests and Slack-compatible servers."""
 
     def __attrs_post_init__(self) -> None:
-        if not self.api_url.startswith(("https://", "http://")):
-            raise ValueError(f"apiUrl must be an http(s) URL such as {DEFAULT_API_URL}, got {self.api_url!r}")
+        check_api_url(self.api_url, DEFAULT_API_URL)
 
 
 @attrs.frozen(kw_only=True)

@@ -6,12 +6,12 @@ Slack answers most failures with HTTP 200 and `{"ok": false, "error": "<code>"}`
 
 from typing import Any
 
-import attrs
 import httpx
 
 from nm_slack.layout import SlackMessage
 from nmcore.sdk import (
     DeliveryError,
+    Origin,
     PermanentError,
     TransientError,
     check_status,
@@ -24,15 +24,6 @@ TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "s
                               "request_timeout"})
 BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
                        "not_allowed_token_type"})
-
-
-@attrs.frozen(kw_only=True)
-class Origin:
-    """Which objects an operator must look at when Slack refuses: named in every error message."""
-
-    receiver: str
-    config: str
-    token_secret: str
 
 
 async def post_message(

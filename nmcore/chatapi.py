@@ -1,0 +1,204 @@
+"""What chat-style channels share, written once: a notification cut into numbered messages within a channel's
+limit, those messages posted in order to each of a receiver's destinations, a retry resuming where the last
+attempt stopped, and the wait a rate-limited service asks for.
+
+A channel sends once and the core retries; with several messages and destinations, "once" would mean posting
+again what already arrived. `ResumingPoster` remembers, per notification and destination, how many messages
+went out (bounded, short-lived), so the core's retry posts only the rest and the chat shows no duplicates.
+"""
+
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from nmcore.alerts import Alert
+from nmcore.channel import SendReport, SendRequest
+from nmcore.errors import DeliveryError, PermanentError, TransientError
+from nmcore.httpfailures import retry_after
+from nmcore.render import HIDDEN_LABELS, format_time
+from nmcore.resources import Credential
+from nmcore.splitting import split_text
+from nmcore.tlsconfig import credential_value
+
+__all__ = ["PART_ROOM", "AlertFacts", "Destination", "Origin", "ResumingPoster", "check_api_url", "check_webhook",
+           "config_credential", "paginate", "requested_wait", "webhook_of"]
+
+M = TypeVar("M")
+
+MESSAGE_KEYS = ("message", "summary", "summaryCn", "description")
+"""The annotations `Alert.message` is taken from, in its order."""
+PART_ROOM = len("(part 999/999)\n")
+"""Room kept in each message of a split notification for its "(part i/n)" line."""
+
+
+def paginate(text: str, limit: int, measure: Callable[[str], int] = len) -> list[str]:
+    """`text` as messages of at most `limit` (by `measure`), in order, nothing dropped.
+
+    Cuts fall between paragraphs where possible (the built-in templates give each alert its own), so an alert
+    stays in one message when it fits one; a longer paragraph is cut at lines, then spaces. When there is more
+    than one message, each opens with a "(part i/n)" line.
+    """
+    if measure(text) <= limit:
+        return [text]
+    room = limit - PART_ROOM
+    pieces: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        joined = f"{current}\n\n{paragraph}" if current else paragraph
+        if measure(joined) <= room:
+            current = joined
+            continue
+        if current:
+            pieces.append(current)
+        *whole, current = split_text(paragraph, room, measure)
+        pieces += whole
+    if current.strip():
+        pieces.append(current)
+    return [f"(part {number}/{len(pieces)})\n{piece}" for number, piece in enumerate(pieces, start=1)]
+
+
+@attrs.frozen(kw_only=True)
+class AlertFacts:
+    """What a channel that lays alerts out itself (Slack blocks, Teams cards) shows of one alert: the same
+    facts everywhere, the annotation used as the headline's message shown once."""
+
+    status: str
+    name: str
+    message: str
+    labels: tuple[tuple[str, str], ...]
+    annotations: tuple[tuple[str, str], ...]
+    since: str
+    source: str
+
+    @property
+    def headline(self) -> str:
+        """`[FIRING] KubePodCrashLooping: restarted 5 times`."""
+        return f"[{self.status}] {self.name}" + (f": {self.message}" if self.message else "")
+
+    @classmethod
+    def of(cls, alert: Alert) -> "AlertFacts":
+        shown = next((key for key in MESSAGE_KEYS if alert.annotations.get(key)), None)
+        return cls(status=alert.status.upper(), name=alert.labels.get("alertname", "alert"), message=alert.message,
+                   labels=tuple((k, v) for k, v in sorted(alert.labels.items()) if k not in HIDDEN_LABELS),
+                   annotations=tuple((k, v) for k, v in sorted(alert.annotations.items()) if k != shown),
+                   since=format_time(alert.starts_at) if alert.starts_at else "", source=alert.generator_url)
+
+
+def requested_wait(headers: Mapping[str, str], *values: object) -> float | None:
+    """The longest wait a refusal asks for, in seconds: its `Retry-After` header or a number from its body
+    (Discord's `retry_after`, Telegram's `parameters.retry_after`); None when it names none."""
+    waits = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool) and v >= 0]
+    header = retry_after(headers)
+    if header is not None:
+        waits.append(header)
+    return max(waits) if waits else None
+
+
+def check_api_url(url: str, default: str) -> None:
+    """For a schema's `apiUrl` field (a test server, a self-hosted or compatible API)."""
+    if not url.startswith(("https://", "http://")):
+        raise ValueError(f"apiUrl must be an http(s) URL such as {default}, got {url!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Origin:
+    """The objects an operator must look at when a service refuses a config's credential: named in errors."""
+
+    receiver: str
+    config: str
+    token_secret: str
+
+
+def config_credential(request: SendRequest, field: str, what: str) -> tuple[Any, str, Origin]:
+    """The config's spec, the credential its `field` names (read through the core, which scrubs it from every
+    error) and the Origin naming them; PermanentError when the receiver has no config to take `what` from."""
+    if request.config is None:
+        raise PermanentError(f"{request.receiver.ref} has no config to take {what} from")
+    config = request.config.spec
+    selector = getattr(config, field)
+    origin = Origin(receiver=request.receiver.ref, config=request.config.ref, token_secret=str(selector))
+    return config, request.secret(selector), origin
+
+
+def check_webhook(webhook: Credential | None) -> None:
+    """For a schema's `webhook` field: an inline value must be an http(s) URL; the error never shows it."""
+    if webhook is not None and webhook.value is not None and not webhook.value.startswith(("https://", "http://")):
+        raise ValueError("webhook.value is not an http(s) URL (its value is not shown: it is a credential)")
+
+
+def webhook_of(request: SendRequest) -> tuple[str, str]:
+    """The webhook URL a receiver posts to (its own `webhook`, else its config's) and where an operator would
+    change it: "Secret 'x' key 'y'", or "webhook.value of Kind/namespace/name". Never the URL itself."""
+    owner = request.receiver
+    webhook = getattr(owner.spec, "webhook", None)
+    if webhook is None:
+        if request.config is None:
+            raise PermanentError(f"{owner.ref} has no webhook and no config to take one from")
+        owner = request.config
+        webhook = owner.spec.webhook
+    source = webhook.value_from
+    where = str(source.secret_key_ref) if source is not None else f"webhook.value of {owner.ref}"
+    return credential_value(webhook, request.secret), where
+
+
+@attrs.frozen
+class Destination(Generic[M]):
+    """One place a receiver's messages go (a channel, a chat, a user's devices), named for error messages."""
+
+    name: str
+    post: Callable[[M], Awaitable[None]] = attrs.field(repr=False)
+    """Posts one message; it holds the credential (a token, a webhook URL), hence no repr."""
+
+
+class ResumingPoster:
+    """Posts every message of a notification to every destination, in order, resuming after a failure."""
+
+    def __init__(self, *, entries: int = 4096, ttl: float = 3600.0):
+        self._entries = entries
+        self._ttl = ttl
+        """Seconds a partial delivery is remembered; an identical notification much later is a new one."""
+        self._posted: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
+
+    async def deliver(self, key: str, destinations: Sequence[Destination[M]],
+                      messages: Sequence[M]) -> SendReport | None:
+        """Raise TransientError if any destination should be tried again (the longest wait asked for), and
+        PermanentError if every destination failed for good; some failing for good are warnings."""
+        failures: list[DeliveryError] = []
+        for destination in destinations:
+            try:
+                await self._deliver(destination, messages, key)
+            except DeliveryError as exc:
+                failures.append(exc)
+        summary = "; ".join(str(f) for f in failures)
+        if any(f.transient for f in failures):
+            delays = [f.retry_after for f in failures if f.retry_after is not None]
+            raise TransientError(summary, retry_after=max(delays) if delays else None)
+        for destination in destinations:
+            self._posted.pop((key, destination.name), None)
+        if failures and len(failures) == len(destinations):
+            raise PermanentError(summary)
+        return SendReport(warnings=tuple(str(f) for f in failures)) if failures else None
+
+    async def _deliver(self, destination: Destination[M], messages: Sequence[M], key: str) -> None:
+        progress = (key, destination.name)
+        done, when = self._posted.get(progress, (0, 0.0))
+        if time.monotonic() - when > self._ttl:
+            done = 0
+        for number in range(done, len(messages)):
+            try:
+                await destination.post(messages[number])
+            except DeliveryError as exc:
+                if not number:
+                    raise
+                raise type(exc)(f"{exc} (after {number} of {len(messages)} messages were posted)",
+                                retry_after=exc.retry_after) from None
+            self._remember(progress, number + 1)
+
+    def _remember(self, progress: tuple[str, str], done: int) -> None:
+        self._posted[progress] = (done, time.monotonic())
+        self._posted.move_to_end(progress)
+        while len(self._posted) > self._entries:
+            self._posted.popitem(last=False)
