@@ -1,0 +1,30 @@
+"""nm-discord: the Discord channel for nmcore (DiscordConfig / DiscordReceiver).
+
+Posts each notification to a channel webhook, as markdown content or as an embed, mentioning the configured
+users and roles. Found by nmcore through the `nmcore` entry-point group.
+"""
+
+from typing import Any
+
+from nm_discord.schema import DiscordConfigSpec, DiscordReceiverSpec, needs_config
+from nm_discord.sender import LIMITS, DiscordSender
+from nmcore.sdk import ChannelSpec, hookimpl
+
+__all__ = ["SPEC", "DiscordConfigSpec", "DiscordReceiverSpec", "DiscordSender"]
+
+SPEC = ChannelSpec(
+    name="discord",
+    config_kind="DiscordConfig",
+    receiver_kind="DiscordReceiver",
+    config_schema=DiscordConfigSpec,
+    receiver_schema=DiscordReceiverSpec,
+    make_sender=DiscordSender,
+    limits=LIMITS,
+    config_required=needs_config,
+    description="Discord messages through a channel webhook, as markdown content or embeds, with mentions",
+)
+
+
+@hookimpl
+def nmcore_register_channels(register: Any) -> None:
+    register(SPEC)

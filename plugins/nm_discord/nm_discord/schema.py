@@ -1,0 +1,67 @@
+"""The `spec:` of DiscordConfig and DiscordReceiver (notification.kubesphere.io/v1alpha1), with the fields of
+the Go original's v2beta2 `discord` block: a channel webhook, content or embed, users and roles to mention.
+
+A receiver with its own `webhook` needs no config, as in the original. Without one, it posts through the
+webhook of the DiscordConfig it selects (like a SlackConfig's token: a tenant's webhook kept in one place).
+"""
+
+import re
+from typing import Literal
+
+import attrs
+
+from nmcore.sdk import Credential, LabelSelector, check_webhook
+
+SNOWFLAKE = re.compile(r"\d{15,21}")
+"""Discord IDs (users, roles) are 64-bit "snowflakes", written as 17 to 20 digits."""
+EVERYONE = ("everyone", "here")
+
+
+@attrs.frozen(kw_only=True)
+class DiscordConfigSpec:
+    webhook: Credential
+    """A channel webhook's URL (channel settings → Integrations → Webhooks); a credential: prefer
+    valueFrom.secretKeyRef."""
+
+    def __attrs_post_init__(self) -> None:
+        check_webhook(self.webhook)
+
+
+@attrs.frozen(kw_only=True)
+class DiscordReceiverSpec:
+    webhook: Credential | None = None
+    """The channel webhook's URL, as in DiscordConfig; without it, the selected DiscordConfig's is used."""
+    type: Literal["content", "embed"] = "content"
+    """`content`: the notification as the message's markdown text; `embed`: as an embed, titled and coloured."""
+    mentioned_users: tuple[str, ...] = ()
+    """User IDs to mention (`<@id>`), or `everyone` / `here`."""
+    mentioned_roles: tuple[str, ...] = ()
+    """Role IDs to mention (`<@&id>`)."""
+    config_selector: LabelSelector | None = None
+
+    def __attrs_post_init__(self) -> None:
+        check_webhook(self.webhook)
+        for field, ids in (("mentionedUsers", self.mentioned_users), ("mentionedRoles", self.mentioned_roles)):
+            for mention in ids:
+                if not SNOWFLAKE.fullmatch(mention) and not (field == "mentionedUsers" and mention in EVERYONE):
+                    extra = " or everyone/here" if field == "mentionedUsers" else ""
+                    raise ValueError(f"{field} holds {mention!r}: not a Discord ID (17 to 20 digits){extra}")
+
+    @property
+    def mentions(self) -> str:
+        """`@everyone <@123…> <@&456…>`, as Discord writes mentions in a message's content."""
+        users = [f"@{u}" if u in EVERYONE else f"<@{u}>" for u in dict.fromkeys(self.mentioned_users)]
+        return " ".join([*users, *(f"<@&{r}>" for r in dict.fromkeys(self.mentioned_roles))])
+
+    @property
+    def allowed_mentions(self) -> dict[str, list[str]]:
+        """Only the configured mentions may notify anyone: an `@everyone` or `<@id>` inside an alert's labels
+        stays text."""
+        return {"parse": ["everyone"] if set(self.mentioned_users) & set(EVERYONE) else [],
+                "users": [u for u in dict.fromkeys(self.mentioned_users) if u not in EVERYONE],
+                "roles": list(dict.fromkeys(self.mentioned_roles))}
+
+
+def needs_config(spec: DiscordReceiverSpec) -> bool:
+    """A receiver with its own webhook sends with it alone; one without takes its config's."""
+    return spec.webhook is None
