@@ -1,5 +1,6 @@
 """Sessions: `tests` (core + every plugin together), `plugin` (each plugin alone with the core, so an
-undeclared dependency shows), `lint`, `demo`, `bench`. Run `nox -l` to list them."""
+undeclared dependency shows; also the third-party example in examples/, which is not part of the product and
+so not of `tests`), `lint`, `demo`, `bench`. Run `nox -l` to list them."""
 
 from pathlib import Path
 
@@ -10,14 +11,17 @@ nox.options.sessions = ["tests", "plugin", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
-PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+PLUGIN_DIRS = {p.name: f"{p.parent.name}/{p.name}" for folder in ("plugins", "examples")
+               for p in sorted((ROOT / folder).iterdir()) if (p / "pyproject.toml").exists()}
+"""Plugin name → its folder: plugins/nm_x, and examples/nm_ntfy (written as a third party would)."""
+PLUGINS = sorted(name for name, folder in PLUGIN_DIRS.items() if folder.startswith("plugins/"))
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 CORE_TEST = nox.project.dependency_groups(PYPROJECT, "test")
 LINT = nox.project.dependency_groups(PYPROJECT, "lint")
 
 
 def install_everything(session: nox.Session) -> None:
-    session.install("-e", ".[kubernetes]", *CORE_TEST, *(f"-e./plugins/{p}[test]" for p in PLUGINS))
+    session.install("-e", ".[kubernetes]", *CORE_TEST, *(f"-e./{PLUGIN_DIRS[p]}[test]" for p in PLUGINS))
 
 
 @nox.session(python="3.11")
@@ -28,11 +32,11 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
-@nox.parametrize("name", PLUGINS)
+@nox.parametrize("name", sorted(PLUGIN_DIRS))
 def plugin(session: nox.Session, name: str) -> None:
-    """One plugin with only the core: its tests pass with just what it declares."""
-    session.install("-e", ".", f"-e./plugins/{name}[test]")
-    session.run("pytest", f"plugins/{name}/tests", "-p", "no:cacheprovider", *session.posargs)
+    """One plugin (or the example) with only the core: its tests pass with just what it declares."""
+    session.install("-e", ".", f"-e./{PLUGIN_DIRS[name]}[test]")
+    session.run("pytest", f"{PLUGIN_DIRS[name]}/tests", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python="3.11")
