@@ -21,6 +21,8 @@ SPEC = ChannelSpec(
     make_sender=DiscordSender,
     limits=LIMITS,
     config_required=needs_config,
+    body_format="markdown",
+    formats=lambda spec: ("subject", "markdown") if spec.type == "embed" else ("markdown",),
     description="Discord messages through a channel webhook, as markdown content or embeds, with mentions",
 )
 

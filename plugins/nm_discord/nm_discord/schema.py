@@ -10,7 +10,7 @@ from typing import Literal
 
 import attrs
 
-from nmcore.sdk import Credential, LabelSelector, check_webhook
+from nmcore.sdk import Credential, LabelSelector, ReceiverTemplates, check_webhook
 
 SNOWFLAKE = re.compile(r"\d{15,21}")
 """Discord IDs (users, roles) are 64-bit "snowflakes", written as 17 to 20 digits."""
@@ -28,7 +28,9 @@ class DiscordConfigSpec:
 
 
 @attrs.frozen(kw_only=True)
-class DiscordReceiverSpec:
+class DiscordReceiverSpec(ReceiverTemplates):
+    """Where and how to post; `template`/`tmplText` pick the markdown template, as for every receiver."""
+
     webhook: Credential | None = None
     """The channel webhook's URL, as in DiscordConfig; without it, the selected DiscordConfig's is used."""
     type: Literal["content", "embed"] = "content"

@@ -138,3 +138,10 @@ async def test_the_webhook_token_is_hidden_in_the_request_log_and_every_refusal(
 
 def conftest_token() -> str:
     return "Jb0oFOjVzdRWlHfTEdNXVI5pCmLJ7SmUBmbJNpHRLQFN_XIxPmmq1ckU9DfS57SnOEJJ"
+
+
+async def test_a_receivers_own_template_renders_the_markdown_it_posts(discord, sender, seed):
+    yaml_text = seed(discord.webhook_url()).replace(
+        "  type: content\n", "  type: content\n  template: \"**{{ alerts | length }}** alert(s) on {{ alerts[0].labels.pod }}\"\n")
+    await sender.send(request_for(yaml_text, alerts=[alert(pod="web-1"), alert(pod="web-2")]))
+    assert [p.body["content"] for p in discord.posted] == ["**2** alert(s) on web-1"]

@@ -20,6 +20,7 @@ SPEC = ChannelSpec(
     receiver_schema=PushoverReceiverSpec,
     make_sender=PushoverSender,
     limits=LIMITS,
+    formats=lambda spec: ("title", "text"),
     description="Pushover notifications (title: the subject) to user profiles with their devices and sound",
 )
 

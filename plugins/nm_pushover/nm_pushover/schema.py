@@ -9,7 +9,7 @@ import re
 
 import attrs
 
-from nmcore.sdk import LabelSelector, SecretKeySelector, check_api_url
+from nmcore.sdk import LabelSelector, ReceiverTemplates, SecretKeySelector, check_api_url
 
 DEFAULT_API_URL = "https://api.pushover.net/1"
 USER_KEY = re.compile(r"[A-Za-z0-9]{30}")
@@ -48,8 +48,12 @@ class PushoverProfile:
 
 
 @attrs.frozen(kw_only=True)
-class PushoverReceiverSpec:
+class PushoverReceiverSpec(ReceiverTemplates):
+    """Who to push to; `template`/`tmplText` pick the message template and `titleTemplate` the title's, as in
+    the original."""
+
     profiles: tuple[PushoverProfile, ...]
+    title_template: str | None = None
     config_selector: LabelSelector | None = None
 
     def __attrs_post_init__(self) -> None:

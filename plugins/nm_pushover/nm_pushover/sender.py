@@ -42,11 +42,12 @@ Request = SendRequest[PushoverConfigSpec, PushoverReceiverSpec]
 
 
 def messages_for(request: Request) -> list[dict[str, str]]:
-    """Title and message of each push, in order; the text's first line is the subject, which is the title."""
-    subject = request.message.subject
-    title = subject if len(subject) <= TITLE_LIMIT else subject[:TITLE_LIMIT - 1] + "…"
+    """Title and message of each push, in order; a text that opens with the subject (the built-in one does)
+    leaves that line to the title, which is the subject unless `titleTemplate` says otherwise."""
+    title = request.message.title
+    title = title if len(title) <= TITLE_LIMIT else title[:TITLE_LIMIT - 1] + "…"
     text = request.message.text.strip()
-    body = text.removeprefix(subject).strip() or text
+    body = text.removeprefix(request.message.subject).strip() or text
     return [{"title": title, "message": piece} for piece in paginate(body, MESSAGE_LIMIT)]
 
 

@@ -122,3 +122,11 @@ async def test_the_app_token_and_user_keys_never_show_in_refusals_logs_or_reprs(
     snapshot = snapshot_from_yaml(seed(pushover.url, token=secret_token), plugins=[nm_pushover])
     for text in [*errors, caplog.text, repr(sender), repr(request), repr(snapshot.targets[TENANT])]:
         assert secret_token not in text and USER not in text
+
+
+async def test_title_template_and_template_shape_the_push(pushover, sender, seed):
+    yaml_text = seed(pushover.url).replace("  profiles: [{userKey: uQi", "  titleTemplate: \"Pager: {{ alerts | length }} alert(s)\"\n"
+                                           "  template: \"{% for a in alerts %}{{ a.labels.pod }} {% endfor %}\"\n  profiles: [{userKey: uQi")
+    await sender.send(request_for(yaml_text, alerts=[alert(pod="web-1"), alert(pod="web-2")]))
+    [push] = pushover.to(USER)
+    assert (push.title, push.message) == ("Pager: 2 alert(s)", "web-1 web-2")

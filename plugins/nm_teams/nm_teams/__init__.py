@@ -21,7 +21,8 @@ SPEC = ChannelSpec(
     make_sender=TeamsSender,
     limits=LIMITS,
     config_required=needs_config,
-    own_layout=True,
+    own_layout=True,  # a card built from the alerts; only the subject comes from the templates
+    formats=lambda spec: ("subject", "text"),
     description="Microsoft Teams Adaptive Cards through a Workflows webhook, with @mentions",
 )
 

@@ -43,9 +43,13 @@ def _alert(alert: Alert) -> list[Element]:
         _text(headline, weight="Bolder"), {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]}]}
     if size(container) <= BUDGET:
         return [container]
-    plain = "\n".join([headline, *(f"{k}: {v}" for k, v in facts)])
+    return _plain("\n".join([headline, *(f"{k}: {v}" for k, v in facts)]), style)
+
+
+def _plain(text: str, style: str = "default") -> list[Element]:
+    """Text as containers of one text block each, cut to fit a card."""
     return [{"type": "Container", "style": style, "items": [_text(piece)]}
-            for piece in split_text(plain, BUDGET - 200, size)]
+            for piece in split_text(text, BUDGET - 200, size)]
 
 
 def _fill(alerts: list[list[Element]]) -> list[list[Element]]:
@@ -66,11 +70,12 @@ def _fill(alerts: list[list[Element]]) -> list[list[Element]]:
     return cards
 
 
-def messages(notification: Notification, subject: str, mentions: tuple[TeamsMention, ...]) -> list[dict[str, Any]]:
-    """The webhook bodies to post, in order."""
+def messages(notification: Notification, subject: str, mentions: tuple[TeamsMention, ...],
+             text: str | None = None) -> list[dict[str, Any]]:
+    """The webhook bodies to post, in order; `text`, a receiver's own template's, replaces the alerts' layout."""
     if len(subject) > HEADING_LIMIT:
         subject = subject[:HEADING_LIMIT - 1] + "…"  # every word of it is in the alert below
-    groups = _fill([_alert(alert) for alert in notification.alerts])
+    groups = _fill([_alert(alert) for alert in notification.alerts] if text is None else [_plain(text)])
     bodies = []
     for number, containers in enumerate(groups, start=1):
         part = f" (part {number}/{len(groups)})" if len(groups) > 1 else ""

@@ -8,7 +8,7 @@ without one it posts through the webhook of the TeamsConfig it selects.
 
 import attrs
 
-from nmcore.sdk import Credential, LabelSelector, check_webhook
+from nmcore.sdk import Credential, LabelSelector, ReceiverTemplates, check_webhook
 
 
 @attrs.frozen(kw_only=True)
@@ -36,7 +36,10 @@ class TeamsMention:
 
 
 @attrs.frozen(kw_only=True)
-class TeamsReceiverSpec:
+class TeamsReceiverSpec(ReceiverTemplates):
+    """Where to post. With `template` or `tmplText` the receiver's own text is posted in the card as is,
+    instead of the layout built from the alerts."""
+
     webhook: Credential | None = None
     """The Workflows webhook URL, as in TeamsConfig; without it, the selected TeamsConfig's is used."""
     mentioned_users: tuple[TeamsMention, ...] = ()

@@ -43,7 +43,9 @@ class TeamsSender:
         receiver = request.receiver.spec
         url, where = webhook_of(request)
         post = functools.partial(self._post, url=url, receiver=request.receiver.ref, where=where)
-        bodies = messages(request.notification, request.message.subject, receiver.mentioned_users)
+        own = receiver.template is not None or receiver.tmpl_text is not None
+        bodies = messages(request.notification, request.message.subject, receiver.mentioned_users,
+                          request.message.text.strip() if own else None)
         return await self._poster.deliver(request.notification.key, [Destination("webhook", post)], bodies)
 
     async def _post(self, body: dict[str, Any], *, url: str, receiver: str, where: str) -> None:

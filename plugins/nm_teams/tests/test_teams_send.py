@@ -126,3 +126,11 @@ async def test_the_sig_is_hidden_in_the_request_log_and_every_refusal(teams, sen
     assert "sig=<redacted>" in caplog.text
     for text in [*errors, caplog.text, repr(sender), repr(request)]:
         assert sig not in text
+
+
+async def test_a_receivers_own_template_replaces_the_card_layout(teams, sender, seed):
+    yaml_text = seed(teams.webhook_url()).replace(
+        "  mentionedUsers: []\n", "  mentionedUsers: []\n  template: \"{{ alerts | length }} alert(s) on {{ alerts[0].labels.pod }}\"\n")
+    await sender.send(request_for(yaml_text, alerts=[alert(pod="web-1"), alert(pod="web-2")]))
+    [card] = teams.posted
+    assert card.texts[1:] == ["2 alert(s) on web-1"]

@@ -20,6 +20,7 @@ SPEC = ChannelSpec(
     receiver_schema=TelegramReceiverSpec,
     make_sender=TelegramSender,
     limits=LIMITS,
+    formats=lambda spec: ("text",),
     description="Telegram messages from a bot (sendMessage) to chats, groups and channels, with @mentions",
 )
 

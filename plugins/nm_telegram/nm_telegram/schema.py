@@ -5,7 +5,7 @@ import re
 
 import attrs
 
-from nmcore.sdk import LabelSelector, SecretKeySelector, check_api_url
+from nmcore.sdk import LabelSelector, ReceiverTemplates, SecretKeySelector, check_api_url
 
 DEFAULT_API_URL = "https://api.telegram.org"
 USERNAME = re.compile(r"@?[A-Za-z][A-Za-z0-9_]{3,31}")
@@ -26,7 +26,9 @@ class TelegramConfigSpec:
 
 
 @attrs.frozen(kw_only=True)
-class TelegramReceiverSpec:
+class TelegramReceiverSpec(ReceiverTemplates):
+    """Where to send; `template`/`tmplText` pick the text template, as for every receiver."""
+
     channels: tuple[str, ...]
     """Chats to send to: numeric chat IDs (a group's or channel's is negative) or a channel's @username."""
     mentioned_users: tuple[str, ...] = ()

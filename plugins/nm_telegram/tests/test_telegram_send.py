@@ -136,3 +136,17 @@ async def test_the_token_in_the_url_path_is_hidden_in_the_request_log_and_every_
     for text in [*errors, caplog.text, repr(sender), repr(request)]:
         assert SECRET_TOKEN not in text
         assert SECRET_TOKEN.split(":")[1] not in text
+
+
+async def test_a_receivers_own_template_is_what_arrives(telegram, sender, seed):
+    yaml_text = seed(telegram.url) + """
+---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: TelegramReceiver
+metadata: {name: templated, namespace: kubesphere-monitoring-system, labels: {type: global}}
+spec: {channels: ['@alert_room'], template: "{{ alerts | length }} alert(s), first: {{ alerts[0].labels.pod }}"}
+"""
+    request = request_for(yaml_text, "TelegramReceiver/kubesphere-monitoring-system/templated",
+                          [alert(pod="web-1"), alert(pod="web-2")])
+    await sender.send(request)
+    assert telegram.in_chat("@alert_room") == ["2 alert(s), first: web-1"]
