@@ -18,6 +18,8 @@ and may change. An import-linter contract in the lint session holds the plugins 
   `json_object`, `redact_query` (credential scrubbing for URLs), `new_session`.
 - TLS: `TLSConfig`, `ClientCertificate`, `ssl_context`, `SecretReader`, `credential_value`.
 - Text: `split_text`, `chunks`, `utf8_len`.
+- App tokens: `TokenCache` (one fetch for many sends, refreshed before expiry and once when the API rejects
+  it) and `TokenKey`.
 - The notification and its rendering: `Notification`, `Alert`, `AlertGroup`, `Rendered`, and for a channel
   that lays out its own messages (`ChannelSpec.own_layout`), `HIDDEN_LABELS` and `format_time`.
 """
@@ -53,6 +55,7 @@ from nmcore.schema import converter
 from nmcore.splitting import chunks, split_text, utf8_len
 from nmcore.templatechoice import ReceiverTemplates
 from nmcore.tlsconfig import ClientCertificate, SecretReader, TLSConfig, credential_value, ssl_context
+from nmcore.tokencache import TokenCache, TokenKey
 
 __all__ = [
     "HIDDEN_LABELS",
@@ -79,6 +82,8 @@ __all__ = [
     "SendRequest",
     "Sender",
     "TLSConfig",
+    "TokenCache",
+    "TokenKey",
     "TransientError",
     "V2Beta2Block",
     "check_status",

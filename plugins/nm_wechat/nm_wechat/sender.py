@@ -14,13 +14,14 @@ import attrs
 from nm_wechat.errcodes import TOKEN_REJECTED, errcode_of, failure, reply_of
 from nm_wechat.robot import send_robot_messages
 from nm_wechat.schema import WechatConfigSpec, WechatReceiverSpec
-from nm_wechat.tokens import TokenCache, TokenKey
 from nmcore.sdk import (
     ChannelContext,
     ChannelLimits,
     PermanentError,
     SendReport,
     SendRequest,
+    TokenCache,
+    TokenKey,
     check_status,
     chunks,
     transport_errors,
@@ -105,12 +106,10 @@ class WechatSender:
         return tuple(undelivered), sent
 
     async def _send_message(self, app: _App, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        token = await self._tokens.get(app.token_key, lambda: self._fetch_token(app))
-        reply = await self._post_message(app, token, body)
-        if errcode_of(reply) in TOKEN_REJECTED:
-            self._tokens.invalidate(app.token_key, token)
-            token = await self._tokens.get(app.token_key, lambda: self._fetch_token(app))
-            reply = await self._post_message(app, token, body)
+        reply = await self._tokens.call(
+            app.token_key, lambda: self._fetch_token(app), lambda token: self._post_message(app, token, body),
+            rejected=lambda reply: errcode_of(reply) in TOKEN_REJECTED,
+        )
         if errcode_of(reply) != 0:
             raise failure(reply, f"message/send with {app.ref}")
         return reply

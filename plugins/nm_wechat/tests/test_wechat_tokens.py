@@ -3,7 +3,6 @@
 import anyio
 import nm_wechat
 import pytest
-from nm_wechat.tokens import MARGIN, TokenCache, TokenKey
 
 from nmcore.sdk import PermanentError
 from nmcore.testing import alert, send_request, snapshot_from_yaml
@@ -76,35 +75,3 @@ async def test_after_the_secret_is_fixed_the_next_send_fetches_with_it(wechat, s
     await sender.send(send_request(rotated, TENANT))
 
     assert wechat.calls["gettoken"] == 2 and len(wechat.messages) == 1
-
-
-async def test_a_late_rejection_of_the_old_token_keeps_the_new_one():
-    """A send that met the expired token after another send already refreshed it must not throw the new one away."""
-    cache = TokenCache()
-    key = TokenKey.of("http://127.0.0.1/cgi-bin/", "corp", "secret")
-    issued = iter(["old", "new", "newer"])
-
-    async def fetch() -> tuple[str, float]:
-        return next(issued), 7200.0
-
-    assert await cache.get(key, fetch) == "old"
-    cache.invalidate(key, "old")  # the first send to meet 42001
-    assert await cache.get(key, fetch) == "new"
-    cache.invalidate(key, "old")  # a second send, whose 42001 arrived later
-    assert await cache.get(key, fetch) == "new"
-
-
-async def test_a_token_is_refreshed_before_it_expires():
-    now = [0.0]
-    cache = TokenCache(clock=lambda: now[0])
-    key = TokenKey.of("http://127.0.0.1/cgi-bin/", "corp", "secret")
-    issued = iter(["first", "second"])
-
-    async def fetch() -> tuple[str, float]:
-        return next(issued), 7200.0
-
-    assert await cache.get(key, fetch) == "first"
-    now[0] = 7200.0 - MARGIN - 1
-    assert await cache.get(key, fetch) == "first"
-    now[0] = 7200.0 - MARGIN + 1
-    assert await cache.get(key, fetch) == "second"
