@@ -1,7 +1,8 @@
 """How HTTP-based channels report failures, the same way for all of them, without leaking credentials.
 
-Many services take credentials in the query string (WeChat's `corpsecret` and `access_token`, robot keys),
-and URLs end up in error text and in httpx's request log. Every query value is hidden in both.
+Many services take credentials in the query string (WeChat's `corpsecret` and `access_token`, DingTalk's
+robot token and `sign`) or in the path (a Feishu robot's hook ID), and URLs end up in error text and in httpx's
+request log. Every query value and every token-like path segment is hidden in both.
 """
 
 import email.utils
@@ -20,19 +21,22 @@ from nmcore.errors import PermanentError, TransientError
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 _QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>]+)=[^&\s'\"<>]*")
+_TOKEN_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}(?=[/?#\s'\"<>]|$)")
+"""A path segment of 16 or more letters, digits, `-` and `_` with a digit in it: a hook ID or a token, not a
+word of an API path (`tenant_access_token`, `batch_send`, `v2`)."""
 
 
-def redact_query(text: str) -> str:
-    """`https://x/send?access_token=abc&n=1` → `https://x/send?access_token=<redacted>&n=<redacted>`."""
-    return _QUERY_VALUE.sub(r"\1=<redacted>", text)
+def redact_url_secrets(text: str) -> str:
+    """`https://x/hook/7f0c…e2?access_token=abc` → `https://x/hook/<redacted>?access_token=<redacted>`."""
+    return _TOKEN_SEGMENT.sub("<redacted>", _QUERY_VALUE.sub(r"\1=<redacted>", text))
 
 
-class QueryRedactor(logging.Filter):
-    """Hides query values in log records (httpx logs every request URL at INFO)."""
+class UrlRedactor(logging.Filter):
+    """Hides URL credentials in log records (httpx logs every request URL at INFO)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        hidden = redact_query(message)
+        hidden = redact_url_secrets(message)
         if hidden != message:
             record.msg, record.args = hidden, None
         return True
@@ -40,8 +44,8 @@ class QueryRedactor(logging.Filter):
 
 def redact_http_logs() -> None:
     logger = logging.getLogger("httpx")
-    if not any(isinstance(f, QueryRedactor) for f in logger.filters):
-        logger.addFilter(QueryRedactor())
+    if not any(isinstance(f, UrlRedactor) for f in logger.filters):
+        logger.addFilter(UrlRedactor())
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -98,10 +102,10 @@ def transport_errors(service: str) -> Iterator[None]:
         refused = isinstance(exc.__cause__, aiohttp.ClientConnectorError)
         if isinstance(exc, httpx.TimeoutException) and not refused:
             raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
-        raise TransientError(f"{service} unreachable: {redact_query(str(exc))}") from None
+        raise TransientError(f"{service} unreachable: {redact_url_secrets(str(exc))}") from None
     except aiohttp.ClientConnectorError as exc:  # refused, unresolvable, or a certificate that fails verification
-        raise TransientError(f"{service} unreachable: {redact_query(str(exc))}") from None
+        raise TransientError(f"{service} unreachable: {redact_url_secrets(str(exc))}") from None
     except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
         raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
     except (aiohttp.ClientError, httpx.HTTPError) as exc:  # e.g. a malformed status line, a dropped connection
-        raise TransientError(f"{service} failed: {type(exc).__name__}: {redact_query(str(exc))}") from None
+        raise TransientError(f"{service} failed: {type(exc).__name__}: {redact_url_secrets(str(exc))}") from None

@@ -15,9 +15,12 @@ and may change. An import-linter contract in the lint session holds the plugins 
   `converter` (to register a structure hook for a type of your own).
 - HTTP: `check_status`/`raise_for_status` (2xx ok; 408, 425, 429 and 5xx transient with `Retry-After`;
   other codes permanent), `retry_after`, `transport_errors` (connection trouble → TransientError, scrubbed),
-  `json_object`, `redact_query` (credential scrubbing for URLs), `new_session`.
+  `json_object`, `redact_url_secrets` (query values and token-like path segments hidden), `new_session`.
 - TLS: `TLSConfig`, `ClientCertificate`, `ssl_context`, `SecretReader`, `credential_value`.
-- Text: `split_text`, `chunks`, `utf8_len`.
+- Text: `split_text`, `chunks`, `batches` (recipients of several kinds, each with its own maximum), `utf8_len`.
+- Sending within a service's rules: `RateLimiter` with `Rate`s (the send that would be over is held with its
+  wait, not refused), `Progress` (a retry sends only the messages not yet delivered), `timestamp_signature`
+  (robot webhook signatures).
 - App tokens: `TokenCache` (one fetch for many sends, refreshed before expiry and once when the API rejects
   it) and `TokenKey`.
 - The notification and its rendering: `Notification`, `Alert`, `AlertGroup`, `Rendered`, and for a channel
@@ -44,15 +47,18 @@ from nmcore.httpfailures import (
     check_status,
     json_object,
     raise_for_status,
-    redact_query,
+    redact_url_secrets,
     retry_after,
     transport_errors,
 )
+from nmcore.progress import Progress
+from nmcore.ratelimit import Rate, RateLimiter
 from nmcore.render import HIDDEN_LABELS, format_time
 from nmcore.resources import ConfigMapKeySelector, Credential, LabelSelector, SecretKeySelector
 from nmcore.schema import KEY as MANIFEST_KEY
 from nmcore.schema import converter
-from nmcore.splitting import chunks, split_text, utf8_len
+from nmcore.signing import timestamp_signature
+from nmcore.splitting import batches, chunks, split_text, utf8_len
 from nmcore.templatechoice import ReceiverTemplates
 from nmcore.tlsconfig import ClientCertificate, SecretReader, TLSConfig, credential_value, ssl_context
 from nmcore.tokencache import TokenCache, TokenKey
@@ -73,6 +79,9 @@ __all__ = [
     "LabelSelector",
     "Notification",
     "PermanentError",
+    "Progress",
+    "Rate",
+    "RateLimiter",
     "ReceiverTemplates",
     "RegisterChannel",
     "Rendered",
@@ -86,6 +95,7 @@ __all__ = [
     "TokenKey",
     "TransientError",
     "V2Beta2Block",
+    "batches",
     "check_status",
     "chunks",
     "converter",
@@ -95,10 +105,11 @@ __all__ = [
     "json_object",
     "new_session",
     "raise_for_status",
-    "redact_query",
+    "redact_url_secrets",
     "retry_after",
     "split_text",
     "ssl_context",
+    "timestamp_signature",
     "transport_errors",
     "utf8_len",
 ]

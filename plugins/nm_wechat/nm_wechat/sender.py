@@ -5,8 +5,7 @@ parties and 100 tags per request. Each request carries the application's access_
 WeChat Work says it is invalid or expired.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
-from itertools import zip_longest
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -22,8 +21,8 @@ from nmcore.sdk import (
     SendRequest,
     TokenCache,
     TokenKey,
+    batches,
     check_status,
-    chunks,
     transport_errors,
 )
 
@@ -94,7 +93,8 @@ class WechatSender:
         undelivered: dict[str, None] = {}
         sent = 0
         for piece in LIMITS.split(content):
-            for users, parties, tags in _recipient_batches(receiver):
+            recipients = (receiver.to_user, MAX_USERS), (receiver.to_party, MAX_PARTIES), (receiver.to_tag, MAX_TAGS)
+            for users, parties, tags in batches(*recipients):
                 body = {
                     "touser": "|".join(users), "toparty": "|".join(parties), "totag": "|".join(tags),
                     "agentid": config.agent_id, "msgtype": receiver.message_type,
@@ -142,14 +142,6 @@ class WechatSender:
             lifetime = DEFAULT_TOKEN_LIFETIME
         self._log.info("fetched a WeChat Work access_token for %s, valid %ds", app.ref, lifetime)
         return token, float(lifetime)
-
-
-def _recipient_batches(spec: WechatReceiverSpec) -> Iterator[tuple[Sequence[str], Sequence[str], Sequence[str]]]:
-    """Requests' worth of recipients: the i-th slice of users, of parties and of tags go together."""
-    return zip_longest(
-        chunks(spec.to_user, MAX_USERS), chunks(spec.to_party, MAX_PARTIES), chunks(spec.to_tag, MAX_TAGS),
-        fillvalue=(),
-    )
 
 
 def _undelivered(reply: Mapping[str, Any]) -> Iterator[str]:
