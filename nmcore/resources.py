@@ -215,3 +215,26 @@ class Credential:
     def __attrs_post_init__(self) -> None:
         if (self.value is None) == (self.value_from is None):
             raise ValueError("give exactly one of value and valueFrom.secretKeyRef")
+
+
+@attrs.frozen(kw_only=True)
+class ConfigMapKeySelector:
+    """A ConfigMap (and optionally one key of it), as v2beta2 receivers name their template files."""
+
+    namespace: str = ""
+    name: str
+    key: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ReceiverBlock:
+    """The fields every v2beta2 Receiver block has, whatever its channel; a channel's block extends it.
+
+    `template`, `tmplText` (Go templates of the original) are read so KubeSphere's manifests load; nmcore
+    renders with its own templates.
+    """
+
+    enabled: bool = True
+    alert_selector: LabelSelector | None = None
+    template: str | None = None
+    tmpl_text: ConfigMapKeySelector | None = None

@@ -15,7 +15,9 @@ and may change. An import-linter contract in the lint session holds the plugins 
   `converter` (to register a structure hook for a type of your own).
 - HTTP: `check_status`/`raise_for_status` (2xx ok; 408, 425, 429 and 5xx transient with `Retry-After`;
   other codes permanent), `retry_after`, `transport_errors` (connection trouble → TransientError, scrubbed),
-  `json_object`, `redact_url_secrets` (query values and token-like path segments hidden), `new_session`.
+  `json_object`, `redact_url_secrets` (query values and token-like path segments hidden), `new_session`;
+  `ApiCodes` for APIs that answer with a code in the body (`{"errcode": 0}`): which codes are transient and
+  after how long, what the common ones mean for the operator.
 - TLS: `TLSConfig`, `ClientCertificate`, `ssl_context`, `SecretReader`, `credential_value`.
 - Text: `split_text`, `chunks`, `batches` (recipients of several kinds, each with its own maximum), `utf8_len`.
 - Sending within a service's rules: `RateLimiter` with `Rate`s (the send that would be over is held with its
@@ -28,6 +30,7 @@ and may change. An import-linter contract in the lint session holds the plugins 
 """
 
 from nmcore.alerts import Alert, AlertGroup, Notification
+from nmcore.apierrors import ApiCodes
 from nmcore.channel import (
     ChannelContext,
     ChannelLimits,
@@ -69,6 +72,7 @@ __all__ = [
     "TRANSIENT_STATUS",
     "Alert",
     "AlertGroup",
+    "ApiCodes",
     "ChannelContext",
     "ChannelLimits",
     "ChannelSpec",

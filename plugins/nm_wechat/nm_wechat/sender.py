@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from nm_wechat.errcodes import TOKEN_REJECTED, errcode_of, failure, reply_of
+from nm_wechat.errcodes import TOKEN_REJECTED, WECHAT
 from nm_wechat.robot import send_robot_messages
 from nm_wechat.schema import WechatConfigSpec, WechatReceiverSpec
 from nmcore.sdk import (
@@ -22,7 +22,6 @@ from nmcore.sdk import (
     TokenCache,
     TokenKey,
     batches,
-    check_status,
     transport_errors,
 )
 
@@ -108,11 +107,9 @@ class WechatSender:
     async def _send_message(self, app: _App, body: Mapping[str, Any]) -> Mapping[str, Any]:
         reply = await self._tokens.call(
             app.token_key, lambda: self._fetch_token(app), lambda token: self._post_message(app, token, body),
-            rejected=lambda reply: errcode_of(reply) in TOKEN_REJECTED,
+            rejected=lambda reply: WECHAT.code(reply) in TOKEN_REJECTED,
         )
-        if errcode_of(reply) != 0:
-            raise failure(reply, f"message/send with {app.ref}")
-        return reply
+        return WECHAT.check(reply, f"message/send with {app.ref}")
 
     async def _post_message(self, app: _App, token: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
         service = f"WeChat Work message/send at {app.api}"
@@ -120,8 +117,7 @@ class WechatSender:
             response = await self._http.post(
                 f"{app.api}message/send", params={"access_token": token}, json=body, timeout=REQUEST_TIMEOUT
             )
-            check_status(response, service)
-        return reply_of(response, service)
+        return WECHAT.reply(response, service)
 
     async def _fetch_token(self, app: _App) -> tuple[str, float]:
         service = f"WeChat Work gettoken at {app.api}"
@@ -131,10 +127,7 @@ class WechatSender:
                 params={"corpid": app.spec.wechat_api_corp_id, "corpsecret": app.secret},
                 timeout=REQUEST_TIMEOUT,
             )
-            check_status(response, service)
-        reply = reply_of(response, service)
-        if errcode_of(reply) != 0:
-            raise failure(reply, f"gettoken for {app.ref}")
+        reply = WECHAT.check(WECHAT.reply(response, service), f"gettoken for {app.ref}")
         token, lifetime = reply.get("access_token"), reply.get("expires_in")
         if not isinstance(token, str) or not token:
             raise PermanentError(f"{service} answered without an access_token: check wechatApiUrl in {app.ref}")

@@ -1,0 +1,59 @@
+"""Chat APIs that answer HTTP 200 with a code in the body (`{"errcode": 0, "errmsg": "ok"}`), read one way.
+
+WeChat Work, DingTalk and Feishu all do this: the HTTP status says little and the body's code says what
+happened. A channel declares its vendor's codes once, as data (which are worth retrying and after how
+long, what the common ones mean for the operator), and gets located, actionable errors from `check`.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import httpx
+
+from nmcore.errors import DeliveryError, PermanentError, TransientError
+from nmcore.httpfailures import check_status, json_object
+
+__all__ = ["ApiCodes"]
+
+
+@attrs.frozen(kw_only=True)
+class ApiCodes:
+    vendor: str
+    """How errors name the service: "WeChat Work", "DingTalk", "Feishu"."""
+    code_field: str = "errcode"
+    message_field: str = "errmsg"
+    transient: Mapping[int, float | None] = attrs.field(factory=dict)
+    """Codes worth retrying, each with the least wait before the retry (None: the core's backoff)."""
+    hints: Mapping[int, str] = attrs.field(factory=dict)
+    """What a code means for the operator: which field to check, what to change."""
+
+    def reply(self, response: httpx.Response, service: str) -> Mapping[str, Any]:
+        """The JSON object the API answered with; an HTTP failure or anything else is an error naming `service`."""
+        check_status(response, service)
+        reply = json_object(response)
+        if reply is None:
+            kind = response.headers.get("content-type", "no content type")
+            raise PermanentError(f"{service} answered HTTP {response.status_code} with {kind}, not a "
+                                 f"{self.vendor} JSON reply: check the URL")
+        return reply
+
+    def code(self, reply: Mapping[str, Any]) -> int:
+        """The reply's code: 0 for success (also when absent); a code that is not a number counts as -1."""
+        code = reply.get(self.code_field, 0)
+        return code if isinstance(code, int) and not isinstance(code, bool) else -1
+
+    def failure(self, reply: Mapping[str, Any], what: str, hint: str = "") -> DeliveryError:
+        """The error for a reply whose code is not 0; `what` says which call, for which object."""
+        code = self.code(reply)
+        text = str(reply.get(self.message_field, ""))[:300]
+        hint = hint or self.hints.get(code, "")
+        message = f"{what}: {self.vendor} answered {self.code_field} {code} ({text})" + (f"; {hint}" if hint else "")
+        if code in self.transient:
+            return TransientError(message, retry_after=self.transient[code])
+        return PermanentError(message)
+
+    def check(self, reply: Mapping[str, Any], what: str) -> Mapping[str, Any]:
+        if self.code(reply) != 0:
+            raise self.failure(reply, what)
+        return reply

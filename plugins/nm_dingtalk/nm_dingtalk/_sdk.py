@@ -1,0 +1,36 @@
+"""Everything nm_dingtalk uses from nmcore, in one place (to become `nmcore.sdk` when it lands)."""
+
+from nmcore.apierrors import ApiCodes
+from nmcore.channel import (
+    ChannelContext,
+    ChannelLimits,
+    ChannelSpec,
+    DeliveryError,
+    PermanentError,
+    SendReport,
+    SendRequest,
+    TransientError,
+)
+from nmcore.hookspecs import hookimpl
+from nmcore.httpfailures import transport_errors
+from nmcore.progress import Progress
+from nmcore.ratelimit import Rate, RateLimiter
+from nmcore.resources import (
+    Credential,
+    CredentialSource,
+    LabelSelector,
+    ReceiverBlock,
+    Resource,
+    SecretKeySelector,
+)
+from nmcore.signing import timestamp_signature
+from nmcore.splitting import split_text, utf8_len
+from nmcore.tlsconfig import credential_value
+from nmcore.tokencache import TokenCache, TokenKey
+
+__all__ = [
+    "ApiCodes", "ChannelContext", "ChannelLimits", "ChannelSpec", "Credential", "CredentialSource",
+    "DeliveryError", "LabelSelector", "PermanentError", "Progress", "Rate", "RateLimiter", "ReceiverBlock",
+    "Resource", "SecretKeySelector", "SendReport", "SendRequest", "TokenCache", "TokenKey", "TransientError",
+    "credential_value", "hookimpl", "split_text", "timestamp_signature", "transport_errors", "utf8_len",
+]
