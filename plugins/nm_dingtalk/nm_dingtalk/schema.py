@@ -25,7 +25,7 @@ DEFAULT_API_URL = "https://oapi.dingtalk.com/"
 
 def _http_url(_: object, attribute: attrs.Attribute, value: str) -> None:
     if not value.startswith(("https://", "http://")):
-        raise ValueError(f"must be an http(s) URL such as {DEFAULT_API_URL}, got {value!r}")
+        raise ValueError(f"apiUrl must be an http(s) URL such as {DEFAULT_API_URL}, got {value!r}")
 
 
 # v1alpha1 -------------------------------------------------------------------------------------------------

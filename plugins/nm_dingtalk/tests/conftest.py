@@ -15,6 +15,7 @@ import secrets
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -224,3 +225,20 @@ def v2_request() -> Callable[..., SendRequest]:
                            receiver=owner, config=used or None, secret=lambda ref: secrets[ref.name][ref.key])
 
     return build
+
+
+SEED = (Path(__file__).parent / "seed_dingtalk.yaml").read_text()
+SIGNING_SECRET = "SEC9a8b7c6d5e4f30211f2e3d4c5b6a79880f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+
+@pytest.fixture
+def seed(dingtalk: FakeDingTalk) -> tuple[str, Robot, Robot]:
+    """The seed-like manifests pointed at the fake: the text, the global robot and the tenant's robot."""
+    global_robot, global_url = dingtalk.robot("global", secret=SIGNING_SECRET, keywords=("kubesphere",))
+    tenant_robot, tenant_url = dingtalk.robot("tenant", keywords=("kubesphere",))
+    text = SEED
+    for placeholder, value in (("ROBOT_GLOBAL", global_url), ("ROBOT_TENANT", tenant_url), ("API_URL", dingtalk.url),
+                               ("APPKEY", dingtalk.appkey), ("APPSECRET", dingtalk.appsecret),
+                               ("SIGNING_SECRET", SIGNING_SECRET)):
+        text = text.replace(placeholder, value)
+    return text, global_robot, tenant_robot

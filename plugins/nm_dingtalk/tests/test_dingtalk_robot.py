@@ -20,7 +20,7 @@ def chatbot_spec(keywords: str = "[kubesphere]", signed: bool = True) -> str:
 
 
 def many_alerts(count: int) -> list:
-    return [alert(annotations={"summary": f"节点 node-{i} 磁盘空间不足，请尽快清理 /var/lib/docker"}, node=f"node-{i}",
+    return [alert(annotations={"summary": f"节点 node-{i} 磁盘空间不足。请尽快清理 /var/lib/docker"}, node=f"node-{i}",
                   namespace="kube-system") for i in range(count)]
 
 
@@ -69,7 +69,7 @@ async def test_a_wrong_signing_secret_is_permanent_and_never_shown(dingtalk, sen
 
 
 async def test_an_unknown_robot_token_is_permanent(dingtalk, sender, v1_request):
-    with pytest.raises(PermanentError, match="300005.*check chatbot.webhook"):
+    with pytest.raises(PermanentError, match=r"300005.*check chatbot\.webhook"):
         await sender.send(v1_request(chatbot_spec(signed=False),
                                      webhook=f"{dingtalk.url}/robot/send?access_token=removed-robot-token"))
 
