@@ -12,7 +12,7 @@ from nmcore.errors import PermanentError, TransientError
 from nmcore.httpfailures import redact_http_logs, redact_url_secrets
 from nmcore.progress import Progress
 from nmcore.ratelimit import Rate, RateLimiter
-from nmcore.signing import timestamp_signature
+from nmcore.robots import timestamp_signature, with_keyword
 from nmcore.splitting import batches
 
 
@@ -129,3 +129,11 @@ def test_api_paths_stay_readable():
     for url in ("https://open.feishu.cn/open-apis/auth/v3/tenant_access_token/internal",
                 "https://open.feishu.cn/open-apis/message/v4/batch_send/", "https://oapi.dingtalk.com/chat/send"):
         assert redact_url_secrets(url) == url
+
+
+def test_the_keywords_line_is_added_only_to_text_without_a_keyword():
+    assert with_keyword("[FIRING] DiskFull on node-1", ["kubesphere", "告警"]) == (
+        "[FIRING] DiskFull on node-1\n\n[Keywords] kubesphere, 告警")
+    assert with_keyword("kubesphere: DiskFull", ["kubesphere"]) == "kubesphere: DiskFull"
+    assert with_keyword("DiskFull", []) == "DiskFull"
+    assert with_keyword("DiskFull", ["a", "b"], ",").endswith("[Keywords] a,b")

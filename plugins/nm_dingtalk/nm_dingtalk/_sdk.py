@@ -23,7 +23,7 @@ from nmcore.resources import (
     Resource,
     SecretKeySelector,
 )
-from nmcore.signing import timestamp_signature
+from nmcore.robots import keyword_footer, timestamp_signature, with_keyword
 from nmcore.splitting import split_text, utf8_len
 from nmcore.tlsconfig import credential_value
 from nmcore.tokencache import TokenCache, TokenKey
@@ -32,5 +32,6 @@ __all__ = [
     "ApiCodes", "ChannelContext", "ChannelLimits", "ChannelSpec", "Credential", "CredentialSource",
     "DeliveryError", "LabelSelector", "PermanentError", "Progress", "Rate", "RateLimiter", "ReceiverBlock",
     "Resource", "SecretKeySelector", "SendReport", "SendRequest", "TokenCache", "TokenKey", "TransientError",
-    "credential_value", "hookimpl", "split_text", "timestamp_signature", "transport_errors", "utf8_len",
+    "credential_value", "hookimpl", "keyword_footer", "split_text", "timestamp_signature", "transport_errors",
+    "utf8_len", "with_keyword",
 ]

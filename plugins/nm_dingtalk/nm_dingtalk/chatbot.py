@@ -21,10 +21,12 @@ from nm_dingtalk._sdk import (
     RateLimiter,
     SendRequest,
     credential_value,
+    keyword_footer,
     split_text,
     timestamp_signature,
     transport_errors,
     utf8_len,
+    with_keyword,
 )
 from nm_dingtalk.errcodes import DINGTALK, check_robot
 from nm_dingtalk.message import MsgType, message
@@ -50,12 +52,12 @@ class Robots:
             raise PermanentError(f"{owner}: chatbot.webhook must be the robot's webhook URL "
                                  "(https://oapi.dingtalk.com/robot/send?access_token=…)")
         secret = credential_value(bot.secret, request.secret) if bot.secret else ""
-        footer = "\n\n[Keywords] " + ", ".join(bot.keywords) if bot.keywords else ""
+        footer = keyword_footer(bot.keywords)
         mentions = " ".join(f"@{who}" for who in (*bot.at_mobiles, *bot.at_users)) if msg_type == "markdown" else ""
         room = MAX_BYTES - utf8_len(footer) - utf8_len(mentions) - 1
         sent = 0
         for index, piece in enumerate(split_text(content, room, utf8_len)):
-            text = piece if not footer or any(k in piece for k in bot.keywords) else piece + footer
+            text = with_keyword(piece, bot.keywords)
             first = index == 0
             body = message(msg_type, request.message.subject, text + (f"\n{mentions}" if mentions and first else ""))
             if first and (bot.at_mobiles or bot.at_users or bot.at_all):
