@@ -27,11 +27,17 @@ class ApiCodes:
     """Codes worth retrying, each with the least wait before the retry (None: the core's backoff)."""
     hints: Mapping[int, str] = attrs.field(factory=dict)
     """What a code means for the operator: which field to check, what to change."""
+    wait_header: str = ""
+    """A response header giving the seconds to wait after a rate limit (Feishu's `x-ogw-ratelimit-reset`)."""
 
     def reply(self, response: httpx.Response, service: str) -> Mapping[str, Any]:
-        """The JSON object the API answered with; an HTTP failure or anything else is an error naming `service`."""
-        check_status(response, service)
+        """The JSON object the API answered with; an HTTP failure or anything else is an error naming `service`.
+
+        A transient code wins over the HTTP status (Feishu answers its rate limit with 429 or 400)."""
         reply = json_object(response)
+        if reply is not None and self.code(reply) in self.transient:
+            raise self.failure(reply, service, wait=_seconds(response.headers.get(self.wait_header, "")))
+        check_status(response, service)
         if reply is None:
             kind = response.headers.get("content-type", "no content type")
             raise PermanentError(f"{service} answered HTTP {response.status_code} with {kind}, not a "
@@ -43,17 +49,26 @@ class ApiCodes:
         code = reply.get(self.code_field, 0)
         return code if isinstance(code, int) and not isinstance(code, bool) else -1
 
-    def failure(self, reply: Mapping[str, Any], what: str, hint: str = "") -> DeliveryError:
-        """The error for a reply whose code is not 0; `what` says which call, for which object."""
+    def failure(self, reply: Mapping[str, Any], what: str, hint: str = "", wait: float | None = None) -> DeliveryError:
+        """The error for a reply whose code is not 0; `what` says which call, for which object; `wait` is
+        what the server asked for, honoured when longer than the code's own wait."""
         code = self.code(reply)
         text = str(reply.get(self.message_field, ""))[:300]
         hint = hint or self.hints.get(code, "")
         message = f"{what}: {self.vendor} answered {self.code_field} {code} ({text})" + (f"; {hint}" if hint else "")
         if code in self.transient:
-            return TransientError(message, retry_after=self.transient[code])
+            waits = [w for w in (self.transient[code], wait) if w is not None]
+            return TransientError(message, retry_after=max(waits) if waits else None)
         return PermanentError(message)
 
     def check(self, reply: Mapping[str, Any], what: str) -> Mapping[str, Any]:
         if self.code(reply) != 0:
             raise self.failure(reply, what)
         return reply
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -218,15 +218,6 @@ class Credential:
 
 
 @attrs.frozen(kw_only=True)
-class ConfigMapKeySelector:
-    """A ConfigMap (and optionally one key of it), as v2beta2 receivers name their template files."""
-
-    namespace: str = ""
-    name: str
-    key: str = ""
-
-
-@attrs.frozen(kw_only=True)
 class ReceiverBlock:
     """The fields every v2beta2 Receiver block has, whatever its channel; a channel's block extends it.
 

@@ -21,10 +21,10 @@ and may change. An import-linter contract in the lint session holds the plugins 
 - TLS: `TLSConfig`, `ClientCertificate`, `ssl_context`, `SecretReader`, `credential_value`.
 - Text: `split_text`, `chunks`, `batches` (recipients of several kinds, each with its own maximum), `utf8_len`.
 - Sending within a service's rules: `RateLimiter` with `Rate`s (the send that would be over is held with its
-  wait, not refused), `Progress` (a retry sends only the messages not yet delivered), `timestamp_signature`
-  (robot webhook signatures).
+  wait, not refused), `Progress` (a retry sends only the messages not yet delivered); for chat robots,
+  `timestamp_signature` and `with_keyword`/`keyword_footer` (the keyword line a robot may demand).
 - App tokens: `TokenCache` (one fetch for many sends, refreshed before expiry and once when the API rejects
-  it) and `TokenKey`.
+  it), `TokenKey`, `token_of` (a token and its lifetime from the API's reply).
 - The notification and its rendering: `Notification`, `Alert`, `AlertGroup`, `Rendered`, and for a channel
   that lays out its own messages (`ChannelSpec.own_layout`), `HIDDEN_LABELS` and `format_time`.
 """
@@ -58,13 +58,13 @@ from nmcore.progress import Progress
 from nmcore.ratelimit import Rate, RateLimiter
 from nmcore.render import HIDDEN_LABELS, format_time
 from nmcore.resources import ConfigMapKeySelector, Credential, LabelSelector, SecretKeySelector
+from nmcore.robots import keyword_footer, timestamp_signature, with_keyword
 from nmcore.schema import KEY as MANIFEST_KEY
 from nmcore.schema import converter
-from nmcore.signing import timestamp_signature
 from nmcore.splitting import batches, chunks, split_text, utf8_len
 from nmcore.templatechoice import ReceiverTemplates
 from nmcore.tlsconfig import ClientCertificate, SecretReader, TLSConfig, credential_value, ssl_context
-from nmcore.tokencache import TokenCache, TokenKey
+from nmcore.tokencache import TokenCache, TokenKey, token_of
 
 __all__ = [
     "HIDDEN_LABELS",
@@ -107,6 +107,7 @@ __all__ = [
     "format_time",
     "hookimpl",
     "json_object",
+    "keyword_footer",
     "new_session",
     "raise_for_status",
     "redact_url_secrets",
@@ -114,6 +115,8 @@ __all__ = [
     "split_text",
     "ssl_context",
     "timestamp_signature",
+    "token_of",
     "transport_errors",
     "utf8_len",
+    "with_keyword",
 ]

@@ -9,15 +9,15 @@ tries again.
 
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Hashable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 import anyio
 import attrs
 
-from nmcore.errors import DeliveryError
+from nmcore.errors import DeliveryError, PermanentError
 
-__all__ = ["MARGIN", "Fetcher", "TokenCache", "TokenKey"]
+__all__ = ["MARGIN", "Fetcher", "TokenCache", "TokenKey", "token_of"]
 
 MARGIN = 300.0
 """Refresh this long before the API says the token expires (at most half its lifetime)."""
@@ -108,3 +108,15 @@ class TokenCache:
             self.invalidate(key, token)
             answer = await use(await self.get(key, fetch))
         return answer
+
+
+def token_of(reply: Mapping[str, Any], service: str, *, check: str, token: str = "access_token",
+             lifetime: str = "expires_in", default_lifetime: float = 7200.0) -> tuple[str, float]:
+    """The token and its lifetime from a successful token reply, as a `Fetcher` returns them; a reply
+    without a token means the URL is not the API's: `check` names the setting."""
+    value, seconds = reply.get(token), reply.get(lifetime)
+    if not isinstance(value, str) or not value:
+        raise PermanentError(f"{service} answered without {token}: check {check}")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+        seconds = default_lifetime
+    return value, float(seconds)

@@ -14,7 +14,6 @@ import attrs
 import httpx
 
 from nm_dingtalk._sdk import (
-    PermanentError,
     Progress,
     Rate,
     RateLimiter,
@@ -23,6 +22,7 @@ from nm_dingtalk._sdk import (
     TokenKey,
     credential_value,
     split_text,
+    token_of,
     transport_errors,
     utf8_len,
 )
@@ -33,7 +33,6 @@ from nm_dingtalk.schema import AppCredentials
 MAX_BYTES = 5000
 RATE = Rate(25, 1.0)
 REQUEST_TIMEOUT = 5.0
-DEFAULT_TOKEN_LIFETIME = 7200.0
 
 
 @attrs.frozen
@@ -89,10 +88,6 @@ class Conversations:
             response = await self._http.get(f"{app.api}gettoken", params={"appkey": app.appkey,
                                             "appsecret": app.appsecret}, timeout=REQUEST_TIMEOUT)
         reply = DINGTALK.check(DINGTALK.reply(response, service), f"gettoken for {app.owner}")
-        token, lifetime = reply.get("access_token"), reply.get("expires_in")
-        if not isinstance(token, str) or not token:
-            raise PermanentError(f"{service} answered without an access_token: check apiUrl in {app.owner}")
-        if not isinstance(lifetime, int | float) or lifetime <= 0:
-            lifetime = DEFAULT_TOKEN_LIFETIME
+        token, lifetime = token_of(reply, service, check=f"apiUrl in {app.owner}")
         self._log.info("fetched a DingTalk access_token for %s, valid %ds", app.owner, lifetime)
-        return token, float(lifetime)
+        return token, lifetime

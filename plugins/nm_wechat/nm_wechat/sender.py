@@ -22,13 +22,13 @@ from nmcore.sdk import (
     TokenCache,
     TokenKey,
     batches,
+    token_of,
     transport_errors,
 )
 
 MAX_CONTENT_BYTES = 2048
 MAX_USERS, MAX_PARTIES, MAX_TAGS = 1000, 100, 100
 REQUEST_TIMEOUT = 5.0
-DEFAULT_TOKEN_LIFETIME = 7200.0
 LIMITS = ChannelLimits(max_message_bytes=MAX_CONTENT_BYTES, send_timeout=15.0)
 
 Request = SendRequest[WechatConfigSpec, WechatReceiverSpec]
@@ -128,13 +128,9 @@ class WechatSender:
                 timeout=REQUEST_TIMEOUT,
             )
         reply = WECHAT.check(WECHAT.reply(response, service), f"gettoken for {app.ref}")
-        token, lifetime = reply.get("access_token"), reply.get("expires_in")
-        if not isinstance(token, str) or not token:
-            raise PermanentError(f"{service} answered without an access_token: check wechatApiUrl in {app.ref}")
-        if not isinstance(lifetime, int | float) or lifetime <= 0:
-            lifetime = DEFAULT_TOKEN_LIFETIME
+        token, lifetime = token_of(reply, service, check=f"wechatApiUrl in {app.ref}")
         self._log.info("fetched a WeChat Work access_token for %s, valid %ds", app.ref, lifetime)
-        return token, float(lifetime)
+        return token, lifetime
 
 
 def _undelivered(reply: Mapping[str, Any]) -> Iterator[str]:
