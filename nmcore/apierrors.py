@@ -30,13 +30,17 @@ class ApiCodes:
     wait_header: str = ""
     """A response header giving the seconds to wait after a rate limit (Feishu's `x-ogw-ratelimit-reset`)."""
 
-    def reply(self, response: httpx.Response, service: str) -> Mapping[str, Any]:
+    def reply(self, response: httpx.Response, service: str, what: str) -> Mapping[str, Any]:
         """The JSON object the API answered with; an HTTP failure or anything else is an error naming `service`.
 
-        A transient code wins over the HTTP status (Feishu answers its rate limit with 429 or 400)."""
+        Below HTTP 500, a code in the body says more than the status (Feishu answers an expired token with
+        400, its rate limit with 429), so such a reply is returned for the caller to check, and a transient
+        code raises at once (named as `what`, as `check` names it) with the wait the response asks for."""
         reply = json_object(response)
-        if reply is not None and self.code(reply) in self.transient:
-            raise self.failure(reply, service, wait=_seconds(response.headers.get(self.wait_header, "")))
+        if reply is not None and response.status_code < 500 and self.code_field in reply:
+            if self.code(reply) in self.transient:
+                raise self.failure(reply, what, wait=_seconds(response.headers.get(self.wait_header, "")))
+            return reply
         check_status(response, service)
         if reply is None:
             kind = response.headers.get("content-type", "no content type")
@@ -66,9 +70,14 @@ class ApiCodes:
             raise self.failure(reply, what)
         return reply
 
+    def answer(self, response: httpx.Response, service: str, what: str) -> Mapping[str, Any]:
+        """`reply` and `check` at once, for a call whose every non-zero code is a failure."""
+        return self.check(self.reply(response, service, what), what)
+
 
 def _seconds(value: str) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
         return None
+

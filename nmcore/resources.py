@@ -217,9 +217,11 @@ class Credential:
             raise ValueError("give exactly one of value and valueFrom.secretKeyRef")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ReceiverBlock:
-    """The fields every v2beta2 Receiver block has, whatever its channel; a channel's block extends it.
+    """The fields every v2beta2 Receiver block has, whatever its channel; a channel's block extends it, alone
+    or beside its receiver spec (`class FeishuReceiverBlock(FeishuReceiverSpec, ReceiverBlock)`: no slots here,
+    so both can be bases).
 
     `template`, `tmplText` (Go templates of the original) are read so KubeSphere's manifests load; nmcore
     renders with its own templates.

@@ -6,8 +6,10 @@ import hashlib
 import hmac
 import logging
 
+import httpx
 import pytest
 
+from nmcore.apierrors import ApiCodes
 from nmcore.errors import PermanentError, TransientError
 from nmcore.httpfailures import redact_http_logs, redact_url_secrets
 from nmcore.progress import Progress
@@ -137,3 +139,28 @@ def test_the_keywords_line_is_added_only_to_text_without_a_keyword():
     assert with_keyword("kubesphere: DiskFull", ["kubesphere"]) == "kubesphere: DiskFull"
     assert with_keyword("DiskFull", []) == "DiskFull"
     assert with_keyword("DiskFull", ["a", "b"], ",").endswith("[Keywords] a,b")
+
+
+CODES = ApiCodes(vendor="Feishu", code_field="code", message_field="msg", transient={99991400: 1.0},
+                 wait_header="x-ogw-ratelimit-reset", hints={19024: "list them in chatbot.keywords"})
+
+
+def test_a_code_in_the_body_says_more_than_the_http_status():
+    expired = httpx.Response(400, json={"code": 99991663, "msg": "Invalid access token"})
+    assert CODES.reply(expired, "batch_send", "batch_send for ops")["code"] == 99991663  # the caller refreshes
+
+    limited = httpx.Response(429, json={"code": 99991400, "msg": "request trigger frequency limit"},
+                             headers={"x-ogw-ratelimit-reset": "52"})
+    with pytest.raises(TransientError, match=r"^batch_send for ops: Feishu answered code 99991400") as caught:
+        CODES.reply(limited, "batch_send", "batch_send for ops")
+    assert caught.value.retry_after == 52.0
+
+
+def test_server_errors_and_foreign_replies():
+    with pytest.raises(TransientError, match="HTTP 502"):
+        CODES.reply(httpx.Response(502, json={"code": 1500, "msg": "internal"}), "batch_send", "x")
+    with pytest.raises(PermanentError, match="not a Feishu JSON reply: check the URL"):
+        CODES.reply(httpx.Response(200, text="<html>login</html>"), "batch_send", "x")
+    with pytest.raises(PermanentError, match=r"19024 \(Key Words Not Found\); list them in chatbot\.keywords"):
+        CODES.answer(httpx.Response(200, json={"code": 19024, "msg": "Key Words Not Found"}), "robot", "robot of ops")
+    assert CODES.answer(httpx.Response(200, json={"StatusCode": 0, "StatusMessage": "success"}), "robot", "x")

@@ -76,4 +76,5 @@ class Robots:
             signed = signed.copy_merge_params({"timestamp": timestamp, "sign": sign})  # beside its access_token
         with transport_errors(SERVICE):
             response = await self._http.post(signed, json=body, timeout=REQUEST_TIMEOUT)
-        check_robot(DINGTALK.reply(response, SERVICE), f"{SERVICE} of {owner}")
+        what = f"{SERVICE} of {owner}"
+        check_robot(DINGTALK.reply(response, SERVICE, what), what)

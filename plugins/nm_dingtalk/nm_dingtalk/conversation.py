@@ -80,14 +80,14 @@ class Conversations:
         with transport_errors(service):
             response = await self._http.post(f"{app.api}chat/send", params={"access_token": token}, json=body,
                                              timeout=REQUEST_TIMEOUT)
-        return DINGTALK.reply(response, service)
+        return DINGTALK.reply(response, service, f"chat/send to {body['chatid']} for {app.owner}")
 
     async def _fetch_token(self, app: _App) -> tuple[str, float]:
         service = f"DingTalk gettoken at {app.api}"
         with transport_errors(service):
             response = await self._http.get(f"{app.api}gettoken", params={"appkey": app.appkey,
                                             "appsecret": app.appsecret}, timeout=REQUEST_TIMEOUT)
-        reply = DINGTALK.check(DINGTALK.reply(response, service), f"gettoken for {app.owner}")
+        reply = DINGTALK.answer(response, service, f"gettoken for {app.owner}")
         token, lifetime = token_of(reply, service, check=f"apiUrl in {app.owner}")
         self._log.info("fetched a DingTalk access_token for %s, valid %ds", app.owner, lifetime)
         return token, lifetime

@@ -117,7 +117,7 @@ class WechatSender:
             response = await self._http.post(
                 f"{app.api}message/send", params={"access_token": token}, json=body, timeout=REQUEST_TIMEOUT
             )
-        return WECHAT.reply(response, service)
+        return WECHAT.reply(response, service, f"message/send with {app.ref}")
 
     async def _fetch_token(self, app: _App) -> tuple[str, float]:
         service = f"WeChat Work gettoken at {app.api}"
@@ -127,7 +127,7 @@ class WechatSender:
                 params={"corpid": app.spec.wechat_api_corp_id, "corpsecret": app.secret},
                 timeout=REQUEST_TIMEOUT,
             )
-        reply = WECHAT.check(WECHAT.reply(response, service), f"gettoken for {app.ref}")
+        reply = WECHAT.answer(response, service, f"gettoken for {app.ref}")
         token, lifetime = token_of(reply, service, check=f"wechatApiUrl in {app.ref}")
         self._log.info("fetched a WeChat Work access_token for %s, valid %ds", app.ref, lifetime)
         return token, lifetime
