@@ -329,3 +329,46 @@ class ChannelContract:
         (ref, reason) = next(iter(snapshot.skipped.items()))
         assert ref not in snapshot.targets
         assert any(ref in str(p) and "will not send" in str(p) and reason in str(p) for p in snapshot.problems)
+
+
+def alertmanager_body(*namespaces: str, summary: str = "container {pod} keeps crashing") -> dict[str, Any]:
+    """An Alertmanager webhook body with one KubePodCrashLooping alert per namespace given (pods web-0, web-1,
+    …), each with `summary` formatted with its pod: what the end-to-end tests of every channel submit."""
+    alerts = [
+        {"status": "firing", "labels": {"alertname": "KubePodCrashLooping", "namespace": ns, "pod": f"web-{i}"},
+         "annotations": {"summary": summary.format(pod=f"web-{i}")}, "startsAt": "2026-11-24T05:53:21.974712798Z",
+         "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": f"{i:016x}"}
+        for i, ns in enumerate(namespaces)
+    ]
+    group = {"alertname": "KubePodCrashLooping"}
+    return {"receiver": "nmcore", "status": "firing", "alerts": alerts, "groupLabels": group, "commonLabels": group,
+            "commonAnnotations": {}, "externalURL": "http://am:9093", "version": "4",
+            "groupKey": '{}:{alertname="KubePodCrashLooping"}', "truncatedAlerts": 0}
+
+
+def rolebinding_yaml(user: str, namespace: str) -> str:
+    """A RoleBinding document (with its leading `---`) that lets `user` view `namespace`."""
+    return f"""
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: {user}-view, namespace: {namespace}}}
+subjects: [{{kind: User, name: {user}, apiGroup: rbac.authorization.k8s.io}}]
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}
+"""
+
+
+async def send_all(sender: Sender, requests: Iterable[SendRequest]) -> list[BaseException]:
+    """Send `requests` concurrently through one sender; the errors they raised (empty if none did)."""
+    errors: list[BaseException] = []
+
+    async def one(request: SendRequest) -> None:
+        try:
+            await sender.send(request)
+        except Exception as exc:  # collected for the caller's assertions
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tasks:
+        for request in requests:
+            tasks.start_soon(one, request)
+    return errors

@@ -17,7 +17,7 @@ import attrs
 
 from nmcore.errors import DeliveryError, PermanentError
 
-__all__ = ["MARGIN", "Fetcher", "TokenCache", "TokenKey", "token_of"]
+__all__ = ["MARGIN", "App", "Fetcher", "TokenCache", "TokenKey", "token_of"]
 
 MARGIN = 300.0
 """Refresh this long before the API says the token expires (at most half its lifetime)."""
@@ -38,6 +38,25 @@ class TokenKey:
     @classmethod
     def of(cls, api: str, app_id: str, secret: str) -> "TokenKey":
         return cls(api, app_id, hashlib.sha256(secret.encode()).hexdigest())
+
+
+def _api_root(url: str) -> str:
+    return url.rstrip("/") + "/"
+
+
+@attrs.frozen
+class App:
+    """An application of a token API as one send resolved it: its API root (one trailing slash, so paths can
+    be appended), its ID and secret (never shown), and the object that configured it, for errors."""
+
+    api: str = attrs.field(converter=_api_root)
+    app_id: str
+    secret: str = attrs.field(repr=False)
+    owner: str
+
+    @property
+    def key(self) -> TokenKey:
+        return TokenKey.of(self.api, self.app_id, self.secret)
 
 
 @attrs.frozen

@@ -26,10 +26,10 @@ from nmcore.resources import (
 from nmcore.robots import keyword_footer, timestamp_signature, with_keyword
 from nmcore.splitting import split_text, utf8_len
 from nmcore.tlsconfig import credential_value
-from nmcore.tokencache import TokenCache, TokenKey, token_of
+from nmcore.tokencache import App, TokenCache, TokenKey, token_of
 
 __all__ = [
-    "ApiCodes", "ChannelContext", "ChannelLimits", "ChannelSpec", "Credential", "CredentialSource",
+    "ApiCodes", "App", "ChannelContext", "ChannelLimits", "ChannelSpec", "Credential", "CredentialSource",
     "DeliveryError", "LabelSelector", "PermanentError", "Progress", "Rate", "RateLimiter", "ReceiverBlock",
     "Resource", "SecretKeySelector", "SendReport", "SendRequest", "TokenCache", "TokenKey", "TransientError",
     "credential_value", "hookimpl", "keyword_footer", "split_text", "timestamp_signature", "token_of",

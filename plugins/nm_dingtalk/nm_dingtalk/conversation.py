@@ -10,16 +10,15 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
 import httpx
 
 from nm_dingtalk._sdk import (
+    App,
     Progress,
     Rate,
     RateLimiter,
     SendRequest,
     TokenCache,
-    TokenKey,
     credential_value,
     split_text,
     token_of,
@@ -35,17 +34,6 @@ RATE = Rate(25, 1.0)
 REQUEST_TIMEOUT = 5.0
 
 
-@attrs.frozen
-class _App:
-    """The app of one send, its credentials resolved; never shown (repr) with them."""
-
-    key: TokenKey
-    api: str
-    appkey: str = attrs.field(repr=False)
-    appsecret: str = attrs.field(repr=False)
-    owner: str
-
-
 class Conversations:
     def __init__(self, http: httpx.AsyncClient, progress: Progress, log: logging.Logger):
         self._http = http
@@ -57,10 +45,8 @@ class Conversations:
     async def send(self, request: SendRequest, app: AppCredentials, chat_ids: tuple[str, ...], owner: str,
                    msg_type: MsgType, content: str) -> int:
         """Send `content` to every chat; return how many messages that took."""
-        appkey = credential_value(app.appkey, request.secret)
-        appsecret = credential_value(app.appsecret, request.secret)
-        api = app.api_url.rstrip("/") + "/"
-        resolved = _App(TokenKey.of(api, appkey, appsecret), api, appkey, appsecret, owner)
+        resolved = App(app.api_url, credential_value(app.appkey, request.secret),
+                       credential_value(app.appsecret, request.secret), owner)
         sent = 0
         for chat in chat_ids:
             for index, piece in enumerate(split_text(content, MAX_BYTES, utf8_len)):
@@ -69,24 +55,24 @@ class Conversations:
                                                   lambda body=body: self._send(resolved, body))
         return sent
 
-    async def _send(self, app: _App, body: Mapping[str, Any]) -> None:
-        self._limiter.take(app.key.app_id + app.api, f"the DingTalk app of {app.owner}")
+    async def _send(self, app: App, body: Mapping[str, Any]) -> None:
+        self._limiter.take(app.app_id + app.api, f"the DingTalk app of {app.owner}")
         reply = await self._tokens.call(app.key, lambda: self._fetch_token(app), lambda t: self._post(app, t, body),
                                         rejected=lambda reply: DINGTALK.code(reply) in TOKEN_REJECTED)
         DINGTALK.check(reply, f"chat/send to {body['chatid']} for {app.owner}")
 
-    async def _post(self, app: _App, token: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    async def _post(self, app: App, token: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
         service = f"DingTalk chat/send at {app.api}"
         with transport_errors(service):
             response = await self._http.post(f"{app.api}chat/send", params={"access_token": token}, json=body,
                                              timeout=REQUEST_TIMEOUT)
         return DINGTALK.reply(response, service, f"chat/send to {body['chatid']} for {app.owner}")
 
-    async def _fetch_token(self, app: _App) -> tuple[str, float]:
+    async def _fetch_token(self, app: App) -> tuple[str, float]:
         service = f"DingTalk gettoken at {app.api}"
         with transport_errors(service):
-            response = await self._http.get(f"{app.api}gettoken", params={"appkey": app.appkey,
-                                            "appsecret": app.appsecret}, timeout=REQUEST_TIMEOUT)
+            response = await self._http.get(f"{app.api}gettoken", params={"appkey": app.app_id,
+                                            "appsecret": app.secret}, timeout=REQUEST_TIMEOUT)
         reply = DINGTALK.answer(response, service, f"gettoken for {app.owner}")
         token, lifetime = token_of(reply, service, check=f"apiUrl in {app.owner}")
         self._log.info("fetched a DingTalk access_token for %s, valid %ds", app.owner, lifetime)

@@ -2,11 +2,10 @@
 
 import logging
 
-import anyio
 import pytest
 
 from nmcore.channel import PermanentError
-from nmcore.testing import alert
+from nmcore.testing import alert, send_all
 
 pytestmark = pytest.mark.anyio
 
@@ -27,21 +26,6 @@ def chat_request(dingtalk, v1_request):
         return v1_request(conversation_spec(dingtalk.url), alerts=alerts, appkey=dingtalk.appkey,
                           appsecret=appsecret or dingtalk.appsecret)
     return build
-
-
-async def send_all(sender, requests) -> list[BaseException]:
-    errors: list[BaseException] = []
-
-    async def one(request) -> None:
-        try:
-            await sender.send(request)
-        except Exception as exc:  # collected for the assertions
-            errors.append(exc)
-
-    async with anyio.create_task_group() as tasks:
-        for request in requests:
-            tasks.start_soon(one, request)
-    return errors
 
 
 async def test_the_chat_gets_the_text_with_one_token_for_concurrent_sends(dingtalk, sender, chat_request):

@@ -8,34 +8,14 @@ from nm_dingtalk import chatbot
 from nmcore.delivery import RetryPolicy
 from nmcore.manager import Manager
 from nmcore.ratelimit import Rate
-from nmcore.testing import snapshot_from_yaml
+from nmcore.testing import alertmanager_body, rolebinding_yaml, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 
 CHAT = "chat894f9f4d634eb283933af6c7102977b2"
 TENANT = "DingTalkReceiver/kubesphere-monitoring-system/test-user-dingtalk-receiver"
 GLOBAL = "DingTalkReceiver/kubesphere-monitoring-system/global-dingtalk-receiver"
-ROLEBINDING = """
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: test-user-view, namespace: demo}
-subjects: [{kind: User, name: test-user, apiGroup: rbac.authorization.k8s.io}]
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
-"""
-
-
-def alertmanager_body(*namespaces: str, summary: str = "容器 {pod} 反复崩溃") -> dict:
-    alerts = [
-        {"status": "firing", "labels": {"alertname": "KubePodCrashLooping", "namespace": ns, "pod": f"web-{i}"},
-         "annotations": {"summary": summary.format(pod=f"web-{i}")}, "startsAt": "2026-11-24T05:53:21.974712798Z",
-         "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": f"{i:016x}"}
-        for i, ns in enumerate(namespaces)
-    ]
-    group = {"alertname": "KubePodCrashLooping"}
-    return {"receiver": "nmcore", "status": "firing", "alerts": alerts, "groupLabels": group, "commonLabels": group,
-            "commonAnnotations": {}, "externalURL": "http://am:9093", "version": "4",
-            "groupKey": '{}:{alertname="KubePodCrashLooping"}', "truncatedAlerts": 0}
+ROLEBINDING = rolebinding_yaml("test-user", "demo")
 
 
 async def test_the_seed_like_manifests_validate(seed):
@@ -48,7 +28,7 @@ async def test_the_seed_like_manifests_validate(seed):
 async def test_tenant_alerts_reach_the_tenants_robot_and_every_alert_the_global_robot_and_chat(dingtalk, seed):
     text, global_robot, tenant_robot = seed
     async with Manager.from_yaml(text + ROLEBINDING, plugins=[nm_dingtalk], tenant_resolver="rbac") as manager:
-        await manager.submit_payload(alertmanager_body("demo", "other-team"))
+        await manager.submit_payload(alertmanager_body("demo", "other-team", summary="容器 {pod} 反复崩溃"))
         await manager.drain(timeout=10)
 
     assert sorted((o.receiver, o.ok) for o in manager.outcomes) == [(GLOBAL, True), (TENANT, True)]

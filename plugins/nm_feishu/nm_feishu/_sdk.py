@@ -10,11 +10,11 @@ from nmcore.resources import Credential, LabelSelector, ReceiverBlock
 from nmcore.robots import keyword_footer, timestamp_signature, with_keyword
 from nmcore.splitting import split_text
 from nmcore.tlsconfig import credential_value
-from nmcore.tokencache import TokenCache, TokenKey, token_of
+from nmcore.tokencache import App, TokenCache, TokenKey, token_of
 
 __all__ = [
-    "ApiCodes", "ChannelContext", "ChannelLimits", "ChannelSpec", "Credential", "LabelSelector", "PermanentError",
-    "Progress", "Rate", "RateLimiter", "ReceiverBlock", "SendReport", "SendRequest", "TokenCache", "TokenKey",
-    "credential_value", "hookimpl", "keyword_footer", "split_text", "timestamp_signature", "token_of",
-    "transport_errors", "with_keyword",
+    "ApiCodes", "App", "ChannelContext", "ChannelLimits", "ChannelSpec", "Credential", "LabelSelector",
+    "PermanentError", "Progress", "Rate", "RateLimiter", "ReceiverBlock", "SendReport", "SendRequest",
+    "TokenCache", "TokenKey", "credential_value", "hookimpl", "keyword_footer", "split_text",
+    "timestamp_signature", "token_of", "transport_errors", "with_keyword",
 ]

@@ -11,14 +11,13 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import attrs
 import httpx
 
 from nm_feishu._sdk import (
+    App,
     Progress,
     SendRequest,
     TokenCache,
-    TokenKey,
     credential_value,
     split_text,
     token_of,
@@ -32,15 +31,6 @@ REQUEST_TIMEOUT = 5.0
 UNDELIVERED = {"invalid_user_ids": "user IDs", "invalid_open_ids": "open IDs", "invalid_department_ids": "departments"}
 
 
-@attrs.frozen
-class _App:
-    key: TokenKey
-    api: str
-    app_id: str
-    app_secret: str = attrs.field(repr=False)
-    owner: str
-
-
 class Apps:
     def __init__(self, http: httpx.AsyncClient, progress: Progress, log: logging.Logger):
         self._http = http
@@ -51,10 +41,8 @@ class Apps:
     async def send(self, request: SendRequest, config: FeishuConfigSpec, owner: str) -> tuple[int, set[str]]:
         """Send to the receiver's users and departments; return how many requests that took, and warnings."""
         receiver: FeishuReceiverSpec = request.receiver.spec
-        app_id = credential_value(config.app_id, request.secret)
-        app_secret = credential_value(config.app_secret, request.secret)
-        api = config.api_url.rstrip("/") + "/"
-        app = _App(TokenKey.of(api, app_id, app_secret), api, app_id, app_secret, owner)
+        app = App(config.api_url, credential_value(config.app_id, request.secret),
+                  credential_value(config.app_secret, request.secret), owner)
         msg_type, title = receiver.tmpl_type, request.message.subject
         recipients = {"user_ids": [u for u in receiver.user if not u.startswith("ou_")],
                       "open_ids": [u for u in receiver.user if u.startswith("ou_")],
@@ -67,24 +55,24 @@ class Apps:
                                               lambda body=body: self._send(app, body, warnings))
         return sent, warnings
 
-    async def _send(self, app: _App, body: Mapping[str, Any], warnings: set[str]) -> None:
+    async def _send(self, app: App, body: Mapping[str, Any], warnings: set[str]) -> None:
         reply = await self._tokens.call(app.key, lambda: self._fetch_token(app), lambda t: self._post(app, t, body),
                                         rejected=lambda reply: FEISHU.code(reply) in TOKEN_REJECTED)
         FEISHU.check(reply, f"batch_send for {app.owner}")
         warnings.update(_undelivered(reply))
 
-    async def _post(self, app: _App, token: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    async def _post(self, app: App, token: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
         service = f"Feishu batch_send at {app.api}"
         with transport_errors(service):
             response = await self._http.post(f"{app.api}message/v4/batch_send/", json=body, timeout=REQUEST_TIMEOUT,
                                              headers={"Authorization": f"Bearer {token}"})
         return FEISHU.reply(response, service, f"batch_send for {app.owner}")
 
-    async def _fetch_token(self, app: _App) -> tuple[str, float]:
+    async def _fetch_token(self, app: App) -> tuple[str, float]:
         service = f"Feishu tenant_access_token at {app.api}"
         with transport_errors(service):
             response = await self._http.post(f"{app.api}auth/v3/tenant_access_token/internal",
-                                             json={"app_id": app.app_id, "app_secret": app.app_secret},
+                                             json={"app_id": app.app_id, "app_secret": app.secret},
                                              timeout=REQUEST_TIMEOUT)
         reply = FEISHU.answer(response, service, f"tenant_access_token for {app.owner}")
         token, lifetime = token_of(reply, service, check=f"apiUrl in {app.owner}", token="tenant_access_token",

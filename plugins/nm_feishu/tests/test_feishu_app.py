@@ -3,12 +3,11 @@
 
 import logging
 
-import anyio
 import nm_feishu
 import pytest
 
 from nmcore.channel import PermanentError, TransientError
-from nmcore.testing import alert, send_request, snapshot_from_yaml
+from nmcore.testing import alert, send_all, send_request, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 
@@ -54,9 +53,8 @@ async def test_users_open_ids_and_departments_get_one_batch_message(feishu, send
 
 async def test_concurrent_sends_share_one_token_and_an_expired_one_is_fetched_again_once(feishu, sender):
     async def send_many(count: int) -> None:
-        async with anyio.create_task_group() as tasks:
-            for i in range(count):
-                tasks.start_soon(sender.send, app_request(feishu, "  user: [test]", [alert(pod=f"web-{i}")]))
+        requests = [app_request(feishu, "  user: [test]", [alert(pod=f"web-{i}")]) for i in range(count)]
+        assert await send_all(sender, requests) == []
 
     await send_many(10)
     assert feishu.calls["token"] == 1

@@ -4,40 +4,21 @@ import nm_feishu
 import pytest
 
 from nmcore.manager import Manager
+from nmcore.testing import alertmanager_body, rolebinding_yaml
 
 pytestmark = pytest.mark.anyio
 
 GLOBAL = "FeishuReceiver/kubesphere-monitoring-system/global-feishu-receiver"
 TENANT = "FeishuReceiver/kubesphere-monitoring-system/test-user-feishu-receiver"
 SIGNING_SECRET = "gS1bNmZ8rXqJtY4wKc2VhA"
-ROLEBINDING = """
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: test-user-view, namespace: demo}
-subjects: [{kind: User, name: test-user, apiGroup: rbac.authorization.k8s.io}]
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
-"""
-
-
-def alertmanager_body(*namespaces: str) -> dict:
-    alerts = [
-        {"status": "firing", "labels": {"alertname": "KubePodCrashLooping", "namespace": ns, "pod": f"web-{i}"},
-         "annotations": {"summary": f"容器 web-{i} 反复崩溃"}, "startsAt": "2026-11-24T05:53:21.974712798Z",
-         "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": f"{i:016x}"}
-        for i, ns in enumerate(namespaces)
-    ]
-    group = {"alertname": "KubePodCrashLooping"}
-    return {"receiver": "nmcore", "status": "firing", "alerts": alerts, "groupLabels": group, "commonLabels": group,
-            "commonAnnotations": {}, "externalURL": "http://am:9093", "version": "4",
-            "groupKey": '{}:{alertname="KubePodCrashLooping"}', "truncatedAlerts": 0}
+ROLEBINDING = rolebinding_yaml("test-user", "demo")
 
 
 async def test_the_tenants_department_gets_its_alerts_and_the_global_robot_and_users_all(feishu, seed):
     robot, webhook = feishu.robot("ops", secret=SIGNING_SECRET, keywords=("kubesphere",))
     manifests = seed(webhook, SIGNING_SECRET) + ROLEBINDING
     async with Manager.from_yaml(manifests, plugins=[nm_feishu], tenant_resolver="rbac") as manager:
-        await manager.submit_payload(alertmanager_body("demo", "other-team"))
+        await manager.submit_payload(alertmanager_body("demo", "other-team", summary="容器 {pod} 反复崩溃"))
         await manager.drain(timeout=10)
 
     assert sorted((o.receiver, o.ok) for o in manager.outcomes) == [(GLOBAL, True), (TENANT, True)]

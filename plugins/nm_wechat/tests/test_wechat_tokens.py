@@ -1,11 +1,10 @@
 """The access_token: fetched once for many concurrent sends, refreshed once when WeChat Work says it expired."""
 
-import anyio
 import nm_wechat
 import pytest
 
 from nmcore.sdk import PermanentError
-from nmcore.testing import alert, send_request, snapshot_from_yaml
+from nmcore.testing import alert, send_all, send_request, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 
@@ -13,27 +12,12 @@ TENANT = "WechatReceiver/kubesphere-monitoring-system/test-user-wechat"
 CONCURRENT = 50
 
 
-async def send_concurrently(sender, requests) -> list[BaseException]:
-    errors: list[BaseException] = []
-
-    async def one(request) -> None:
-        try:
-            await sender.send(request)
-        except Exception as exc:  # collected for the assertions
-            errors.append(exc)
-
-    async with anyio.create_task_group() as tasks:
-        for request in requests:
-            tasks.start_soon(one, request)
-    return errors
-
-
 def distinct_requests(snapshot, count: int):
     return [send_request(snapshot, TENANT, [alert(namespace="demo", pod=f"web-{i}")]) for i in range(count)]
 
 
 async def test_one_token_fetch_serves_concurrent_sends(wechat, sender, seed_snapshot):
-    errors = await send_concurrently(sender, distinct_requests(seed_snapshot, CONCURRENT))
+    errors = await send_all(sender, distinct_requests(seed_snapshot, CONCURRENT))
 
     assert errors == []
     assert wechat.calls["gettoken"] == 1
@@ -44,7 +28,7 @@ async def test_expired_token_is_refreshed_once_and_the_sends_go_through(wechat, 
     await sender.send(send_request(seed_snapshot, TENANT))
     wechat.expire_tokens()
 
-    errors = await send_concurrently(sender, distinct_requests(seed_snapshot, CONCURRENT))
+    errors = await send_all(sender, distinct_requests(seed_snapshot, CONCURRENT))
 
     assert errors == []
     assert wechat.replies[42001] == CONCURRENT  # every send met the expired token ...
@@ -59,7 +43,7 @@ async def test_expired_token_is_refreshed_once_and_the_sends_go_through(wechat, 
 async def test_a_failed_fetch_is_shared_not_repeated_by_every_waiting_send(wechat, sender, seed_snapshot):
     wechat.secret = "rotated-secret"
 
-    errors = await send_concurrently(sender, distinct_requests(seed_snapshot, 20))
+    errors = await send_all(sender, distinct_requests(seed_snapshot, 20))
 
     assert len(errors) == 20 and all(isinstance(e, PermanentError) and "40001" in str(e) for e in errors)
     assert wechat.calls["gettoken"] == 1
