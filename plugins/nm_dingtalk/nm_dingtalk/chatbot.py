@@ -10,6 +10,7 @@ dropped).
 
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import httpx
@@ -64,7 +65,7 @@ class Robots:
                 body["at"] = {"atMobiles": list(bot.at_mobiles), "atUserIds": list(bot.at_users),
                               "isAtAll": bot.at_all}
             sent += await self._progress.once(request.notification.key, f"robot\0{url}\0{index}\0{text}",
-                                              lambda body=body: self._post(url, secret, body, owner))
+                                              partial(self._post, url, secret, body, owner))
         return sent
 
     async def _post(self, url: str, secret: str, body: Mapping[str, Any], owner: str) -> None:

@@ -8,6 +8,7 @@ original's throttle), counted here like a robot's minute.
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import httpx
@@ -52,7 +53,7 @@ class Conversations:
             for index, piece in enumerate(split_text(content, MAX_BYTES, utf8_len)):
                 body = {"chatid": chat, "msg": message(msg_type, request.message.subject, piece)}
                 sent += await self._progress.once(request.notification.key, f"chat\0{chat}\0{index}\0{piece}",
-                                                  lambda body=body: self._send(resolved, body))
+                                                  partial(self._send, resolved, body))
         return sent
 
     async def _send(self, app: App, body: Mapping[str, Any]) -> None:

@@ -9,6 +9,7 @@ successful send.
 
 import logging
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 import httpx
@@ -47,12 +48,12 @@ class Apps:
         recipients = {"user_ids": [u for u in receiver.user if not u.startswith("ou_")],
                       "open_ids": [u for u in receiver.user if u.startswith("ou_")],
                       "department_ids": list(receiver.department)}  # at most 200 each: one request takes them
-        sent, warnings = 0, set()
+        sent, warnings = 0, set[str]()
         for index, piece in enumerate(split_text(request.message.text, MAX_JSON_BYTES,
                                                  lambda p: json_size(msg_type, title, p))):
             body = {"msg_type": msg_type, "content": content(msg_type, title, piece), **recipients}
             sent += await self._progress.once(request.notification.key, f"{index}\0{piece}",
-                                              lambda body=body: self._send(app, body, warnings))
+                                              partial(self._send, app, body, warnings))
         return sent, warnings
 
     async def _send(self, app: App, body: Mapping[str, Any], warnings: set[str]) -> None:
@@ -82,7 +83,9 @@ class Apps:
 
 
 def _undelivered(reply: Mapping[str, Any]) -> Iterator[str]:
-    data = reply.get("data") if isinstance(reply.get("data"), dict) else {}
+    data = reply.get("data")
+    if not isinstance(data, dict):
+        return
     for field, what in UNDELIVERED.items():
         if ids := data.get(field):
             yield f"Feishu did not deliver to {what} unknown to the app: {', '.join(map(str, ids))}"

@@ -7,6 +7,7 @@ instead of being refused. A message without any of the robot's keywords gets the
 """
 
 import time
+from functools import partial
 from typing import Any
 
 import httpx
@@ -55,7 +56,7 @@ class Robots:
         for index, piece in enumerate(pieces):
             body = {"msg_type": msg_type, "content": content(msg_type, title, with_keyword(piece, bot.keywords, ","))}
             sent += await self._progress.once(request.notification.key, f"robot\0{url}\0{index}\0{piece}",
-                                              lambda body=body: self._post(url, secret, body, owner))
+                                              partial(self._post, url, secret, body, owner))
         return sent
 
     async def _post(self, url: str, secret: str, body: dict[str, Any], owner: str) -> None:

@@ -20,7 +20,7 @@ class FeishuSender:
         if needs_config(receiver) and request.config is None:
             raise PermanentError(f"{request.receiver.ref}: user and department need a Feishu config with appID and "
                                  "appSecret: label one `type: default` or select one")
-        sent, warnings = 0, set()
+        sent, warnings = 0, set[str]()
         with self._progress.notification(request.notification.key):
             if receiver.chatbot is not None:
                 sent += await self._robots.send(request, receiver.chatbot, receiver.tmpl_type)
