@@ -12,9 +12,9 @@ import attrs
 import httpx
 
 from nmcore.errors import DeliveryError, PermanentError, TransientError
-from nmcore.httpfailures import check_status, json_object
+from nmcore.httpfailures import TRANSIENT_STATUS, check_status, json_object, retry_after
 
-__all__ = ["ApiCodes"]
+__all__ = ["ApiCodes", "check_api_url"]
 
 
 @attrs.frozen(kw_only=True)
@@ -33,13 +33,15 @@ class ApiCodes:
     def reply(self, response: httpx.Response, service: str, what: str) -> Mapping[str, Any]:
         """The JSON object the API answered with; an HTTP failure or anything else is an error naming `service`.
 
-        Below HTTP 500, a code in the body says more than the status (Feishu answers an expired token with
-        400, its rate limit with 429), so such a reply is returned for the caller to check, and a transient
-        code raises at once (named as `what`, as `check` names it) with the wait the response asks for."""
+        A code in the body says more than the status (Feishu answers an expired token with 400, its rate limit
+        with 429): a transient code raises at once (named as `what`, as `check` names it) with the wait the
+        response asks for; another code is returned for the caller to check, unless the status itself is
+        transient (429, 5xx)."""
         reply = json_object(response)
-        if reply is not None and response.status_code < 500 and self.code_field in reply:
-            if self.code(reply) in self.transient:
-                raise self.failure(reply, what, wait=_seconds(response.headers.get(self.wait_header, "")))
+        if reply is not None and self.code(reply) in self.transient:
+            raise self.failure(reply, what, wait=_longest(_seconds(response.headers.get(self.wait_header, "")),
+                                                          retry_after(response.headers)))
+        if reply is not None and response.status_code not in TRANSIENT_STATUS and self.code_field in reply:
             return reply
         check_status(response, service)
         if reply is None:
@@ -61,8 +63,7 @@ class ApiCodes:
         hint = hint or self.hints.get(code, "")
         message = f"{what}: {self.vendor} answered {self.code_field} {code} ({text})" + (f"; {hint}" if hint else "")
         if code in self.transient:
-            waits = [w for w in (self.transient[code], wait) if w is not None]
-            return TransientError(message, retry_after=max(waits) if waits else None)
+            return TransientError(message, retry_after=_longest(self.transient[code], wait))
         return PermanentError(message)
 
     def check(self, reply: Mapping[str, Any], what: str) -> Mapping[str, Any]:
@@ -73,6 +74,16 @@ class ApiCodes:
     def answer(self, response: httpx.Response, service: str, what: str) -> Mapping[str, Any]:
         """`reply` and `check` at once, for a call whose every non-zero code is a failure."""
         return self.check(self.reply(response, service, what), what)
+
+
+def check_api_url(url: str, default: str) -> None:
+    """For a schema's `apiUrl` field (a proxy, a test server, a compatible API such as Lark's for Feishu)."""
+    if not url.startswith(("https://", "http://")):
+        raise ValueError(f"apiUrl must be an http(s) URL such as {default}, got {url!r}")
+
+
+def _longest(*waits: float | None) -> float | None:
+    return max((w for w in waits if w is not None), default=None)
 
 
 def _seconds(value: str) -> float | None:

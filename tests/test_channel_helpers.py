@@ -159,6 +159,9 @@ def test_a_code_in_the_body_says_more_than_the_http_status():
 def test_server_errors_and_foreign_replies():
     with pytest.raises(TransientError, match="HTTP 502"):
         CODES.reply(httpx.Response(502, json={"code": 1500, "msg": "internal"}), "batch_send", "x")
+    with pytest.raises(TransientError, match="HTTP 429") as caught:
+        CODES.reply(httpx.Response(429, json={"code": 1, "msg": "slow down"}, headers={"Retry-After": "30"}), "s", "x")
+    assert caught.value.retry_after == 30.0
     with pytest.raises(PermanentError, match="not a Feishu JSON reply: check the URL"):
         CODES.reply(httpx.Response(200, text="<html>login</html>"), "batch_send", "x")
     with pytest.raises(PermanentError, match=r"19024 \(Key Words Not Found\); list them in chatbot\.keywords"):

@@ -1,6 +1,6 @@
 """Everything nm_dingtalk uses from nmcore, in one place (to become `nmcore.sdk` when it lands)."""
 
-from nmcore.apierrors import ApiCodes
+from nmcore.apierrors import ApiCodes, check_api_url
 from nmcore.channel import (
     ChannelContext,
     ChannelLimits,
@@ -32,6 +32,6 @@ __all__ = [
     "ApiCodes", "App", "ChannelContext", "ChannelLimits", "ChannelSpec", "Credential", "CredentialSource",
     "DeliveryError", "LabelSelector", "PermanentError", "Progress", "Rate", "RateLimiter", "ReceiverBlock",
     "Resource", "SecretKeySelector", "SendReport", "SendRequest", "TokenCache", "TokenKey", "TransientError",
-    "credential_value", "hookimpl", "keyword_footer", "split_text", "timestamp_signature", "token_of",
-    "transport_errors", "utf8_len", "with_keyword",
+    "check_api_url", "credential_value", "hookimpl", "keyword_footer", "split_text", "timestamp_signature",
+    "token_of", "transport_errors", "utf8_len", "with_keyword",
 ]

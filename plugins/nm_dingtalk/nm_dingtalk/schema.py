@@ -18,14 +18,14 @@ from nm_dingtalk._sdk import (
     ReceiverBlock,
     Resource,
     SecretKeySelector,
+    check_api_url,
 )
 
 DEFAULT_API_URL = "https://oapi.dingtalk.com/"
 
 
-def _http_url(_: object, attribute: attrs.Attribute, value: str) -> None:
-    if not value.startswith(("https://", "http://")):
-        raise ValueError(f"apiUrl must be an http(s) URL such as {DEFAULT_API_URL}, got {value!r}")
+def _api_url(_: object, __: attrs.Attribute, value: str) -> None:
+    check_api_url(value, DEFAULT_API_URL)
 
 
 # v1alpha1 -------------------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ class ConversationV1:
     appkey: SecretKeySelector
     appsecret: SecretKeySelector
     chatid: str
-    api_url: str = attrs.field(default=DEFAULT_API_URL, validator=_http_url)
+    api_url: str = attrs.field(default=DEFAULT_API_URL, validator=_api_url)
 
 
 @attrs.frozen(kw_only=True)
@@ -76,7 +76,7 @@ class AppCredentials:
 
     appkey: Credential
     appsecret: Credential
-    api_url: str = attrs.field(default=DEFAULT_API_URL, validator=_http_url)
+    api_url: str = attrs.field(default=DEFAULT_API_URL, validator=_api_url)
 
 
 @attrs.frozen(kw_only=True)

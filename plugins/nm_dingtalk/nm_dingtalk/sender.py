@@ -4,8 +4,8 @@ from nm_dingtalk import chatbot, conversation
 from nm_dingtalk._sdk import ChannelContext, ChannelLimits, PermanentError, Progress, SendReport, SendRequest
 from nm_dingtalk.schema import plan_of
 
-LIMITS = ChannelLimits(max_message_bytes=conversation.MAX_BYTES, send_timeout=30.0)
-"""5,000 bytes is what every DingTalk destination takes; a robot takes up to 19,960."""
+LIMITS = ChannelLimits(max_message_bytes=chatbot.MAX_BYTES, send_timeout=30.0)
+"""The largest message any destination takes: a robot's 19,960 bytes (a conversation's are cut at 5,000)."""
 
 
 class DingTalkSender:

@@ -1,6 +1,6 @@
 """Everything nm_feishu uses from nmcore, in one place (to become `nmcore.sdk` when it lands)."""
 
-from nmcore.apierrors import ApiCodes
+from nmcore.apierrors import ApiCodes, check_api_url
 from nmcore.channel import ChannelContext, ChannelLimits, ChannelSpec, PermanentError, SendReport, SendRequest
 from nmcore.hookspecs import hookimpl
 from nmcore.httpfailures import transport_errors
@@ -15,6 +15,6 @@ from nmcore.tokencache import App, TokenCache, TokenKey, token_of
 __all__ = [
     "ApiCodes", "App", "ChannelContext", "ChannelLimits", "ChannelSpec", "Credential", "LabelSelector",
     "PermanentError", "Progress", "Rate", "RateLimiter", "ReceiverBlock", "SendReport", "SendRequest",
-    "TokenCache", "TokenKey", "credential_value", "hookimpl", "keyword_footer", "split_text",
+    "TokenCache", "TokenKey", "check_api_url", "credential_value", "hookimpl", "keyword_footer", "split_text",
     "timestamp_signature", "token_of", "transport_errors", "with_keyword",
 ]

@@ -10,7 +10,7 @@ from typing import Literal
 
 import attrs
 
-from nm_feishu._sdk import Credential, LabelSelector, ReceiverBlock
+from nm_feishu._sdk import Credential, LabelSelector, ReceiverBlock, check_api_url
 
 DEFAULT_API_URL = "https://open.feishu.cn/open-apis/"
 MAX_LISTED = 200
@@ -26,8 +26,7 @@ class FeishuConfigSpec:
     api_url: str = DEFAULT_API_URL
 
     def __attrs_post_init__(self) -> None:
-        if not self.api_url.startswith(("https://", "http://")):
-            raise ValueError(f"apiUrl must be an http(s) URL such as {DEFAULT_API_URL}, got {self.api_url!r}")
+        check_api_url(self.api_url, DEFAULT_API_URL)
 
 
 FeishuConfigBlock = FeishuConfigSpec
