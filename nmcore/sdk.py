@@ -8,9 +8,11 @@ and may change. An import-linter contract in the lint session holds the plugins 
   `ChannelLimits` (whose `split` and `batches` apply the limits declared), `ChannelContext` (the shared HTTP
   client and aiohttp session), `V2Beta2Block`.
 - Failing: `DeliveryError`, `TransientError` (retried, honouring `retry_after`), `PermanentError`.
-- Schema pieces for Config/Receiver specs: `LabelSelector`, `SecretKeySelector`, `Credential`, `TLSConfig`,
+- Schema pieces for Config/Receiver specs: `LabelSelector`, `SecretKeySelector`, `Credential` (and its
+  `CredentialSource`), `TLSConfig`,
   `ReceiverTemplates` (the base of a Receiver spec with the template fields: `template`, `tmplText`, `language`;
   add `subject_template`, `title_template`, `tmpl_type` where the channel has them), `ConfigMapKeySelector`,
+  `ReceiverBlock` (the fields every v2beta2 Receiver block has),
   `MANIFEST_KEY` (field metadata for a manifest key that is not the camelCase of the field's name) and
   `converter` (to register a structure hook for a type of your own).
 - HTTP: `check_status`/`raise_for_status` (2xx ok; 408, 425, 429 and 5xx transient with `Retry-After`;
@@ -24,13 +26,14 @@ and may change. An import-linter contract in the lint session holds the plugins 
   wait, not refused), `Progress` (a retry sends only the messages not yet delivered); for chat robots,
   `timestamp_signature` and `with_keyword`/`keyword_footer` (the keyword line a robot may demand).
 - App tokens: `TokenCache` (one fetch for many sends, refreshed before expiry and once when the API rejects
-  it), `TokenKey`, `token_of` (a token and its lifetime from the API's reply).
+  it), `TokenKey`, `App` (an app resolved for one send), `token_of` (a token and its lifetime from the API's
+  reply); `check_api_url` for a schema's `apiUrl`.
 - The notification and its rendering: `Notification`, `Alert`, `AlertGroup`, `Rendered`, and for a channel
   that lays out its own messages (`ChannelSpec.own_layout`), `HIDDEN_LABELS` and `format_time`.
 """
 
 from nmcore.alerts import Alert, AlertGroup, Notification
-from nmcore.apierrors import ApiCodes
+from nmcore.apierrors import ApiCodes, check_api_url
 from nmcore.channel import (
     ChannelContext,
     ChannelLimits,
@@ -57,14 +60,21 @@ from nmcore.httpfailures import (
 from nmcore.progress import Progress
 from nmcore.ratelimit import Rate, RateLimiter
 from nmcore.render import HIDDEN_LABELS, format_time
-from nmcore.resources import ConfigMapKeySelector, Credential, LabelSelector, SecretKeySelector
+from nmcore.resources import (
+    ConfigMapKeySelector,
+    Credential,
+    CredentialSource,
+    LabelSelector,
+    ReceiverBlock,
+    SecretKeySelector,
+)
 from nmcore.robots import keyword_footer, timestamp_signature, with_keyword
 from nmcore.schema import KEY as MANIFEST_KEY
 from nmcore.schema import converter
 from nmcore.splitting import batches, chunks, split_text, utf8_len
 from nmcore.templatechoice import ReceiverTemplates
 from nmcore.tlsconfig import ClientCertificate, SecretReader, TLSConfig, credential_value, ssl_context
-from nmcore.tokencache import TokenCache, TokenKey, token_of
+from nmcore.tokencache import App, TokenCache, TokenKey, token_of
 
 __all__ = [
     "HIDDEN_LABELS",
@@ -73,12 +83,14 @@ __all__ = [
     "Alert",
     "AlertGroup",
     "ApiCodes",
+    "App",
     "ChannelContext",
     "ChannelLimits",
     "ChannelSpec",
     "ClientCertificate",
     "ConfigMapKeySelector",
     "Credential",
+    "CredentialSource",
     "DeliveryError",
     "LabelSelector",
     "Notification",
@@ -86,6 +98,7 @@ __all__ = [
     "Progress",
     "Rate",
     "RateLimiter",
+    "ReceiverBlock",
     "ReceiverTemplates",
     "RegisterChannel",
     "Rendered",
@@ -100,6 +113,7 @@ __all__ = [
     "TransientError",
     "V2Beta2Block",
     "batches",
+    "check_api_url",
     "check_status",
     "chunks",
     "converter",

@@ -1,8 +1,5 @@
 """nm_dingtalk: the DingTalk (钉钉) channel for nmcore: group robots and enterprise conversations."""
 
-from typing import Any
-
-from nm_dingtalk._sdk import ChannelSpec, hookimpl
 from nm_dingtalk.schema import (
     DingTalkConfigBlock,
     DingTalkConfigSpec,
@@ -11,6 +8,7 @@ from nm_dingtalk.schema import (
     needs_config,
 )
 from nm_dingtalk.sender import LIMITS, DingTalkSender
+from nmcore.sdk import ChannelSpec, RegisterChannel, V2Beta2Block, hookimpl
 
 __all__ = ["SPEC", "DingTalkConfigBlock", "DingTalkConfigSpec", "DingTalkReceiverBlock", "DingTalkReceiverSpec",
            "DingTalkSender", "nmcore_register_channels"]
@@ -24,11 +22,12 @@ SPEC = ChannelSpec(
     make_sender=DingTalkSender,
     limits=LIMITS,
     config_required=needs_config,
+    v2beta2=V2Beta2Block(name="dingtalk", config_schema=DingTalkConfigBlock, receiver_schema=DingTalkReceiverBlock),
     description="DingTalk (钉钉) group robots (signed, keywords, mentions; 19,960 bytes and 20 messages a minute "
                 "each) and enterprise conversations (chat IDs, 5,000 bytes)",
 )
 
 
 @hookimpl
-def nmcore_register_channels(register: Any) -> None:
+def nmcore_register_channels(register: RegisterChannel) -> None:
     register(SPEC)

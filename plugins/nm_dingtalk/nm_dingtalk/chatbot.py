@@ -15,7 +15,10 @@ from typing import Any
 
 import httpx
 
-from nm_dingtalk._sdk import (
+from nm_dingtalk.errcodes import DINGTALK, check_robot
+from nm_dingtalk.message import MsgType, message
+from nm_dingtalk.schema import Chatbot
+from nmcore.sdk import (
     PermanentError,
     Progress,
     Rate,
@@ -29,9 +32,6 @@ from nm_dingtalk._sdk import (
     utf8_len,
     with_keyword,
 )
-from nm_dingtalk.errcodes import DINGTALK, check_robot
-from nm_dingtalk.message import MsgType, message
-from nm_dingtalk.schema import Chatbot
 
 MAX_BYTES = 19960
 RATE = Rate(20, 60.0)
@@ -46,7 +46,8 @@ class Robots:
         self._progress = progress
         self._limiter = RateLimiter(RATE)
 
-    async def send(self, request: SendRequest, bot: Chatbot, owner: str, msg_type: MsgType, content: str) -> int:
+    async def send(self, request: SendRequest[Any, Any], bot: Chatbot, owner: str, msg_type: MsgType,
+                   content: str) -> int:
         """Send `content` through the robot that `owner` (a ref) describes; return how many messages it took."""
         url = credential_value(bot.webhook, request.secret)
         if not url.startswith(("https://", "http://")):

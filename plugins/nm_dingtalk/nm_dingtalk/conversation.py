@@ -13,7 +13,10 @@ from typing import Any
 
 import httpx
 
-from nm_dingtalk._sdk import (
+from nm_dingtalk.errcodes import DINGTALK, TOKEN_REJECTED
+from nm_dingtalk.message import MsgType, message
+from nm_dingtalk.schema import AppCredentials
+from nmcore.sdk import (
     App,
     Progress,
     Rate,
@@ -26,9 +29,6 @@ from nm_dingtalk._sdk import (
     transport_errors,
     utf8_len,
 )
-from nm_dingtalk.errcodes import DINGTALK, TOKEN_REJECTED
-from nm_dingtalk.message import MsgType, message
-from nm_dingtalk.schema import AppCredentials
 
 MAX_BYTES = 5000
 RATE = Rate(25, 1.0)
@@ -43,7 +43,7 @@ class Conversations:
         self._tokens = TokenCache()
         self._limiter = RateLimiter(RATE)
 
-    async def send(self, request: SendRequest, app: AppCredentials, chat_ids: tuple[str, ...], owner: str,
+    async def send(self, request: SendRequest[Any, Any], app: AppCredentials, chat_ids: tuple[str, ...], owner: str,
                    msg_type: MsgType, content: str) -> int:
         """Send `content` to every chat; return how many messages that took."""
         resolved = App(app.api_url, credential_value(app.appkey, request.secret),

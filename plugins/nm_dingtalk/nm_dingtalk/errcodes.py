@@ -8,7 +8,7 @@ WeChat Work's: 40014/42001 for an invalid or expired access_token, 40089 for wro
 from collections.abc import Mapping
 from typing import Any
 
-from nm_dingtalk._sdk import ApiCodes
+from nmcore.sdk import ApiCodes
 
 TOO_FAST = 130101
 TOO_FAST_WAIT = 60.0

@@ -7,17 +7,18 @@ mentions and markdown. `apiUrl` is nmcore's own (default DingTalk's `oapi`), for
 """
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
-from nm_dingtalk._sdk import (
+from nmcore.sdk import (
+    MANIFEST_KEY,
     Credential,
     CredentialSource,
     LabelSelector,
     ReceiverBlock,
-    Resource,
     SecretKeySelector,
+    SendRequest,
     check_api_url,
 )
 
@@ -64,7 +65,8 @@ class DingTalkConfigSpec:
 class DingTalkReceiverSpec:
     """v1alpha1 `DingTalkReceiver`: only which DingTalkConfig to use."""
 
-    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "dingTalkConfigSelector"})
+    config_selector: LabelSelector | None = None
+    """Its manifest key, `dingTalkConfigSelector`, is derived from the kind DingTalkConfig."""
 
 
 # v2beta2 --------------------------------------------------------------------------------------------------
@@ -106,7 +108,7 @@ class Conversation:
 class DingTalkReceiverBlock(ReceiverBlock):
     """v2beta2 `Receiver` `spec.dingtalk`. "Be careful, a ChatBot only can send 20 message per minute.\""""
 
-    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "dingtalkConfigSelector"})
+    config_selector: LabelSelector | None = attrs.field(default=None, metadata={MANIFEST_KEY: "dingtalkConfigSelector"})
     chatbot: Chatbot | None = None
     conversation: Conversation | None = None
     title_template: str | None = None
@@ -136,7 +138,9 @@ def _from_secret(ref: SecretKeySelector) -> Credential:
     return Credential(value_from=CredentialSource(secret_key_ref=ref))
 
 
-def plan_of(receiver: Resource, config: Resource | None) -> Plan:
+def plan_of(request: SendRequest[Any, Any]) -> Plan:
+    """Either API version's receiver (and config) as one plan; a v1alpha1 receiver without a config has none."""
+    receiver, config = request.receiver, request.config
     if isinstance(block := receiver.spec, DingTalkReceiverBlock):
         app = config.spec.conversation if config and isinstance(config.spec, DingTalkConfigBlock) else None
         chat_ids = block.conversation.chatids if block.conversation else ()

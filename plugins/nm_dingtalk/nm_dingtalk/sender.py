@@ -1,8 +1,10 @@
 """Sending one notification to a DingTalk receiver: through its robot, to its chats, or both."""
 
+from typing import Any
+
 from nm_dingtalk import chatbot, conversation
-from nm_dingtalk._sdk import ChannelContext, ChannelLimits, PermanentError, Progress, SendReport, SendRequest
 from nm_dingtalk.schema import plan_of
+from nmcore.sdk import ChannelContext, ChannelLimits, PermanentError, Progress, SendReport, SendRequest
 
 LIMITS = ChannelLimits(max_message_bytes=chatbot.MAX_BYTES, send_timeout=30.0)
 """The largest message any destination takes: a robot's 19,960 bytes (a conversation's are cut at 5,000)."""
@@ -15,8 +17,8 @@ class DingTalkSender:
         self._robots = chatbot.Robots(ctx.http, self._progress)
         self._chats = conversation.Conversations(ctx.http, self._progress, ctx.logger)
 
-    async def send(self, request: SendRequest) -> SendReport | None:
-        plan = plan_of(request.receiver, request.config)
+    async def send(self, request: SendRequest[Any, Any]) -> SendReport | None:
+        plan = plan_of(request)
         content = request.message.markdown if plan.msg_type == "markdown" else request.message.text
         if plan.chatbot is None and not plan.chat_ids:
             raise PermanentError(f"{plan.owner}: nowhere to send: no DingTalkConfig with a chatbot or conversation")

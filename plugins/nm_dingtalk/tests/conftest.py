@@ -16,7 +16,6 @@ import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -26,12 +25,8 @@ from aiohttp import web
 from nm_dingtalk.schema import DingTalkConfigBlock, DingTalkReceiverBlock
 from nm_dingtalk.sender import DingTalkSender
 
-from nmcore.alerts import Alert, Notification
-from nmcore.channel import SendRequest
-from nmcore.render import DefaultRenderer
-from nmcore.resources import ObjectMeta, Resource
-from nmcore.schema import structure
-from nmcore.testing import alert, running_sender, send_request, serving, snapshot_from_yaml
+from nmcore.sdk import Alert, SendRequest
+from nmcore.testing import block_request, running_sender, send_request, serving, snapshot_from_yaml, structure
 
 ROBOT_MAX_BYTES = 20000
 CHAT_MAX_BYTES = 5000
@@ -63,9 +58,9 @@ class FakeDingTalk:
     _live: set[str] = attrs.field(factory=set)
     _expired: set[str] = attrs.field(factory=set)
 
-    def robot(self, name: str, **settings: Any) -> tuple[Robot, str]:
-        """Add a robot; returns it and its webhook URL."""
-        robot = self.robots[name] = Robot(token=f"{name}-{secrets.token_hex(16)}", **settings)
+    def robot(self, name: str, token: str = "", **settings: Any) -> tuple[Robot, str]:
+        """Add a robot (with `token`, or a new one); returns it and its webhook URL."""
+        robot = self.robots[name] = Robot(token=token or f"{name}-{secrets.token_hex(16)}", **settings)
         return robot, f"{self.url}/robot/send?access_token={robot.token}"
 
     def expire_tokens(self) -> None:
@@ -132,6 +127,11 @@ class FakeDingTalk:
     def _answer(self, code: int, errmsg: str, **fields: Any) -> web.Response:
         self.replies[code] += 1
         return web.json_response({"errcode": code, "errmsg": errmsg, **fields})
+
+    def texts(self) -> list[str]:
+        """Every message's content, the robots' first, then the chats', each in the order received."""
+        return [t for robot in self.robots.values() for t in robot.texts()] + [
+            _content(m["msg"]) or "" for m in self.chat_messages]
 
     def chat_texts(self, chat: str) -> list[str]:
         return [_content(m["msg"]) or "" for m in self.chat_messages if m["chatid"] == chat]
@@ -214,18 +214,12 @@ def v2_request() -> Callable[..., SendRequest]:
     of the core will build it; secrets by Secret name and key."""
 
     def build(receiver: dict, config: dict | None = None, alerts: Iterable[Alert] = (),
-              secrets: Mapping[str, Mapping[str, str]] = MappingProxyType({})) -> SendRequest:
-        owner = Resource(kind="Receiver", metadata=ObjectMeta(name="ops", labels={"type": "global"}),
-                         spec=structure(receiver, DingTalkReceiverBlock, "$.spec.dingtalk"))
-        used = config and Resource(kind="Config", metadata=ObjectMeta(name="default", labels={"type": "default"}),
-                                   spec=structure(config, DingTalkConfigBlock, "$.spec.dingtalk"))
-        notification = Notification(receiver=owner.ref, channel="dingtalk", tenant="",
-                                    alerts=tuple(alerts) or (alert(namespace="demo"),))
-        return SendRequest(notification=notification, message=DefaultRenderer().render(notification),
-                           receiver=owner, config=used or None, secret=lambda ref: secrets[ref.name][ref.key])
+              secrets: Mapping[str, Mapping[str, str]] | None = None) -> SendRequest:
+        block = structure(receiver, DingTalkReceiverBlock, "$.spec.dingtalk")
+        config_block = None if config is None else structure(config, DingTalkConfigBlock, "$.spec.dingtalk")
+        return block_request(block, config_block, channel="dingtalk", alerts=alerts, secrets=secrets)
 
     return build
-
 
 SEED = (Path(__file__).parent / "seed_dingtalk.yaml").read_text()
 SIGNING_SECRET = "SEC9a8b7c6d5e4f30211f2e3d4c5b6a79880f1e2d3c4b5a69788796a5b4c3d2e1f0"

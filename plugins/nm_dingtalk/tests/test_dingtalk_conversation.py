@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from nmcore.channel import PermanentError
+from nmcore.sdk import PermanentError
 from nmcore.testing import alert, send_all
 
 pytestmark = pytest.mark.anyio

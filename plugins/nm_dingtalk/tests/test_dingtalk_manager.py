@@ -5,9 +5,8 @@ import nm_dingtalk
 import pytest
 from nm_dingtalk import chatbot
 
-from nmcore.delivery import RetryPolicy
-from nmcore.manager import Manager
-from nmcore.ratelimit import Rate
+from nmcore import Manager, ManagerSettings, RetryPolicy
+from nmcore.sdk import Rate
 from nmcore.testing import alertmanager_body, rolebinding_yaml, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +26,7 @@ async def test_the_seed_like_manifests_validate(seed):
 
 async def test_tenant_alerts_reach_the_tenants_robot_and_every_alert_the_global_robot_and_chat(dingtalk, seed):
     text, global_robot, tenant_robot = seed
-    async with Manager.from_yaml(text + ROLEBINDING, plugins=[nm_dingtalk], tenant_resolver="rbac") as manager:
+    async with Manager.from_yaml(text + ROLEBINDING, plugins=[nm_dingtalk]) as manager:
         await manager.submit_payload(alertmanager_body("demo", "other-team", summary="容器 {pod} 反复崩溃"))
         await manager.drain(timeout=10)
 
@@ -47,8 +46,8 @@ async def test_a_notification_over_the_robots_rate_is_held_and_then_finished_in_
     text, _, tenant_robot = seed
     summary = "容器 {pod} 反复崩溃。最近十分钟内重启了十二次。请检查镜像、探针与资源限制。" * 40
     policy = RetryPolicy(initial_delay=0.05, max_delay=1.5, jitter=0.0)
-    async with Manager.from_yaml(text + ROLEBINDING, plugins=[nm_dingtalk], tenant_resolver="rbac",
-                                 retry=policy) as manager:
+    settings = ManagerSettings(retry=policy)
+    async with Manager.from_yaml(text + ROLEBINDING, plugins=[nm_dingtalk], settings=settings) as manager:
         await manager.submit_payload(alertmanager_body(*["demo"] * 20, summary=summary))
         await manager.drain(timeout=30)
 

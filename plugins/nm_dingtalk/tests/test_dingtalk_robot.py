@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from nmcore.channel import PermanentError, TransientError
+from nmcore.sdk import PermanentError, TransientError
 from nmcore.testing import alert
 
 pytestmark = pytest.mark.anyio

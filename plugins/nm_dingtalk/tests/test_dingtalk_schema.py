@@ -7,8 +7,7 @@ import pytest
 import yaml
 from nm_dingtalk.schema import DingTalkConfigBlock, DingTalkReceiverBlock
 
-from nmcore.schema import SchemaError, structure
-from nmcore.testing import snapshot_from_yaml
+from nmcore.testing import SchemaError, snapshot_from_yaml, structure
 
 DOCS = Path(__file__).parent / "docs"
 GLOBAL = "DingTalkReceiver/kubesphere-monitoring-system/global-dingtalk-receiver"

@@ -14,7 +14,10 @@ from typing import Any
 
 import httpx
 
-from nm_feishu._sdk import (
+from nm_feishu.errcodes import FEISHU, TOKEN_REJECTED
+from nm_feishu.message import MAX_JSON_BYTES, content, json_size
+from nm_feishu.schema import FeishuConfigSpec, FeishuReceiverSpec
+from nmcore.sdk import (
     App,
     Progress,
     SendRequest,
@@ -24,11 +27,9 @@ from nm_feishu._sdk import (
     token_of,
     transport_errors,
 )
-from nm_feishu.errcodes import FEISHU, TOKEN_REJECTED
-from nm_feishu.message import MAX_JSON_BYTES, content, json_size
-from nm_feishu.schema import FeishuConfigSpec, FeishuReceiverSpec
 
 REQUEST_TIMEOUT = 5.0
+Request = SendRequest[FeishuConfigSpec, FeishuReceiverSpec]
 UNDELIVERED = {"invalid_user_ids": "user IDs", "invalid_open_ids": "open IDs", "invalid_department_ids": "departments"}
 
 
@@ -39,9 +40,9 @@ class Apps:
         self._log = log
         self._tokens = TokenCache()
 
-    async def send(self, request: SendRequest, config: FeishuConfigSpec, owner: str) -> tuple[int, set[str]]:
+    async def send(self, request: Request, config: FeishuConfigSpec, owner: str) -> tuple[int, set[str]]:
         """Send to the receiver's users and departments; return how many requests that took, and warnings."""
-        receiver: FeishuReceiverSpec = request.receiver.spec
+        receiver = request.receiver.spec
         app = App(config.api_url, credential_value(config.app_id, request.secret),
                   credential_value(config.app_secret, request.secret), owner)
         msg_type, title = receiver.tmpl_type, request.message.subject

@@ -12,7 +12,10 @@ from typing import Any
 
 import httpx
 
-from nm_feishu._sdk import (
+from nm_feishu.errcodes import FEISHU
+from nm_feishu.message import MAX_JSON_BYTES, MsgType, content, json_size
+from nm_feishu.schema import Chatbot
+from nmcore.sdk import (
     PermanentError,
     Progress,
     Rate,
@@ -25,9 +28,6 @@ from nm_feishu._sdk import (
     transport_errors,
     with_keyword,
 )
-from nm_feishu.errcodes import FEISHU
-from nm_feishu.message import MAX_JSON_BYTES, MsgType, content, json_size
-from nm_feishu.schema import Chatbot
 
 RATES = (Rate(5, 1.0), Rate(100, 60.0))
 REQUEST_TIMEOUT = 5.0
@@ -41,7 +41,7 @@ class Robots:
         self._progress = progress
         self._limiter = RateLimiter(*RATES)
 
-    async def send(self, request: SendRequest, bot: Chatbot, msg_type: MsgType) -> int:
+    async def send(self, request: SendRequest[Any, Any], bot: Chatbot, msg_type: MsgType) -> int:
         """Send the notification through the receiver's robot; return how many messages that took."""
         owner = request.receiver.ref
         url = credential_value(bot.webhook, request.secret)

@@ -6,7 +6,7 @@ with 99991400 and says in `x-ogw-ratelimit-reset` how long to wait. An invalid t
 99991663: fetch a new one.
 """
 
-from nm_feishu._sdk import ApiCodes
+from nmcore.sdk import ApiCodes
 
 TOKEN_REJECTED = frozenset({99991663})
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 import attrs
 
-from nm_feishu._sdk import Credential, LabelSelector, ReceiverBlock, check_api_url
+from nmcore.sdk import MANIFEST_KEY, Credential, LabelSelector, ReceiverBlock, check_api_url
 
 DEFAULT_API_URL = "https://open.feishu.cn/open-apis/"
 MAX_LISTED = 200
@@ -21,7 +21,7 @@ MAX_LISTED = 200
 class FeishuConfigSpec:
     """An app (自建应用) with the permissions to send batch messages to users and departments."""
 
-    app_id: Credential = attrs.field(metadata={"nmcore.key": "appID"})
+    app_id: Credential = attrs.field(metadata={MANIFEST_KEY: "appID"})
     app_secret: Credential
     api_url: str = DEFAULT_API_URL
 
@@ -46,7 +46,7 @@ class Chatbot:
 class FeishuReceiverSpec:
     """Who gets the messages: users (user IDs, or open IDs `ou_…`), departments, and/or a group robot."""
 
-    config_selector: LabelSelector | None = attrs.field(default=None, metadata={"nmcore.key": "feishuConfigSelector"})
+    config_selector: LabelSelector | None = attrs.field(default=None, metadata={MANIFEST_KEY: "feishuConfigSelector"})
     user: tuple[str, ...] = ()
     department: tuple[str, ...] = ()
     chatbot: Chatbot | None = None

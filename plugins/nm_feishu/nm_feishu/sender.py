@@ -1,9 +1,10 @@
 """Sending one notification to a Feishu receiver: through its robot, to its users and departments, or both."""
 
 from nm_feishu import app, chatbot
-from nm_feishu._sdk import ChannelContext, ChannelLimits, PermanentError, Progress, SendReport, SendRequest
+from nm_feishu.app import Request
 from nm_feishu.message import MAX_JSON_BYTES
-from nm_feishu.schema import FeishuReceiverSpec, needs_config
+from nm_feishu.schema import needs_config
+from nmcore.sdk import ChannelContext, ChannelLimits, PermanentError, Progress, SendReport
 
 LIMITS = ChannelLimits(max_message_bytes=MAX_JSON_BYTES, send_timeout=30.0)
 
@@ -15,8 +16,8 @@ class FeishuSender:
         self._robots = chatbot.Robots(ctx.http, self._progress)
         self._apps = app.Apps(ctx.http, self._progress, ctx.logger)
 
-    async def send(self, request: SendRequest) -> SendReport | None:
-        receiver: FeishuReceiverSpec = request.receiver.spec
+    async def send(self, request: Request) -> SendReport | None:
+        receiver = request.receiver.spec
         if needs_config(receiver) and request.config is None:
             raise PermanentError(f"{request.receiver.ref}: user and department need a Feishu config with appID and "
                                  "appSecret: label one `type: default` or select one")

@@ -52,6 +52,8 @@ class FakeFeishu:
     batches: list[dict[str, Any]] = attrs.field(factory=list)
     rate_limit_next: int = 0
     """Answer this many coming batch_send calls with the frequency limit."""
+    rate_limit_reset: int = 3
+    """The seconds `x-ogw-ratelimit-reset` names when the frequency limit is answered."""
     rate_limit_call: int = 0
     """Answer the batch_send call with this number (counting from 1) with the frequency limit."""
     calls: Counter[str] = attrs.field(factory=Counter)
@@ -64,8 +66,8 @@ class FakeFeishu:
     def api(self) -> str:
         return f"{self.url}/open-apis/"
 
-    def robot(self, name: str, **settings: Any) -> tuple[Robot, str]:
-        robot = self.robots[name] = Robot(hook=str(uuid.uuid4()), **settings)
+    def robot(self, name: str, hook: str = "", **settings: Any) -> tuple[Robot, str]:
+        robot = self.robots[name] = Robot(hook=hook or str(uuid.uuid4()), **settings)
         return robot, f"{self.api}bot/v2/hook/{robot.hook}"
 
     @staticmethod
@@ -127,7 +129,8 @@ class FakeFeishu:
         if self.rate_limit_next or self.calls["batch_send"] == self.rate_limit_call:
             self.rate_limit_next = max(0, self.rate_limit_next - 1)
             return self._answer(99991400, "request trigger frequency limit", status=429,
-                                headers={"x-ogw-ratelimit-limit": "50", "x-ogw-ratelimit-reset": "3"})
+                                headers={"x-ogw-ratelimit-limit": "50",
+                                         "x-ogw-ratelimit-reset": str(self.rate_limit_reset)})
         body = await request.json()
         wanted = {field: body.get(field) or [] for field in ("user_ids", "open_ids", "department_ids")}
         if any(len(ids) > 200 for ids in wanted.values()) or not any(wanted.values()):

@@ -6,7 +6,7 @@ import logging
 import nm_feishu
 import pytest
 
-from nmcore.channel import PermanentError, TransientError
+from nmcore.sdk import PermanentError, TransientError
 from nmcore.testing import alert, send_all, send_request, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio

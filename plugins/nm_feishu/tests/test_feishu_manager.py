@@ -3,7 +3,7 @@
 import nm_feishu
 import pytest
 
-from nmcore.manager import Manager
+from nmcore import Manager
 from nmcore.testing import alertmanager_body, rolebinding_yaml
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +17,7 @@ ROLEBINDING = rolebinding_yaml("test-user", "demo")
 async def test_the_tenants_department_gets_its_alerts_and_the_global_robot_and_users_all(feishu, seed):
     robot, webhook = feishu.robot("ops", secret=SIGNING_SECRET, keywords=("kubesphere",))
     manifests = seed(webhook, SIGNING_SECRET) + ROLEBINDING
-    async with Manager.from_yaml(manifests, plugins=[nm_feishu], tenant_resolver="rbac") as manager:
+    async with Manager.from_yaml(manifests, plugins=[nm_feishu]) as manager:
         await manager.submit_payload(alertmanager_body("demo", "other-team", summary="容器 {pod} 反复崩溃"))
         await manager.drain(timeout=10)
 

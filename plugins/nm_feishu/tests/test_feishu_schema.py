@@ -7,8 +7,7 @@ import pytest
 import yaml
 from nm_feishu.schema import FeishuConfigBlock, FeishuReceiverBlock
 
-from nmcore.schema import SchemaError, structure
-from nmcore.testing import snapshot_from_yaml
+from nmcore.testing import SchemaError, snapshot_from_yaml, structure
 
 DOCS = Path(__file__).parent / "docs"
 
