@@ -219,15 +219,9 @@ class Credential:
 
 @attrs.frozen(kw_only=True, slots=False)
 class ReceiverBlock:
-    """The fields every v2beta2 Receiver block has, whatever its channel; a channel's block extends it, alone
-    or beside its receiver spec (`class FeishuReceiverBlock(FeishuReceiverSpec, ReceiverBlock)`: no slots here,
-    so both can be bases).
-
-    `template`, `tmplText` (Go templates of the original) are read so KubeSphere's manifests load; nmcore
-    renders with its own templates.
-    """
+    """What a v2beta2 Receiver block has beyond a receiver spec: `enabled` and `alertSelector`. A channel's
+    block is its receiver spec (template fields included, from `ReceiverTemplates`) and this:
+    `class FeishuReceiverBlock(FeishuReceiverSpec, ReceiverBlock)`; no slots here, so both can be bases."""
 
     enabled: bool = True
     alert_selector: LabelSelector | None = None
-    template: str | None = None
-    tmpl_text: ConfigMapKeySelector | None = None

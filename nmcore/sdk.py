@@ -12,7 +12,7 @@ and may change. An import-linter contract in the lint session holds the plugins 
   `CredentialSource`), `TLSConfig`,
   `ReceiverTemplates` (the base of a Receiver spec with the template fields: `template`, `tmplText`, `language`;
   add `subject_template`, `title_template`, `tmpl_type` where the channel has them), `ConfigMapKeySelector`,
-  `ReceiverBlock` (the fields every v2beta2 Receiver block has),
+  `ReceiverBlock` (`enabled` and `alertSelector`, what a v2beta2 block adds to a receiver spec),
   `MANIFEST_KEY` (field metadata for a manifest key that is not the camelCase of the field's name) and
   `converter` (to register a structure hook for a type of your own).
 - HTTP: `check_status`/`raise_for_status` (2xx ok; 408, 425, 429 and 5xx transient with `Retry-After`;

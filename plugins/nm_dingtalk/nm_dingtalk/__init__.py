@@ -5,6 +5,7 @@ from nm_dingtalk.schema import (
     DingTalkConfigSpec,
     DingTalkReceiverBlock,
     DingTalkReceiverSpec,
+    formats,
     needs_config,
 )
 from nm_dingtalk.sender import LIMITS, DingTalkSender
@@ -22,6 +23,7 @@ SPEC = ChannelSpec(
     make_sender=DingTalkSender,
     limits=LIMITS,
     config_required=needs_config,
+    formats=formats,
     v2beta2=V2Beta2Block(name="dingtalk", config_schema=DingTalkConfigBlock, receiver_schema=DingTalkReceiverBlock),
     description="DingTalk (钉钉) group robots (signed, keywords, mentions; 19,960 bytes and 20 messages a minute "
                 "each) and enterprise conversations (chat IDs, 5,000 bytes)",

@@ -61,7 +61,7 @@ class Robots:
         for index, piece in enumerate(split_text(content, room, utf8_len)):
             text = with_keyword(piece, bot.keywords)
             first = index == 0
-            body = message(msg_type, request.message.subject, text + (f"\n{mentions}" if mentions and first else ""))
+            body = message(msg_type, request.message.title, text + (f"\n{mentions}" if mentions and first else ""))
             if first and (bot.at_mobiles or bot.at_users or bot.at_all):
                 body["at"] = {"atMobiles": list(bot.at_mobiles), "atUserIds": list(bot.at_users),
                               "isAtAll": bot.at_all}

@@ -51,7 +51,7 @@ class Conversations:
         sent = 0
         for chat in chat_ids:
             for index, piece in enumerate(split_text(content, MAX_BYTES, utf8_len)):
-                body = {"chatid": chat, "msg": message(msg_type, request.message.subject, piece)}
+                body = {"chatid": chat, "msg": message(msg_type, request.message.title, piece)}
                 sent += await self._progress.once(request.notification.key, f"chat\0{chat}\0{index}\0{piece}",
                                                   partial(self._send, resolved, body))
         return sent

@@ -17,6 +17,7 @@ from nmcore.sdk import (
     CredentialSource,
     LabelSelector,
     ReceiverBlock,
+    ReceiverTemplates,
     SecretKeySelector,
     SendRequest,
     check_api_url,
@@ -62,11 +63,14 @@ class DingTalkConfigSpec:
 
 
 @attrs.frozen(kw_only=True)
-class DingTalkReceiverSpec:
-    """v1alpha1 `DingTalkReceiver`: only which DingTalkConfig to use."""
+class DingTalkReceiverSpec(ReceiverTemplates):
+    """v1alpha1 `DingTalkReceiver`: which DingTalkConfig to use; and, as nmcore's own additions (the v2beta2
+    block's), the template fields and `tmplType` (the original's v1alpha1 sent text only)."""
 
     config_selector: LabelSelector | None = None
     """Its manifest key, `dingTalkConfigSelector`, is derived from the kind DingTalkConfig."""
+    title_template: str | None = None
+    tmpl_type: Literal["text", "markdown"] = "text"
 
 
 # v2beta2 --------------------------------------------------------------------------------------------------
@@ -105,7 +109,7 @@ class Conversation:
 
 
 @attrs.frozen(kw_only=True)
-class DingTalkReceiverBlock(ReceiverBlock):
+class DingTalkReceiverBlock(ReceiverTemplates, ReceiverBlock):
     """v2beta2 `Receiver` `spec.dingtalk`. "Be careful, a ChatBot only can send 20 message per minute.\""""
 
     config_selector: LabelSelector | None = attrs.field(default=None, metadata={MANIFEST_KEY: "dingtalkConfigSelector"})
@@ -146,8 +150,8 @@ def plan_of(request: SendRequest[Any, Any]) -> Plan:
         chat_ids = block.conversation.chatids if block.conversation else ()
         return Plan(chatbot=block.chatbot, chat_ids=chat_ids, app=app, msg_type=block.tmpl_type, owner=receiver.ref)
     if config is None or not isinstance(spec := config.spec, DingTalkConfigSpec):
-        return Plan(owner=receiver.ref)
-    plan = Plan(owner=config.ref)
+        return Plan(owner=receiver.ref, msg_type=receiver.spec.tmpl_type)
+    plan = Plan(owner=config.ref, msg_type=receiver.spec.tmpl_type)
     if (bot := spec.chatbot) is not None:
         secret = _from_secret(bot.secret) if bot.secret else None
         plan = attrs.evolve(plan, chatbot=Chatbot(webhook=_from_secret(bot.webhook), keywords=bot.keywords,
@@ -157,6 +161,11 @@ def plan_of(request: SendRequest[Any, Any]) -> Plan:
                              api_url=talk.api_url)
         plan = attrs.evolve(plan, chat_ids=(talk.chatid,), app=app)
     return plan
+
+
+def formats(receiver: DingTalkReceiverSpec | DingTalkReceiverBlock) -> tuple[str, ...]:
+    """What a receiver is sent in (`nm render` shows these): markdown has a title."""
+    return ("title", "markdown") if receiver.tmpl_type == "markdown" else ("text",)
 
 
 def needs_config(receiver: object) -> bool:

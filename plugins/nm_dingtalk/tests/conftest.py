@@ -190,6 +190,7 @@ spec:
 apiVersion: notification.kubesphere.io/v1alpha1
 kind: DingTalkReceiver
 metadata: {{name: global-dingtalk-receiver, labels: {{type: global}}}}
+spec: {receiver}
 """
 V1_RECEIVER = "DingTalkReceiver/kubesphere-monitoring-system/global-dingtalk-receiver"
 
@@ -197,10 +198,10 @@ V1_RECEIVER = "DingTalkReceiver/kubesphere-monitoring-system/global-dingtalk-rec
 @pytest.fixture
 def v1_request() -> Callable[..., SendRequest]:
     """A send request for the global v1alpha1 DingTalkReceiver and a default DingTalkConfig with `spec`, its
-    Secret `dingtalk` holding `secrets`."""
+    Secret `dingtalk` holding `secrets`; the receiver's spec is `receiver` (flow YAML)."""
 
-    def build(spec: str, alerts: Iterable[Alert] = (), **secrets: str) -> SendRequest:
-        snapshot = snapshot_from_yaml(V1_TEMPLATE.format(spec=spec, secrets=json.dumps(secrets)),
+    def build(spec: str, alerts: Iterable[Alert] = (), receiver: str = "{}", **secrets: str) -> SendRequest:
+        snapshot = snapshot_from_yaml(V1_TEMPLATE.format(spec=spec, secrets=json.dumps(secrets), receiver=receiver),
                                       plugins=[nm_dingtalk])
         assert not snapshot.problems, [str(p) for p in snapshot.problems]
         return send_request(snapshot, V1_RECEIVER, alerts)

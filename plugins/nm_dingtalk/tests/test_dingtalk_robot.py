@@ -142,7 +142,7 @@ async def test_mentions_in_markdown_are_in_the_text_and_ping_once(dingtalk, send
     await sender.send(request)
 
     first, *rest = robot.messages
-    assert first["msgtype"] == "markdown" and first["markdown"]["title"] == request.message.subject
+    assert first["msgtype"] == "markdown" and first["markdown"]["title"] == request.message.title
     assert first["markdown"]["text"].endswith("\n@13800001111 @manager4711")
     assert first["at"] == {"atMobiles": ["13800001111"], "atUserIds": ["manager4711"], "isAtAll": False}
     assert rest and all("at" not in m and "@13800001111" not in m["markdown"]["text"] for m in rest)
@@ -156,3 +156,16 @@ async def test_at_all_in_text(dingtalk, sender, v2_request):
     await sender.send(v2_request({"chatbot": {"webhook": {"value": webhook}, "atAll": True}}))
     [message] = robot.messages
     assert message["at"]["isAtAll"] is True and message["msgtype"] == "text"
+
+
+async def test_a_markdown_receiver_gets_its_title_template_as_the_title(dingtalk, sender, v1_request):
+    robot, webhook = dingtalk.robot("ops", keywords=("kubesphere",))
+    receiver = '{tmplType: markdown, titleTemplate: "集群告警 {{ alerts | length }} 条"}'
+    request = v1_request(chatbot_spec(signed=False), alerts=[alert(pod="web-1"), alert(pod="web-2")],
+                         receiver=receiver, webhook=webhook)
+
+    await sender.send(request)
+
+    [message] = robot.messages
+    assert message["msgtype"] == "markdown" and message["markdown"]["title"] == "集群告警 2 条"
+    assert message["markdown"]["text"] == request.message.markdown + "\n\n[Keywords] kubesphere"

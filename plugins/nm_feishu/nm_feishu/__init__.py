@@ -17,6 +17,8 @@ SPEC = ChannelSpec(
     make_sender=FeishuSender,
     limits=LIMITS,
     config_required=needs_config,
+    body_format="post",
+    formats=lambda spec: (spec.tmpl_type,),
     v2beta2=V2Beta2Block(name="feishu", config_schema=FeishuConfigBlock, receiver_schema=FeishuReceiverBlock),
     description="Feishu (飞书) group robots (signed, keywords; 5 a second, 100 a minute) and an app's batch "
                 "messages to users and departments, as post or text",

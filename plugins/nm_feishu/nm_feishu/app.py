@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from nm_feishu.errcodes import FEISHU, TOKEN_REJECTED
-from nm_feishu.message import MAX_JSON_BYTES, content, json_size
+from nm_feishu.message import contents
 from nm_feishu.schema import FeishuConfigSpec, FeishuReceiverSpec
 from nmcore.sdk import (
     App,
@@ -23,7 +23,6 @@ from nmcore.sdk import (
     SendRequest,
     TokenCache,
     credential_value,
-    split_text,
     token_of,
     transport_errors,
 )
@@ -45,15 +44,13 @@ class Apps:
         receiver = request.receiver.spec
         app = App(config.api_url, credential_value(config.app_id, request.secret),
                   credential_value(config.app_secret, request.secret), owner)
-        msg_type, title = receiver.tmpl_type, request.message.subject
         recipients = {"user_ids": [u for u in receiver.user if not u.startswith("ou_")],
                       "open_ids": [u for u in receiver.user if u.startswith("ou_")],
                       "department_ids": list(receiver.department)}  # at most 200 each: one request takes them
         sent, warnings = 0, set[str]()
-        for index, piece in enumerate(split_text(request.message.text, MAX_JSON_BYTES,
-                                                 lambda p: json_size(msg_type, title, p))):
-            body = {"msg_type": msg_type, "content": content(msg_type, title, piece), **recipients}
-            sent += await self._progress.once(request.notification.key, f"{index}\0{piece}",
+        for index, content in enumerate(contents(request.message, receiver.tmpl_type)):
+            body = {"msg_type": receiver.tmpl_type, "content": content, **recipients}
+            sent += await self._progress.once(request.notification.key, f"{index}\0{content}",
                                               partial(self._send, app, body, warnings))
         return sent, warnings
 

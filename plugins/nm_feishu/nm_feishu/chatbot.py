@@ -3,7 +3,7 @@
 A robot takes at most 20 KB per request, 5 requests a second and 100 a minute. Longer content goes as
 several messages in order; sends are counted here, so the one over the rate waits in the core's retry
 instead of being refused. A message without any of the robot's keywords gets the original's
-`[Keywords] a,b` line.
+`[Keywords] a,b` line (in a post, as its last row).
 """
 
 import time
@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from nm_feishu.errcodes import FEISHU
-from nm_feishu.message import MAX_JSON_BYTES, MsgType, content, json_size
+from nm_feishu.message import MsgType, contents
 from nm_feishu.schema import Chatbot
 from nmcore.sdk import (
     PermanentError,
@@ -22,11 +22,8 @@ from nmcore.sdk import (
     RateLimiter,
     SendRequest,
     credential_value,
-    keyword_footer,
-    split_text,
     timestamp_signature,
     transport_errors,
-    with_keyword,
 )
 
 RATES = (Rate(5, 1.0), Rate(100, 60.0))
@@ -49,13 +46,10 @@ class Robots:
             raise PermanentError(f"{owner}: chatbot.webhook must be the robot's webhook URL "
                                  "(https://open.feishu.cn/open-apis/bot/v2/hook/…)")
         secret = credential_value(bot.secret, request.secret) if bot.secret else ""
-        title, footer = request.message.subject, keyword_footer(bot.keywords, ",")
-        pieces = split_text(request.message.text, MAX_JSON_BYTES,
-                            lambda piece: json_size(msg_type, title, piece + footer))
         sent = 0
-        for index, piece in enumerate(pieces):
-            body = {"msg_type": msg_type, "content": content(msg_type, title, with_keyword(piece, bot.keywords, ","))}
-            sent += await self._progress.once(request.notification.key, f"robot\0{url}\0{index}\0{piece}",
+        for index, content in enumerate(contents(request.message, msg_type, bot.keywords)):
+            body = {"msg_type": msg_type, "content": content}
+            sent += await self._progress.once(request.notification.key, f"robot\0{url}\0{index}\0{body}",
                                               partial(self._post, url, secret, body, owner))
         return sent
 

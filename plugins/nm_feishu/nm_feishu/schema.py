@@ -2,7 +2,7 @@
 `FeishuConfig`/`FeishuReceiver` kinds, so folder configurations can use Feishu before the v2beta2 loader.
 
 The original had no v1alpha1 Feishu kinds; nmcore's are the v2beta2 blocks without the fields only v2beta2
-routing gives a meaning (`enabled`, `alertSelector`, `template`, `tmplText`). `apiUrl` is nmcore's own
+routing gives a meaning (`enabled`, `alertSelector`). `apiUrl` is nmcore's own
 (default Feishu's; Lark's is https://open.larksuite.com/open-apis/).
 """
 
@@ -10,7 +10,7 @@ from typing import Literal
 
 import attrs
 
-from nmcore.sdk import MANIFEST_KEY, Credential, LabelSelector, ReceiverBlock, check_api_url
+from nmcore.sdk import MANIFEST_KEY, Credential, LabelSelector, ReceiverBlock, ReceiverTemplates, check_api_url
 
 DEFAULT_API_URL = "https://open.feishu.cn/open-apis/"
 MAX_LISTED = 200
@@ -43,8 +43,9 @@ class Chatbot:
 
 
 @attrs.frozen(kw_only=True)
-class FeishuReceiverSpec:
-    """Who gets the messages: users (user IDs, or open IDs `ou_…`), departments, and/or a group robot."""
+class FeishuReceiverSpec(ReceiverTemplates):
+    """Who gets the messages: users (user IDs, or open IDs `ou_…`), departments, and/or a group robot; and
+    the templates (`template` renders `tmplType`'s format: a `post` template renders JSON)."""
 
     config_selector: LabelSelector | None = attrs.field(default=None, metadata={MANIFEST_KEY: "feishuConfigSelector"})
     user: tuple[str, ...] = ()

@@ -75,6 +75,11 @@ class FakeFeishu:
         """What a reader sees of a robot or batch message: its text, or its post's lines."""
         return post_text(message)
 
+    @staticmethod
+    def rows_of(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """The rows of posts, one after another (the first language of each), as a reader scrolls them."""
+        return [row for m in messages for row in next(iter(m["content"]["post"].values()))["content"]]
+
     def expire_tokens(self) -> None:
         self._expired |= self._live
         self._live.clear()
@@ -163,7 +168,8 @@ def post_text(message: dict[str, Any]) -> str:
     content = message["content"]
     if message["msg_type"] == "text":
         return content["text"]
-    return "\n".join(item["text"] for line in content["post"]["zh_cn"]["content"] for item in line)
+    page = next(iter(content["post"].values()))
+    return "\n".join(item["text"] for line in page["content"] for item in line)
 
 
 @pytest.fixture
