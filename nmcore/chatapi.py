@@ -3,12 +3,11 @@ limit, those messages posted in order to each of a receiver's destinations, a re
 attempt stopped, and the wait a rate-limited service asks for.
 
 A channel sends once and the core retries; with several messages and destinations, "once" would mean posting
-again what already arrived. `ResumingPoster` remembers, per notification and destination, how many messages
-went out (bounded, short-lived), so the core's retry posts only the rest and the chat shows no duplicates.
+again what already arrived. `ResumingPoster` sends each message through the core's `Progress`, which remembers
+what went out (bounded, short-lived), so the core's retry posts only the rest and the chat shows no duplicates.
 """
 
-import time
-from collections import OrderedDict
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -18,12 +17,13 @@ from nmcore.alerts import Alert
 from nmcore.channel import SendReport, SendRequest
 from nmcore.errors import DeliveryError, PermanentError, TransientError
 from nmcore.httpfailures import retry_after
+from nmcore.progress import Progress
 from nmcore.render import HIDDEN_LABELS, format_time
 from nmcore.resources import Credential
 from nmcore.splitting import split_text
 from nmcore.tlsconfig import credential_value
 
-__all__ = ["PART_ROOM", "AlertFacts", "Destination", "Origin", "ResumingPoster", "check_api_url", "check_webhook",
+__all__ = ["PART_ROOM", "AlertFacts", "Destination", "Origin", "ResumingPoster", "check_webhook",
            "config_credential", "paginate", "requested_wait", "webhook_of"]
 
 M = TypeVar("M")
@@ -97,12 +97,6 @@ def requested_wait(headers: Mapping[str, str], *values: object) -> float | None:
     return max(waits) if waits else None
 
 
-def check_api_url(url: str, default: str) -> None:
-    """For a schema's `apiUrl` field (a test server, a self-hosted or compatible API)."""
-    if not url.startswith(("https://", "http://")):
-        raise ValueError(f"apiUrl must be an http(s) URL such as {default}, got {url!r}")
-
-
 @attrs.frozen(kw_only=True)
 class Origin:
     """The objects an operator must look at when a service refuses a config's credential: named in errors."""
@@ -154,51 +148,38 @@ class Destination(Generic[M]):
 
 
 class ResumingPoster:
-    """Posts every message of a notification to every destination, in order, resuming after a failure."""
+    """Posts every message of a notification to every destination, in order, each through the core's `Progress`,
+    so the core's retry after a failure part-way posts only what is missing."""
 
-    def __init__(self, *, entries: int = 4096, ttl: float = 3600.0):
-        self._entries = entries
-        self._ttl = ttl
-        """Seconds a partial delivery is remembered; an identical notification much later is a new one."""
-        self._posted: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
+    def __init__(self, progress: Progress | None = None):
+        self._progress = progress or Progress()
 
     async def deliver(self, key: str, destinations: Sequence[Destination[M]],
                       messages: Sequence[M]) -> SendReport | None:
         """Raise TransientError if any destination should be tried again (the longest wait asked for), and
         PermanentError if every destination failed for good; some failing for good are warnings."""
-        failures: list[DeliveryError] = []
-        for destination in destinations:
-            try:
-                await self._deliver(destination, messages, key)
-            except DeliveryError as exc:
-                failures.append(exc)
-        summary = "; ".join(str(f) for f in failures)
-        if any(f.transient for f in failures):
-            delays = [f.retry_after for f in failures if f.retry_after is not None]
-            raise TransientError(summary, retry_after=max(delays) if delays else None)
-        for destination in destinations:
-            self._posted.pop((key, destination.name), None)
-        if failures and len(failures) == len(destinations):
-            raise PermanentError(summary)
-        return SendReport(warnings=tuple(str(f) for f in failures)) if failures else None
+        with self._progress.notification(key):
+            failures: list[DeliveryError] = []
+            for destination in destinations:
+                try:
+                    await self._deliver(destination, messages, key)
+                except DeliveryError as exc:
+                    failures.append(exc)
+            summary = "; ".join(str(f) for f in failures)
+            if any(f.transient for f in failures):
+                delays = [f.retry_after for f in failures if f.retry_after is not None]
+                raise TransientError(summary, retry_after=max(delays) if delays else None)
+            if failures and len(failures) == len(destinations):
+                raise PermanentError(summary)
+            return SendReport(warnings=tuple(str(f) for f in failures)) if failures else None
 
     async def _deliver(self, destination: Destination[M], messages: Sequence[M], key: str) -> None:
-        progress = (key, destination.name)
-        done, when = self._posted.get(progress, (0, 0.0))
-        if time.monotonic() - when > self._ttl:
-            done = 0
-        for number in range(done, len(messages)):
+        for number, message in enumerate(messages):
             try:
-                await destination.post(messages[number])
+                await self._progress.once(key, f"{destination.name}\0{number}",
+                                          functools.partial(destination.post, message))
             except DeliveryError as exc:
                 if not number:
                     raise
                 raise type(exc)(f"{exc} (after {number} of {len(messages)} messages were posted)",
                                 retry_after=exc.retry_after) from None
-            self._remember(progress, number + 1)
-
-    def _remember(self, progress: tuple[str, str], done: int) -> None:
-        self._posted[progress] = (done, time.monotonic())
-        self._posted.move_to_end(progress)
-        while len(self._posted) > self._entries:
-            self._posted.popitem(last=False)

@@ -1,8 +1,9 @@
 """How HTTP-based channels report failures, the same way for all of them, without leaking credentials.
 
-Many services take credentials in the query string (WeChat's `corpsecret` and `access_token`, robot keys),
-and URLs end up in error text and in httpx's request log. Every query value is hidden in both, and so is
-every credential a channel declared to travel in the URL path (`hide_path_secret`).
+Many services take credentials in the query string (WeChat's `corpsecret` and `access_token`, DingTalk's
+robot token and `sign`) or in the path (a Feishu robot's hook ID, Telegram's bot token, a Discord webhook's
+token), and URLs end up in error text and in httpx's request log. Every query value and every token-like path
+segment is hidden in both, and in the reply text quoted in an error (a proxy's page may echo the URL).
 """
 
 import email.utils
@@ -21,46 +22,23 @@ from nmcore.errors import PermanentError, TransientError
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 _QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>]+)=[^&\s'\"<>]*")
+_TOKEN_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_:-]{16,}(?=[/?#\s'\"<>]|$)")
+"""A path segment of 16 or more letters, digits, `-`, `_` and `:` with a digit in it: a hook ID or a token
+(Telegram's `bot123456:AAE…`, a Discord webhook's ID and token), not a word of an API path
+(`tenant_access_token`, `batch_send`, `v2`)."""
 
 
-_PATH_SECRETS: dict[str, re.Pattern[str]] = {}
+def redact_url_secrets(text: str) -> str:
+    """`https://x/hook/7f0c…e2?access_token=abc` → `https://x/hook/<redacted>?access_token=<redacted>`."""
+    return _TOKEN_SEGMENT.sub("<redacted>", _QUERY_VALUE.sub(r"\1=<redacted>", text))
 
 
-def redact_query(text: str) -> str:
-    """`https://x/send?access_token=abc&n=1` → `https://x/send?access_token=<redacted>&n=<redacted>`."""
-    return _QUERY_VALUE.sub(r"\1=<redacted>", text)
-
-
-def hide_path_secret(pattern: str) -> None:
-    """Declare a credential that travels in the URL path (Telegram's `/bot<token>/`, Discord's
-    `/webhooks/<id>/<token>`): `pattern`'s groups are hidden wherever URLs are (request logs, transport errors).
-    A channel calls this when it is imported; declaring the same pattern again changes nothing."""
-    _PATH_SECRETS.setdefault(pattern, re.compile(pattern))
-
-
-def _hide_groups(match: re.Match[str]) -> str:
-    parts, last = [], match.start()
-    for group in range(1, (match.re.groups or 0) + 1):
-        start, end = match.span(group)
-        if start >= 0:
-            parts += [match.string[last:start], "<redacted>"]
-            last = end
-    return "".join([*parts, match.string[last:match.end()]])
-
-
-def redact_url(text: str) -> str:
-    """Query values and declared path credentials hidden: what may be said or logged of a request URL."""
-    for pattern in _PATH_SECRETS.values():
-        text = pattern.sub(_hide_groups, text)
-    return redact_query(text)
-
-
-class QueryRedactor(logging.Filter):
-    """Hides query values and path credentials in log records (httpx logs every request URL at INFO)."""
+class UrlRedactor(logging.Filter):
+    """Hides URL credentials in log records (httpx logs every request URL at INFO)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        hidden = redact_url(message)
+        hidden = redact_url_secrets(message)
         if hidden != message:
             record.msg, record.args = hidden, None
         return True
@@ -68,8 +46,8 @@ class QueryRedactor(logging.Filter):
 
 def redact_http_logs() -> None:
     logger = logging.getLogger("httpx")
-    if not any(isinstance(f, QueryRedactor) for f in logger.filters):
-        logger.addFilter(QueryRedactor())
+    if not any(isinstance(f, UrlRedactor) for f in logger.filters):
+        logger.addFilter(UrlRedactor())
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -106,7 +84,7 @@ def raise_for_status(status: int, headers: Mapping[str, str], body: str, service
     """`check_status` for any client: the status, the headers and the reply's text."""
     if 200 <= status < 300:
         return
-    body = redact_url(body[:300].strip())
+    body = redact_url_secrets(body[:300].strip())
     message = f"{service} answered HTTP {status}" + (f": {body}" if body else "")
     if status in TRANSIENT_STATUS or status >= 500:
         raise TransientError(message, retry_after=retry_after(headers))
@@ -117,7 +95,7 @@ def raise_for_status(status: int, headers: Mapping[str, str], body: str, service
 def transport_errors(service: str) -> Iterator[None]:
     """Connection failures, timeouts and malformed replies are transient; say which service failed.
 
-    Errors leave unchained and with URL credentials hidden: the cause's text may hold the request URL.
+    Errors leave unchained and with query values hidden: the cause's text may hold the request URL.
     """
     try:
         yield
@@ -126,10 +104,10 @@ def transport_errors(service: str) -> Iterator[None]:
         refused = isinstance(exc.__cause__, aiohttp.ClientConnectorError)
         if isinstance(exc, httpx.TimeoutException) and not refused:
             raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
-        raise TransientError(f"{service} unreachable: {redact_url(str(exc))}") from None
+        raise TransientError(f"{service} unreachable: {redact_url_secrets(str(exc))}") from None
     except aiohttp.ClientConnectorError as exc:  # refused, unresolvable, or a certificate that fails verification
-        raise TransientError(f"{service} unreachable: {redact_url(str(exc))}") from None
+        raise TransientError(f"{service} unreachable: {redact_url_secrets(str(exc))}") from None
     except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
         raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
     except (aiohttp.ClientError, httpx.HTTPError) as exc:  # e.g. a malformed status line, a dropped connection
-        raise TransientError(f"{service} failed: {type(exc).__name__}: {redact_url(str(exc))}") from None
+        raise TransientError(f"{service} failed: {type(exc).__name__}: {redact_url_secrets(str(exc))}") from None

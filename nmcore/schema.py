@@ -14,6 +14,7 @@ from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory, is_sequence, list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
@@ -146,6 +147,22 @@ def _make_converter() -> cattrs.Converter:
 
         return structure_mapping
 
+    def sequence_factory(cls: Any) -> Any:
+        """A list is wanted: a string is not a list of its characters (`to: a@b.c` must not become 5 addresses)."""
+        inner = (homogenous_tuple_structure_factory if get_origin(cls) is tuple else list_structure_factory)(cls, conv)
+
+        def structure_sequence(value: Any, _: type) -> Any:
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"expected a list, got {_describe(value)}")
+            return inner(value, cls)
+
+        return structure_sequence
+
+    def is_homogenous_sequence(cls: Any) -> bool:
+        args = get_args(cls)
+        return is_sequence(cls) and (get_origin(cls) is not tuple or (len(args) == 2 and args[1] is Ellipsis))
+
+    conv.register_structure_hook_factory(is_homogenous_sequence, sequence_factory)
     conv.register_structure_hook_factory(_is_mapping, mapping_factory)
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)

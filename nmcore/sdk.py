@@ -8,25 +8,38 @@ and may change. An import-linter contract in the lint session holds the plugins 
   `ChannelLimits` (whose `split` and `batches` apply the limits declared), `ChannelContext` (the shared HTTP
   client and aiohttp session), `V2Beta2Block`.
 - Failing: `DeliveryError`, `TransientError` (retried, honouring `retry_after`), `PermanentError`.
-- Schema pieces for Config/Receiver specs: `LabelSelector`, `SecretKeySelector`, `Credential`, `TLSConfig`,
+- Schema pieces for Config/Receiver specs: `LabelSelector`, `SecretKeySelector`, `Credential` (and its
+  `CredentialSource`), `TLSConfig`,
   `ReceiverTemplates` (the base of a Receiver spec with the template fields: `template`, `tmplText`, `language`;
   add `subject_template`, `title_template`, `tmpl_type` where the channel has them), `ConfigMapKeySelector`,
+  `ReceiverBlock` (`enabled` and `alertSelector`, what a v2beta2 block adds to a receiver spec),
   `MANIFEST_KEY` (field metadata for a manifest key that is not the camelCase of the field's name) and
   `converter` (to register a structure hook for a type of your own).
 - HTTP: `check_status`/`raise_for_status` (2xx ok; 408, 425, 429 and 5xx transient with `Retry-After`;
   other codes permanent), `retry_after`, `transport_errors` (connection trouble → TransientError, scrubbed),
-  `json_object`, `redact_query` (credential scrubbing for URLs), `new_session`.
+  `json_object`, `redact_url_secrets` (query values and token-like path segments hidden), `new_session`;
+  `ApiCodes` for APIs that answer with a code in the body (`{"errcode": 0}`): which codes are transient and
+  after how long, what the common ones mean for the operator.
 - TLS: `TLSConfig`, `ClientCertificate`, `ssl_context`, `SecretReader`, `credential_value`.
-- Text: `split_text`, `chunks`, `utf8_len`, `utf16_len`.
+- Text: `split_text`, `chunks`, `batches` (recipients of several kinds, each with its own maximum), `utf8_len`,
+  `utf16_len` (Telegram counts its limits in UTF-16 units).
 - Chat services (`nmcore.chatapi`): `paginate` (numbered messages within a limit, cut between alerts),
-  `ResumingPoster` and `Destination` (every message to every destination in order; a retry posts only what is
-  missing), `requested_wait`, `Origin` and `config_credential`, `webhook_of`, `check_webhook`, `check_api_url`,
-  `AlertFacts`; `hide_path_secret` and `redact_url` for a credential in the URL path.
+  `ResumingPoster` and `Destination` (every message to every destination in order, through a `Progress`, so a
+  retry posts only what is missing; some destinations failing for good are warnings), `requested_wait` (the wait
+  a 429 asks for, from a header or the body), `Origin` and `config_credential`, `webhook_of`, `check_webhook`,
+  `AlertFacts` (what a channel that lays alerts out itself shows of one).
+- Sending within a service's rules: `RateLimiter` with `Rate`s (the send that would be over is held with its
+  wait, not refused), `Progress` (a retry sends only the messages not yet delivered); for chat robots,
+  `timestamp_signature` and `with_keyword`/`keyword_footer` (the keyword line a robot may demand).
+- App tokens: `TokenCache` (one fetch for many sends, refreshed before expiry and once when the API rejects
+  it), `TokenKey`, `App` (an app resolved for one send), `token_of` (a token and its lifetime from the API's
+  reply); `check_api_url` for a schema's `apiUrl`.
 - The notification and its rendering: `Notification`, `Alert`, `AlertGroup`, `Rendered`, and for a channel
   that lays out its own messages (`ChannelSpec.own_layout`), `HIDDEN_LABELS` and `format_time`.
 """
 
 from nmcore.alerts import Alert, AlertGroup, Notification
+from nmcore.apierrors import ApiCodes, check_api_url
 from nmcore.channel import (
     ChannelContext,
     ChannelLimits,
@@ -43,7 +56,6 @@ from nmcore.chatapi import (
     Destination,
     Origin,
     ResumingPoster,
-    check_api_url,
     check_webhook,
     config_credential,
     paginate,
@@ -56,21 +68,30 @@ from nmcore.httpclient import new_session
 from nmcore.httpfailures import (
     TRANSIENT_STATUS,
     check_status,
-    hide_path_secret,
     json_object,
     raise_for_status,
-    redact_query,
-    redact_url,
+    redact_url_secrets,
     retry_after,
     transport_errors,
 )
+from nmcore.progress import Progress
+from nmcore.ratelimit import Rate, RateLimiter
 from nmcore.render import HIDDEN_LABELS, format_time
-from nmcore.resources import ConfigMapKeySelector, Credential, LabelSelector, SecretKeySelector
+from nmcore.resources import (
+    ConfigMapKeySelector,
+    Credential,
+    CredentialSource,
+    LabelSelector,
+    ReceiverBlock,
+    SecretKeySelector,
+)
+from nmcore.robots import keyword_footer, timestamp_signature, with_keyword
 from nmcore.schema import KEY as MANIFEST_KEY
 from nmcore.schema import converter
-from nmcore.splitting import chunks, split_text, utf8_len, utf16_len
+from nmcore.splitting import batches, chunks, split_text, utf8_len, utf16_len
 from nmcore.templatechoice import ReceiverTemplates
 from nmcore.tlsconfig import ClientCertificate, SecretReader, TLSConfig, credential_value, ssl_context
+from nmcore.tokencache import App, TokenCache, TokenKey, token_of
 
 __all__ = [
     "HIDDEN_LABELS",
@@ -79,18 +100,25 @@ __all__ = [
     "Alert",
     "AlertFacts",
     "AlertGroup",
+    "ApiCodes",
+    "App",
     "ChannelContext",
     "ChannelLimits",
     "ChannelSpec",
     "ClientCertificate",
     "ConfigMapKeySelector",
     "Credential",
+    "CredentialSource",
     "DeliveryError",
     "Destination",
     "LabelSelector",
     "Notification",
     "Origin",
     "PermanentError",
+    "Progress",
+    "Rate",
+    "RateLimiter",
+    "ReceiverBlock",
     "ReceiverTemplates",
     "RegisterChannel",
     "Rendered",
@@ -101,8 +129,11 @@ __all__ = [
     "SendRequest",
     "Sender",
     "TLSConfig",
+    "TokenCache",
+    "TokenKey",
     "TransientError",
     "V2Beta2Block",
+    "batches",
     "check_api_url",
     "check_status",
     "check_webhook",
@@ -111,20 +142,22 @@ __all__ = [
     "converter",
     "credential_value",
     "format_time",
-    "hide_path_secret",
     "hookimpl",
     "json_object",
+    "keyword_footer",
     "new_session",
     "paginate",
     "raise_for_status",
-    "redact_query",
-    "redact_url",
+    "redact_url_secrets",
     "requested_wait",
     "retry_after",
     "split_text",
     "ssl_context",
+    "timestamp_signature",
+    "token_of",
     "transport_errors",
     "utf8_len",
     "utf16_len",
     "webhook_of",
+    "with_keyword",
 ]

@@ -5,6 +5,7 @@ inside a character, whether the limit counts characters, UTF-8 bytes or UTF-16 u
 """
 
 from collections.abc import Callable, Iterator, Sequence
+from itertools import zip_longest
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -57,3 +58,9 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most `size` items (recipients per request, alerts per message)."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def batches(*groups: tuple[Sequence[T], int]) -> Iterator[tuple[Sequence[T], ...]]:
+    """Requests' worth of recipients of several kinds, each kind with its own per-request maximum: the i-th
+    slice of every kind goes together (`batches((users, 1000), (parties, 100))`), an exhausted kind as ()."""
+    return zip_longest(*(chunks(items, size) for items, size in groups), fillvalue=())

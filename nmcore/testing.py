@@ -1,7 +1,8 @@
 """The public test kit for nmcore and channel plugins: snapshots and send requests from YAML, sample alerts,
 a sender built the way the manager builds it, a fake service served on loopback, a scriptable fake channel
 (`ScriptedChannel`), and the channel contract suite (`ChannelContract`) every channel plugin runs against its
-own fake of its service."""
+own fake of its service. `structure` (with `SchemaError`) checks a manifest fragment against a schema
+class with located errors, as the loader does."""
 
 import base64
 import logging
@@ -28,6 +29,9 @@ from nmcore.manifests import documents_from_text
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
 from nmcore.requests import build_request
+from nmcore.resources import ObjectMeta, Resource
+from nmcore.schema import SchemaError as SchemaError  # re-exported: the kit checks manifest fragments
+from nmcore.schema import structure as structure
 from nmcore.sdk import (
     ChannelLimits,
     ChannelSpec,
@@ -73,6 +77,27 @@ def send_request(snapshot: Snapshot, receiver_ref: str, alerts: Iterable[Alert] 
     renderer.prepare(snapshot)
     request, _ = build_request(snapshot, target, notification, renderer.render(notification, target))
     return request
+
+
+def block_request(receiver: Any, config: Any = None, *, channel: str, alerts: Iterable[Alert] = (),
+                  secrets: Mapping[str, Mapping[str, str]] | None = None) -> SendRequest:
+    """A send request for a global receiver (and config) whose specs a test built itself, e.g. v2beta2 blocks
+    structured with `structure`; Secret keys resolve from `secrets` (name → key → value)."""
+    owner = Resource(kind="Receiver", metadata=ObjectMeta(name="ops", labels={"type": "global"}), spec=receiver)
+    used = None if config is None else Resource(
+        kind="Config", metadata=ObjectMeta(name="default", labels={"type": "default"}), spec=config)
+    notification = Notification(receiver=owner.ref, channel=channel, tenant="",
+                                alerts=tuple(alerts) or (alert(namespace="demo"),))
+    values = secrets or {}
+
+    def secret(ref: SecretKeySelector) -> str:
+        try:
+            return values[ref.name][ref.key]
+        except KeyError:
+            raise PermanentError(f"{ref}: not among the test's secrets") from None
+
+    return SendRequest(notification=notification, message=DefaultRenderer().render(notification), receiver=owner,
+                       config=used, secret=secret)
 
 
 S = TypeVar("S", bound=Sender)
@@ -329,3 +354,46 @@ class ChannelContract:
         (ref, reason) = next(iter(snapshot.skipped.items()))
         assert ref not in snapshot.targets
         assert any(ref in str(p) and "will not send" in str(p) and reason in str(p) for p in snapshot.problems)
+
+
+def alertmanager_body(*namespaces: str, summary: str = "container {pod} keeps crashing") -> dict[str, Any]:
+    """An Alertmanager webhook body with one KubePodCrashLooping alert per namespace given (pods web-0, web-1,
+    …), each with `summary` formatted with its pod: what the end-to-end tests of every channel submit."""
+    alerts = [
+        {"status": "firing", "labels": {"alertname": "KubePodCrashLooping", "namespace": ns, "pod": f"web-{i}"},
+         "annotations": {"summary": summary.format(pod=f"web-{i}")}, "startsAt": "2026-11-24T05:53:21.974712798Z",
+         "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": f"{i:016x}"}
+        for i, ns in enumerate(namespaces)
+    ]
+    group = {"alertname": "KubePodCrashLooping"}
+    return {"receiver": "nmcore", "status": "firing", "alerts": alerts, "groupLabels": group, "commonLabels": group,
+            "commonAnnotations": {}, "externalURL": "http://am:9093", "version": "4",
+            "groupKey": '{}:{alertname="KubePodCrashLooping"}', "truncatedAlerts": 0}
+
+
+def rolebinding_yaml(user: str, namespace: str) -> str:
+    """A RoleBinding document (with its leading `---`) that lets `user` view `namespace`."""
+    return f"""
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: {user}-view, namespace: {namespace}}}
+subjects: [{{kind: User, name: {user}, apiGroup: rbac.authorization.k8s.io}}]
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}
+"""
+
+
+async def send_all(sender: Sender, requests: Iterable[SendRequest]) -> list[BaseException]:
+    """Send `requests` concurrently through one sender; the errors they raised (empty if none did)."""
+    errors: list[BaseException] = []
+
+    async def one(request: SendRequest) -> None:
+        try:
+            await sender.send(request)
+        except Exception as exc:  # collected for the caller's assertions
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tasks:
+        for request in requests:
+            tasks.start_soon(one, request)
+    return errors

@@ -99,6 +99,21 @@ class TestLocatedErrors:
         with pytest.raises(ValueError, match=r"expected an integer, got a boolean @ \$.port"):
             structure({"host": "h", "port": True}, Host)
 
+    def test_a_string_where_a_list_belongs_is_an_error_not_a_list_of_characters(self) -> None:
+        import attrs
+
+        from nmcore.schema import structure
+
+        @attrs.frozen
+        class Receiver:
+            to: tuple[str, ...]
+
+        assert structure({"to": ["a@b.c", "ops@b.c"]}, Receiver) == Receiver(("a@b.c", "ops@b.c"))
+        with pytest.raises(ValueError, match=r"expected a list, got a string @ \$.to"):
+            structure({"to": "a@b.c"}, Receiver)
+        with pytest.raises(ValueError, match=r"expected a list, got an object @ \$.to"):
+            structure({"to": {"a": 1}}, Receiver)
+
     def test_missing_required_field(self) -> None:
         found = problems_of("""
 apiVersion: rbac.authorization.k8s.io/v1

@@ -3,8 +3,8 @@
 Discord takes at most 2000 characters of content per message and 4096 in an embed's description, so a long
 notification becomes several messages, in order (a retry resumes where it stopped). Mentions always go in the
 content, the only place Discord notifies from, and `allowed_mentions` lets only the configured ones ping: an
-`@everyone` inside an alert stays text. The webhook URL holds its token in the path: it is declared to the
-core, which hides it in request logs and transport errors, and no error message here contains it.
+`@everyone` inside an alert stays text. The webhook URL holds its token in the path: the core hides such
+path segments in request logs and transport errors, and no error message here contains the URL.
 """
 
 import functools
@@ -24,10 +24,9 @@ from nmcore.sdk import (
     SendReport,
     SendRequest,
     TransientError,
-    hide_path_secret,
     json_object,
     paginate,
-    redact_url,
+    redact_url_secrets,
     requested_wait,
     transport_errors,
     webhook_of,
@@ -39,7 +38,6 @@ TITLE_LIMIT = 256
 COLOURS = {"firing": 0xE01E5A, "resolved": 0x2EB67D}
 LIMITS = ChannelLimits(max_message_chars=CONTENT_LIMIT, send_timeout=10.0)
 Request = SendRequest[DiscordConfigSpec, DiscordReceiverSpec]
-hide_path_secret(r"/webhooks/(\d+)/([^/\s?#]+)")
 
 
 def messages_for(request: Request) -> list[dict[str, Any]]:
@@ -95,7 +93,7 @@ def explain(response: httpx.Response, service: str, where: str) -> DeliveryError
         return TransientError(f"{said} (temporary, will retry)",
                               retry_after=requested_wait(response.headers, reply.get("retry_after")))
     if not reply:
-        body = redact_url(response.text[:120].strip())
+        body = redact_url_secrets(response.text[:120].strip())
         return PermanentError(f"{said}, not Discord's JSON ({body!r}): is the URL in {where} a Discord webhook "
                               "URL (https://discord.com/api/webhooks/…)?")
     if code in (10015, 50027) or status in (401, 404):

@@ -9,20 +9,13 @@ import nm_discord
 import pytest
 
 from nmcore import AlertGroup, Manager, ManagerSettings, PluginHost, RetryPolicy
-from nmcore.testing import alert
+from nmcore.testing import alert, rolebinding_yaml
 
 pytestmark = pytest.mark.anyio
 
 TENANT = "DiscordReceiver/kubesphere-monitoring-system/test-user-discord"
 GLOBAL = "DiscordReceiver/kubesphere-monitoring-system/global-discord"
-ROLEBINDING = """
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: test-user-admin, namespace: demo}
-subjects: [{kind: User, name: test-user, apiGroup: rbac.authorization.k8s.io}]
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: admin}
-"""
+ROLEBINDING = rolebinding_yaml("test-user", "demo")
 OTHER = "1045315993465099999"
 
 

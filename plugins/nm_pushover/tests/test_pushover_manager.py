@@ -8,21 +8,14 @@ import nm_pushover
 import pytest
 
 from nmcore import AlertGroup, Manager, PluginHost
-from nmcore.testing import alert
+from nmcore.testing import alert, rolebinding_yaml
 
 pytestmark = pytest.mark.anyio
 
 TENANT = "PushoverReceiver/kubesphere-monitoring-system/test-user-pushover"
 GLOBAL = "PushoverReceiver/kubesphere-monitoring-system/global-pushover"
 USER, OTHER_USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG", "gznej3rKEVAvPUxu9vvNnqpmZpokzF"
-ROLEBINDING = """
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: test-user-admin, namespace: demo}
-subjects: [{kind: User, name: test-user, apiGroup: rbac.authorization.k8s.io}]
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: admin}
-"""
+ROLEBINDING = rolebinding_yaml("test-user", "demo")
 
 
 async def test_tenants_get_their_namespaces_and_the_global_profile_everything(pushover, seed):

@@ -9,21 +9,14 @@ import nm_teams
 import pytest
 
 from nmcore import AlertGroup, Manager, ManagerSettings, PluginHost, RetryPolicy
-from nmcore.testing import alert
+from nmcore.testing import alert, rolebinding_yaml
 
 pytestmark = pytest.mark.anyio
 
 TENANT = "TeamsReceiver/kubesphere-monitoring-system/test-user-teams"
 GLOBAL = "TeamsReceiver/kubesphere-monitoring-system/global-teams"
 OTHER = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-ROLEBINDING = """
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: test-user-admin, namespace: demo}
-subjects: [{kind: User, name: test-user, apiGroup: rbac.authorization.k8s.io}]
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: admin}
-"""
+ROLEBINDING = rolebinding_yaml("test-user", "demo")
 
 
 async def test_tenants_get_their_namespaces_and_the_global_workflow_everything(teams, seed):

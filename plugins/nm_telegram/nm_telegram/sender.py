@@ -3,8 +3,8 @@
 A message holds at most 4096 characters, counted by Telegram in UTF-16 code units, so a long notification
 becomes several messages, in order, each chat getting all of them (a retry resumes where it stopped). The
 text is plain (no parse_mode), so nothing in an alert can break the formatting or fake a link. The bot token
-is part of the URL path (`/bot<token>/sendMessage`): it is declared to the core, which hides it in request
-logs and transport errors, and this module never puts a URL into an error message.
+is part of the URL path (`/bot<token>/sendMessage`): the core hides such path segments in request logs and
+transport errors, and this module never puts a URL into an error message.
 """
 
 import functools
@@ -27,7 +27,6 @@ from nmcore.sdk import (
     TransientError,
     check_status,
     config_credential,
-    hide_path_secret,
     json_object,
     paginate,
     requested_wait,
@@ -38,7 +37,6 @@ from nmcore.sdk import (
 TEXT_LIMIT = 4096
 LIMITS = ChannelLimits(max_message_chars=TEXT_LIMIT, send_timeout=10.0)
 Request = SendRequest[TelegramConfigSpec, TelegramReceiverSpec]
-hide_path_secret(r"/bot([^/\s?#]+)/")
 
 
 def messages_for(request: Request) -> list[str]:

@@ -5,17 +5,12 @@ retrying; everything else needs someone to change the configuration, so the comm
 """
 
 from collections.abc import Mapping
-from typing import Any
 
-import httpx
-
-from nmcore.sdk import DeliveryError, PermanentError, TransientError, json_object
+from nmcore.sdk import ApiCodes
 
 TOKEN_REJECTED = frozenset({40001, 40014, 42001})
 """On message/send: the access_token is invalid or expired; fetch a new one and send again, once."""
 
-RATE_LIMITED = frozenset({45009, 45033})
-SYSTEM_BUSY = -1
 RATE_LIMIT_WAIT = 60.0
 """WeChat Work's frequency limits count per minute (and per hour, per day); never retry sooner than this."""
 
@@ -39,29 +34,5 @@ HINTS: Mapping[int, str] = {
 }
 
 
-def reply_of(response: httpx.Response, service: str) -> Mapping[str, Any]:
-    """The JSON object every WeChat Work API answers with; anything else means the URL is not WeChat Work's."""
-    reply = json_object(response)
-    if reply is None:
-        kind = response.headers.get("content-type", "no content type")
-        raise PermanentError(f"{service} answered HTTP {response.status_code} with {kind}, not a WeChat Work "
-                             "JSON reply: check the URL")
-    return reply
-
-
-def errcode_of(reply: Mapping[str, Any]) -> int:
-    code = reply.get("errcode", 0)
-    return code if isinstance(code, int) else -1
-
-
-def failure(reply: Mapping[str, Any], what: str) -> DeliveryError:
-    """The error for a reply with a non-zero errcode; `what` says which call and for which config."""
-    code = errcode_of(reply)
-    errmsg = str(reply.get("errmsg", ""))[:300]
-    hint = HINTS.get(code)
-    message = f"{what}: WeChat Work answered errcode {code} ({errmsg})" + (f"; {hint}" if hint else "")
-    if code in RATE_LIMITED:
-        return TransientError(message, retry_after=RATE_LIMIT_WAIT)
-    if code == SYSTEM_BUSY:
-        return TransientError(message)
-    return PermanentError(message)
+WECHAT = ApiCodes(vendor="WeChat Work", transient={45009: RATE_LIMIT_WAIT, 45033: RATE_LIMIT_WAIT, -1: None},
+                  hints=HINTS)

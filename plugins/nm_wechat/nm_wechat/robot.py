@@ -9,12 +9,11 @@ from typing import Any
 
 import httpx
 
-from nm_wechat.errcodes import errcode_of, failure, reply_of
+from nm_wechat.errcodes import WECHAT
 from nm_wechat.schema import Chatbot
 from nmcore.sdk import (
     PermanentError,
     SecretReader,
-    check_status,
     credential_value,
     split_text,
     transport_errors,
@@ -45,14 +44,11 @@ async def send_robot_messages(
                 body["text"]["mentioned_list"] = list(chatbot.at_users)
             if chatbot.at_mobiles:
                 body["text"]["mentioned_mobile_list"] = list(chatbot.at_mobiles)
-        reply = await _post(http, url, body)
-        if errcode_of(reply) != 0:
-            raise failure(reply, f"{SERVICE} of {receiver}")
+        await _post(http, url, body, f"{SERVICE} of {receiver}")
     return len(pieces)
 
 
-async def _post(http: httpx.AsyncClient, url: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+async def _post(http: httpx.AsyncClient, url: str, body: Mapping[str, Any], what: str) -> None:
     with transport_errors(SERVICE):
         response = await http.post(url, json=body, timeout=REQUEST_TIMEOUT)
-        check_status(response, SERVICE)
-    return reply_of(response, SERVICE)
+    WECHAT.answer(response, SERVICE, what)

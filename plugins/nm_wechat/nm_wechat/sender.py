@@ -5,31 +5,30 @@ parties and 100 tags per request. Each request carries the application's access_
 WeChat Work says it is invalid or expired.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
-from itertools import zip_longest
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
 
-from nm_wechat.errcodes import TOKEN_REJECTED, errcode_of, failure, reply_of
+from nm_wechat.errcodes import TOKEN_REJECTED, WECHAT
 from nm_wechat.robot import send_robot_messages
 from nm_wechat.schema import WechatConfigSpec, WechatReceiverSpec
-from nm_wechat.tokens import TokenCache, TokenKey
 from nmcore.sdk import (
     ChannelContext,
     ChannelLimits,
     PermanentError,
     SendReport,
     SendRequest,
-    check_status,
-    chunks,
+    TokenCache,
+    TokenKey,
+    batches,
+    token_of,
     transport_errors,
 )
 
 MAX_CONTENT_BYTES = 2048
 MAX_USERS, MAX_PARTIES, MAX_TAGS = 1000, 100, 100
 REQUEST_TIMEOUT = 5.0
-DEFAULT_TOKEN_LIFETIME = 7200.0
 LIMITS = ChannelLimits(max_message_bytes=MAX_CONTENT_BYTES, send_timeout=15.0)
 
 Request = SendRequest[WechatConfigSpec, WechatReceiverSpec]
@@ -93,7 +92,8 @@ class WechatSender:
         undelivered: dict[str, None] = {}
         sent = 0
         for piece in LIMITS.split(content):
-            for users, parties, tags in _recipient_batches(receiver):
+            recipients = (receiver.to_user, MAX_USERS), (receiver.to_party, MAX_PARTIES), (receiver.to_tag, MAX_TAGS)
+            for users, parties, tags in batches(*recipients):
                 body = {
                     "touser": "|".join(users), "toparty": "|".join(parties), "totag": "|".join(tags),
                     "agentid": config.agent_id, "msgtype": receiver.message_type,
@@ -105,15 +105,11 @@ class WechatSender:
         return tuple(undelivered), sent
 
     async def _send_message(self, app: _App, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        token = await self._tokens.get(app.token_key, lambda: self._fetch_token(app))
-        reply = await self._post_message(app, token, body)
-        if errcode_of(reply) in TOKEN_REJECTED:
-            self._tokens.invalidate(app.token_key, token)
-            token = await self._tokens.get(app.token_key, lambda: self._fetch_token(app))
-            reply = await self._post_message(app, token, body)
-        if errcode_of(reply) != 0:
-            raise failure(reply, f"message/send with {app.ref}")
-        return reply
+        reply = await self._tokens.call(
+            app.token_key, lambda: self._fetch_token(app), lambda token: self._post_message(app, token, body),
+            rejected=lambda reply: WECHAT.code(reply) in TOKEN_REJECTED,
+        )
+        return WECHAT.check(reply, f"message/send with {app.ref}")
 
     async def _post_message(self, app: _App, token: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
         service = f"WeChat Work message/send at {app.api}"
@@ -121,8 +117,7 @@ class WechatSender:
             response = await self._http.post(
                 f"{app.api}message/send", params={"access_token": token}, json=body, timeout=REQUEST_TIMEOUT
             )
-            check_status(response, service)
-        return reply_of(response, service)
+        return WECHAT.reply(response, service, f"message/send with {app.ref}")
 
     async def _fetch_token(self, app: _App) -> tuple[str, float]:
         service = f"WeChat Work gettoken at {app.api}"
@@ -132,25 +127,10 @@ class WechatSender:
                 params={"corpid": app.spec.wechat_api_corp_id, "corpsecret": app.secret},
                 timeout=REQUEST_TIMEOUT,
             )
-            check_status(response, service)
-        reply = reply_of(response, service)
-        if errcode_of(reply) != 0:
-            raise failure(reply, f"gettoken for {app.ref}")
-        token, lifetime = reply.get("access_token"), reply.get("expires_in")
-        if not isinstance(token, str) or not token:
-            raise PermanentError(f"{service} answered without an access_token: check wechatApiUrl in {app.ref}")
-        if not isinstance(lifetime, int | float) or lifetime <= 0:
-            lifetime = DEFAULT_TOKEN_LIFETIME
+        reply = WECHAT.answer(response, service, f"gettoken for {app.ref}")
+        token, lifetime = token_of(reply, service, check=f"wechatApiUrl in {app.ref}")
         self._log.info("fetched a WeChat Work access_token for %s, valid %ds", app.ref, lifetime)
-        return token, float(lifetime)
-
-
-def _recipient_batches(spec: WechatReceiverSpec) -> Iterator[tuple[Sequence[str], Sequence[str], Sequence[str]]]:
-    """Requests' worth of recipients: the i-th slice of users, of parties and of tags go together."""
-    return zip_longest(
-        chunks(spec.to_user, MAX_USERS), chunks(spec.to_party, MAX_PARTIES), chunks(spec.to_tag, MAX_TAGS),
-        fillvalue=(),
-    )
+        return token, lifetime
 
 
 def _undelivered(reply: Mapping[str, Any]) -> Iterator[str]:

@@ -4,38 +4,19 @@ import nm_wechat
 import pytest
 
 from nmcore import Manager
+from nmcore.testing import alertmanager_body, rolebinding_yaml
 
 pytestmark = pytest.mark.anyio
 
 TENANT = "WechatReceiver/kubesphere-monitoring-system/test-user-wechat"
 GLOBAL = "WechatReceiver/kubesphere-monitoring-system/global-wechat-wechat"
 
-ROLEBINDING = """
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: test-user-view, namespace: demo}
-subjects: [{kind: User, name: test-user, apiGroup: rbac.authorization.k8s.io}]
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
-"""
-
-
-def alertmanager_body(*namespaces: str) -> dict:
-    alerts = [
-        {"status": "firing", "labels": {"alertname": "KubePodCrashLooping", "namespace": ns, "pod": f"web-{i}"},
-         "annotations": {"summary": f"容器 web-{i} 反复崩溃"}, "startsAt": "2026-11-24T05:53:21.974712798Z",
-         "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": f"{i:016x}"}
-        for i, ns in enumerate(namespaces)
-    ]
-    group = {"alertname": "KubePodCrashLooping"}
-    return {"receiver": "nmcore", "status": "firing", "alerts": alerts, "groupLabels": group, "commonLabels": group,
-            "commonAnnotations": {}, "externalURL": "http://am:9093", "version": "4",
-            "groupKey": '{}:{alertname="KubePodCrashLooping"}', "truncatedAlerts": 0}
+ROLEBINDING = rolebinding_yaml("test-user", "demo")
 
 
 async def test_the_seed_delivers_tenant_alerts_to_the_tenant_and_all_alerts_to_the_global_receiver(wechat, seed_yaml):
     async with Manager.from_yaml(seed_yaml() + ROLEBINDING, plugins=[nm_wechat]) as manager:
-        await manager.submit_payload(alertmanager_body("demo", "other-team"))
+        await manager.submit_payload(alertmanager_body("demo", "other-team", summary="容器 {pod} 反复崩溃"))
         await manager.drain(timeout=10)
 
     assert sorted((o.receiver, o.ok) for o in manager.outcomes) == [(GLOBAL, True), (TENANT, True)]
@@ -49,7 +30,7 @@ async def test_the_seed_delivers_tenant_alerts_to_the_tenant_and_all_alerts_to_t
 async def test_the_seed_as_written_fails_the_tenant_receiver_naming_the_secret(wechat, seed_yaml):
     manifests = seed_yaml(fix_secret_name=False) + ROLEBINDING
     async with Manager.from_yaml(manifests, plugins=[nm_wechat]) as manager:
-        await manager.submit_payload(alertmanager_body("demo"))
+        await manager.submit_payload(alertmanager_body("demo", summary="容器 {pod} 反复崩溃"))
         await manager.drain(timeout=10)
 
     outcomes = {o.receiver: o for o in manager.outcomes}
@@ -63,7 +44,7 @@ async def test_the_seed_as_written_fails_the_tenant_receiver_naming_the_secret(w
 async def test_unknown_users_reach_the_outcome_as_warnings(wechat, seed_yaml):
     wechat.users = frozenset({"user1", "global"})
     async with Manager.from_yaml(seed_yaml() + ROLEBINDING, plugins=[nm_wechat]) as manager:
-        await manager.submit_payload(alertmanager_body("demo"))
+        await manager.submit_payload(alertmanager_body("demo", summary="容器 {pod} 反复崩溃"))
         await manager.drain(timeout=10)
 
     tenant = next(o for o in manager.outcomes if o.receiver == TENANT)

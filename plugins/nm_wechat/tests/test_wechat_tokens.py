@@ -1,12 +1,10 @@
 """The access_token: fetched once for many concurrent sends, refreshed once when WeChat Work says it expired."""
 
-import anyio
 import nm_wechat
 import pytest
-from nm_wechat.tokens import MARGIN, TokenCache, TokenKey
 
 from nmcore.sdk import PermanentError
-from nmcore.testing import alert, send_request, snapshot_from_yaml
+from nmcore.testing import alert, send_all, send_request, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 
@@ -14,27 +12,12 @@ TENANT = "WechatReceiver/kubesphere-monitoring-system/test-user-wechat"
 CONCURRENT = 50
 
 
-async def send_concurrently(sender, requests) -> list[BaseException]:
-    errors: list[BaseException] = []
-
-    async def one(request) -> None:
-        try:
-            await sender.send(request)
-        except Exception as exc:  # collected for the assertions
-            errors.append(exc)
-
-    async with anyio.create_task_group() as tasks:
-        for request in requests:
-            tasks.start_soon(one, request)
-    return errors
-
-
 def distinct_requests(snapshot, count: int):
     return [send_request(snapshot, TENANT, [alert(namespace="demo", pod=f"web-{i}")]) for i in range(count)]
 
 
 async def test_one_token_fetch_serves_concurrent_sends(wechat, sender, seed_snapshot):
-    errors = await send_concurrently(sender, distinct_requests(seed_snapshot, CONCURRENT))
+    errors = await send_all(sender, distinct_requests(seed_snapshot, CONCURRENT))
 
     assert errors == []
     assert wechat.calls["gettoken"] == 1
@@ -45,7 +28,7 @@ async def test_expired_token_is_refreshed_once_and_the_sends_go_through(wechat, 
     await sender.send(send_request(seed_snapshot, TENANT))
     wechat.expire_tokens()
 
-    errors = await send_concurrently(sender, distinct_requests(seed_snapshot, CONCURRENT))
+    errors = await send_all(sender, distinct_requests(seed_snapshot, CONCURRENT))
 
     assert errors == []
     assert wechat.replies[42001] == CONCURRENT  # every send met the expired token ...
@@ -60,7 +43,7 @@ async def test_expired_token_is_refreshed_once_and_the_sends_go_through(wechat, 
 async def test_a_failed_fetch_is_shared_not_repeated_by_every_waiting_send(wechat, sender, seed_snapshot):
     wechat.secret = "rotated-secret"
 
-    errors = await send_concurrently(sender, distinct_requests(seed_snapshot, 20))
+    errors = await send_all(sender, distinct_requests(seed_snapshot, 20))
 
     assert len(errors) == 20 and all(isinstance(e, PermanentError) and "40001" in str(e) for e in errors)
     assert wechat.calls["gettoken"] == 1
@@ -76,35 +59,3 @@ async def test_after_the_secret_is_fixed_the_next_send_fetches_with_it(wechat, s
     await sender.send(send_request(rotated, TENANT))
 
     assert wechat.calls["gettoken"] == 2 and len(wechat.messages) == 1
-
-
-async def test_a_late_rejection_of_the_old_token_keeps_the_new_one():
-    """A send that met the expired token after another send already refreshed it must not throw the new one away."""
-    cache = TokenCache()
-    key = TokenKey.of("http://127.0.0.1/cgi-bin/", "corp", "secret")
-    issued = iter(["old", "new", "newer"])
-
-    async def fetch() -> tuple[str, float]:
-        return next(issued), 7200.0
-
-    assert await cache.get(key, fetch) == "old"
-    cache.invalidate(key, "old")  # the first send to meet 42001
-    assert await cache.get(key, fetch) == "new"
-    cache.invalidate(key, "old")  # a second send, whose 42001 arrived later
-    assert await cache.get(key, fetch) == "new"
-
-
-async def test_a_token_is_refreshed_before_it_expires():
-    now = [0.0]
-    cache = TokenCache(clock=lambda: now[0])
-    key = TokenKey.of("http://127.0.0.1/cgi-bin/", "corp", "secret")
-    issued = iter(["first", "second"])
-
-    async def fetch() -> tuple[str, float]:
-        return next(issued), 7200.0
-
-    assert await cache.get(key, fetch) == "first"
-    now[0] = 7200.0 - MARGIN - 1
-    assert await cache.get(key, fetch) == "first"
-    now[0] = 7200.0 - MARGIN + 1
-    assert await cache.get(key, fetch) == "second"
