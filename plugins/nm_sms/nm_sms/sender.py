@@ -112,7 +112,7 @@ def _credential(request: Request, credential: Credential) -> str:
         return credential.value
     assert credential.value_from is not None and request.config is not None
     ref = credential.value_from.secret_key_ref
-    own = request.config.namespace
+    own = request.config.metadata.namespace
     if own and ref.namespace and ref.namespace != own:
         raise PermanentError(f"{request.config.ref}: secretKeyRef {ref.name!r} names namespace {ref.namespace!r}; "
                              f"an SmsConfig reads Secrets of its own namespace ({own!r}) only")
