@@ -36,7 +36,8 @@ def _failure(service: str, code: str, message: str, wait: float | None) -> Deliv
     return TransientError(text, retry_after=wait) if wait is not None else PermanentError(text)
 
 
-async def _post(http: httpx.AsyncClient, service: str, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+async def _post(http: httpx.AsyncClient, service: str, url: str, body: bytes,
+                headers: dict[str, str]) -> httpx.Response:
     with transport_errors(service):
         return await http.post(url, content=body, headers=headers, timeout=TIMEOUT)
 
@@ -45,7 +46,8 @@ def _form(params: dict[str, str]) -> bytes:
     return urllib.parse.urlencode(sorted(params.items()), quote_via=urllib.parse.quote).encode()
 
 
-async def post_aliyun(http: httpx.AsyncClient, p: Aliyun, secret: Secret, numbers: Sequence[str], text: str) -> list[str]:
+async def post_aliyun(http: httpx.AsyncClient, p: Aliyun, secret: Secret, numbers: Sequence[str],
+                      text: str) -> list[str]:
     service = f"Aliyun SendSms at {p.url}"
     params = {"AccessKeyId": secret(p.access_key_id), "Action": "SendSms", "Format": "JSON",
               "PhoneNumbers": ",".join(numbers), "RegionId": "cn-hangzhou", "SignName": p.sign_name,
@@ -67,7 +69,8 @@ async def post_aliyun(http: httpx.AsyncClient, p: Aliyun, secret: Secret, number
     raise _failure(service, code, message, wait)
 
 
-async def post_tencent(http: httpx.AsyncClient, p: Tencent, secret: Secret, numbers: Sequence[str], text: str) -> list[str]:
+async def post_tencent(http: httpx.AsyncClient, p: Tencent, secret: Secret, numbers: Sequence[str],
+                       text: str) -> list[str]:
     service = f"Tencent Cloud SendSms at {p.url}"
     body = json.dumps({"PhoneNumberSet": list(numbers), "SmsSdkAppId": p.sms_sdk_appid, "SignName": p.sign,
                        "TemplateId": p.template_id, "TemplateParamSet": [text]}, ensure_ascii=False).encode()

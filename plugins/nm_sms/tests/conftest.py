@@ -8,9 +8,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sms_fake import FakeSms  # noqa: E402
+from sms_fake import FakeSms
 
-from nmcore.testing import serving  # noqa: E402
+from nmcore.testing import serving
 
 
 @pytest.fixture

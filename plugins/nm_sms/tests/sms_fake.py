@@ -7,15 +7,12 @@ import hashlib
 import hmac
 import json
 import urllib.parse
-from collections.abc import AsyncIterator
-from typing import Any
 
 import attrs
 from aiohttp import web
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-
 
 KEY_ID, KEY_SECRET = "LTAI5tSmsTestKeyId", "aliyun-secret-Zx81kQ"
 TC_ID, TC_KEY = "AKIDsmsTestSecretId", "tencent-secret-key-9Qp"

@@ -5,8 +5,8 @@ from typing import Any
 import attrs
 import nm_sms
 import pytest
-from sms_fake import SECRETS, FakeSms, manifests
 from nm_sms.sender import PROVIDERS
+from sms_fake import SECRETS, FakeSms, manifests
 
 from nmcore.sdk import ChannelSpec
 from nmcore.testing import ChannelContract
