@@ -11,7 +11,7 @@ from typing import Any, Literal, NewType
 
 import attrs
 
-from nmcore.sdk import MANIFEST_KEY, LabelSelector, converter
+from nmcore.sdk import MANIFEST_KEY, LabelSelector, ReceiverTemplates, converter
 
 PROVIDER_ORDER = ("aliyun", "tencent", "huawei", "aws")
 PHONE = re.compile(r"\+?\d+")
@@ -138,21 +138,14 @@ class SmsConfigSpec:
 
 
 @attrs.frozen(kw_only=True)
-class ConfigMapRef:
-    name: str
-    namespace: str = ""
-    key: str = ""
+class SmsReceiverSpec(ReceiverTemplates):
+    """`phoneNumbers`; with the receiver's own `template`/`tmplText`, its rendered text is what is sent."""
 
-
-@attrs.frozen(kw_only=True)
-class SmsReceiverSpec:
     phone_numbers: PhoneNumbers
     config_selector: LabelSelector | None = None
-    # The v2beta2 block's common fields, accepted as written (routing and templates are the core's):
+    # The v2beta2 block's common fields, accepted as written (routing is the core's):
     enabled: bool = True
     alert_selector: LabelSelector | None = None
-    template: str | None = None
-    tmpl_text: ConfigMapRef | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.phone_numbers:

@@ -1,6 +1,7 @@
 """Sending one notification as SMS through the config's provider (`defaultProvider`, else the first given).
 
-An SMS carries what fits in the provider's template parameter, so the text is compact: one line per alert,
+An SMS carries what fits in the provider's template parameter, so the text is compact (unless the receiver has its
+own `template`/`tmplText`: then its rendered text): one line per alert,
 `[FIRING] alertname namespace/pod: message`. Aliyun, Tencent and AWS take the lines as one text parameter,
 cut into pieces within the provider's limit (at line, then word boundaries; an alert stays whole when it fits)
 and sent as consecutive SMS in order, so no alert is lost. Huawei's template (as in the original) has ten
@@ -18,7 +19,6 @@ from nmcore.sdk import (
     Alert,
     ChannelContext,
     ChannelLimits,
-    Notification,
     PermanentError,
     SecretKeySelector,
     SendReport,
@@ -67,12 +67,19 @@ def huawei_params(alert: Alert, limit: int) -> list[str]:
     return [values.get(key, "")[:limit] for key in HUAWEI_KEYS]
 
 
-def messages(provider: str, notification: Notification) -> list[Any]:
-    limits = PROVIDERS[provider].limits
-    if provider == "huawei":
+def messages(provider: str, request: Request) -> list[Any]:
+    """What is sent, in order: the receiver's own template's text if it has one, else a line per alert."""
+    limits, spec, notification = PROVIDERS[provider].limits, request.receiver.spec, request.notification
+    if spec.template is not None or spec.tmpl_text is not None:
+        text = request.message.text
+    elif provider == "huawei":
         assert limits.max_message_chars is not None
         return [huawei_params(alert, limits.max_message_chars) for alert in notification.alerts]
-    return limits.split("\n".join(sms_line(alert) for alert in notification.alerts))
+    else:
+        text = "\n".join(sms_line(alert) for alert in notification.alerts)
+    if provider == "huawei":  # a single variable: the template's first
+        return [[piece] for piece in limits.split(text)]
+    return limits.split(text)
 
 
 def phone_number(number: str, china_prefix: bool) -> str:
@@ -97,7 +104,7 @@ class SmsSender:
 
         warnings: list[str] = []
         batches: Sequence[Sequence[str]] = provider.limits.batches(numbers)
-        for message in messages(name, request.notification):
+        for message in messages(name, request):
             for batch in batches:
                 warnings += await provider.post(self._http, settings, secret, batch, message)
         self._log.debug("sent SMS for %s through %s", request.receiver.ref, name)

@@ -112,3 +112,13 @@ def test_the_plugin_registers_through_the_nmcore_entry_point():
     host = PluginHost(load_entrypoints=True)
     assert host.channels["sms"].spec is nm_sms.SPEC
     assert host.channels["sms"].plugin.distribution == "nm-sms"
+
+
+async def test_a_receivers_own_template_is_sent_as_rendered_within_the_limit(sms: FakeSms):
+    text = manifests(sms.url, "aliyun").replace("spec: {phoneNumbers:", "spec: {template: nm.default.text, phoneNumbers:")
+    req = request(text, ALERTS[:1])
+    async with running_sender(nm_sms.SmsSender, "sms") as sender:
+        await sender.send(req)
+    texts = sms.texts("aliyun")
+    assert "".join(texts) == req.message.text != "[FIRING] TestAlert prod/api-0: disk almost full"
+    assert all(len(t) <= 35 for t in texts)
