@@ -1,6 +1,6 @@
 """nm_sms: the SMS channel for nmcore, through Aliyun, Tencent Cloud, Huawei Cloud or AWS SNS."""
 
-from nm_sms.schema import SmsConfigSpec, SmsReceiverSpec
+from nm_sms.schema import SmsConfigSpec, SmsReceiverBlock, SmsReceiverSpec
 from nm_sms.sender import LIMITS, SmsSender
 from nmcore.sdk import ChannelSpec, RegisterChannel, V2Beta2Block, hookimpl
 
@@ -17,7 +17,7 @@ SPEC = ChannelSpec(
     own_layout=True,
     description="SMS through Aliyun, Tencent Cloud, Huawei Cloud or AWS SNS (per SMS: Aliyun 35 characters, "
                 "Tencent 12, Huawei 10 variables of 20, SNS 1600 bytes)",
-    v2beta2=V2Beta2Block(name="sms", config_schema=SmsConfigSpec, receiver_schema=SmsReceiverSpec),
+    v2beta2=V2Beta2Block(name="sms", config_schema=SmsConfigSpec, receiver_schema=SmsReceiverBlock),
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal, NewType
 
 import attrs
 
-from nmcore.sdk import MANIFEST_KEY, LabelSelector, ReceiverTemplates, converter
+from nmcore.sdk import MANIFEST_KEY, LabelSelector, ReceiverBlock, ReceiverTemplates, converter
 
 PROVIDER_ORDER = ("aliyun", "tencent", "huawei", "aws")
 PHONE = re.compile(r"\+?\d+")
@@ -142,11 +142,13 @@ class SmsReceiverSpec(ReceiverTemplates):
     """`phoneNumbers`; with the receiver's own `template`/`tmplText`, its rendered text is what is sent."""
 
     phone_numbers: PhoneNumbers
-    config_selector: LabelSelector | None = None
-    # The v2beta2 block's common fields, accepted as written (routing is the core's):
-    enabled: bool = True
-    alert_selector: LabelSelector | None = None
+    config_selector: LabelSelector | None = attrs.field(default=None, metadata={MANIFEST_KEY: "smsConfigSelector"})
 
     def __attrs_post_init__(self) -> None:
         if not self.phone_numbers:
             raise ValueError("phoneNumbers must not be empty")
+
+
+@attrs.frozen(kw_only=True)
+class SmsReceiverBlock(SmsReceiverSpec, ReceiverBlock):
+    """v2beta2 `Receiver` `spec.sms` (the v2beta2 `Config` `spec.sms` is SmsConfigSpec itself)."""

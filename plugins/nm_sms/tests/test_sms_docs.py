@@ -8,7 +8,7 @@ import nm_sms
 import pytest
 import yaml
 
-from nmcore.sdk import converter
+from nmcore.testing import SchemaError, block_request, running_sender, structure
 
 DOCS = Path(__file__).parent / "original-docs"
 BLOCK = nm_sms.SPEC.v2beta2
@@ -23,7 +23,7 @@ def sms_blocks(name: str, kind: str) -> list[dict]:
 @pytest.mark.parametrize("name", ["config-sms-config.yaml", "config-samples-sms.yaml"])
 def test_the_documented_sms_configs_validate_as_written(name):
     [body] = sms_blocks(name, "Config")
-    config = converter.structure(body, BLOCK.config_schema)
+    config = structure(body, BLOCK.config_schema)
     assert config.provider == "huawei"  # defaultProvider: huawei
     huawei = config.providers.huawei
     assert (huawei.url, huawei.template_id, huawei.sender) == (
@@ -39,7 +39,7 @@ def test_the_documented_sms_configs_validate_as_written(name):
                                                ("config-samples-sms.yaml", ("13612344321",))])
 def test_the_documented_sms_receivers_validate_as_written(name, numbers):
     [body] = sms_blocks(name, "Receiver")
-    receiver = converter.structure(body, BLOCK.receiver_schema)
+    receiver = structure(body, BLOCK.receiver_schema)
     assert receiver.phone_numbers == numbers  # an unquoted YAML number in receiver.md
     assert receiver.enabled is True
 
@@ -47,6 +47,24 @@ def test_the_documented_sms_receivers_validate_as_written(name, numbers):
 def test_a_default_provider_without_its_block_is_an_error_naming_it():
     [body] = sms_blocks("config-sms-config.yaml", "Config")
     body = {**body, "defaultProvider": "aws"}
-    with pytest.raises(Exception) as caught:
-        converter.structure(body, BLOCK.config_schema)
-    assert "defaultProvider is 'aws' but providers has no aws block" in repr(caught.value.exceptions)
+    with pytest.raises(SchemaError, match="defaultProvider is 'aws' but providers has no aws block"):
+        structure(body, BLOCK.config_schema)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_documented_blocks_send_through_the_fake_huawei_api(sms, anyio_backend):
+    """The docs' Config (its huawei block pointed at the fake) and Receiver, as v2beta2 blocks, sent."""
+    from sms_fake import HW_KEY, HW_SECRET
+
+    [config_body] = sms_blocks("config-sms-config.yaml", "Config")
+    config_body["providers"]["huawei"]["url"] = f"{sms.url}/huawei/sms/batchSendSms/v1"
+    [receiver_body] = sms_blocks("receiver-sms-receiver.yaml", "Receiver")
+    request = block_request(structure(receiver_body, BLOCK.receiver_schema),
+                            structure(config_body, BLOCK.config_schema), channel="sms",
+                            secrets={"default-sms-secret": {"huawei.appKey": HW_KEY, "huawei.appSecret": HW_SECRET}})
+    async with running_sender(nm_sms.SmsSender, "sms") as sender:
+        await sender.send(request)
+    assert {numbers for _, numbers, _ in sms.sent} == {("+8613612345678",)}
+    # receiver.md names `template: nm.default.text`: that text is sent, in 20-character variables, in order
+    assert "".join(sms.texts("huawei")) == request.message.text and all(len(t) <= 20 for t in sms.texts("huawei"))

@@ -6,6 +6,7 @@ import pytest
 from sms_fake import FakeSms, manifests
 
 from nmcore import Manager
+from nmcore.testing import alertmanager_body, rolebinding_yaml
 
 pytestmark = pytest.mark.anyio
 
@@ -15,29 +16,12 @@ apiVersion: notification.kubesphere.io/v1alpha1
 kind: SmsReceiver
 metadata: {name: test-user-sms, labels: {type: tenant, user: test-user}}
 spec: {phoneNumbers: ["13900000001"], smsConfigSelector: {matchLabels: {type: default}}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: test-user-view, namespace: demo}
-subjects: [{kind: User, name: test-user, apiGroup: rbac.authorization.k8s.io}]
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
-"""
-
-
-def body(*namespaces: str) -> dict:
-    alerts = [{"status": "firing", "labels": {"alertname": "KubePodCrashLooping", "namespace": ns, "pod": f"web-{i}"},
-               "annotations": {"summary": f"web-{i} crashes"}, "startsAt": "2026-11-24T05:53:21Z",
-               "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": f"{i:016x}"}
-              for i, ns in enumerate(namespaces)]
-    group = {"alertname": "KubePodCrashLooping"}
-    return {"receiver": "nmcore", "status": "firing", "alerts": alerts, "groupLabels": group, "commonLabels": group,
-            "commonAnnotations": {}, "externalURL": "http://am:9093", "version": "4",
-            "groupKey": '{}:{alertname="KubePodCrashLooping"}', "truncatedAlerts": 0}
+""" + rolebinding_yaml("test-user", "demo")
 
 
 async def test_alertmanager_alerts_arrive_as_sms_tenant_ones_only_to_the_tenant(sms: FakeSms):
     async with Manager.from_yaml(manifests(sms.url, "tencent") + TENANT, plugins=[nm_sms]) as manager:
-        await manager.submit_payload(body("demo", "other-team"))
+        await manager.submit_payload(alertmanager_body("demo", "other-team", summary="{pod} crashes"))
         await manager.drain(timeout=10)
 
     assert all(o.ok for o in manager.outcomes) and len(manager.outcomes) == 2
