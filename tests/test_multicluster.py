@@ -7,10 +7,10 @@ import pytest
 from aiohttp import web
 
 from nmcore.alerts import AlertGroup
-from nmcore.manager import Manager
-from nmcore.settings import ManagerSettings
-from nmcore.routing import Router
 from nmcore.builtins.tenants import KubesphereResolver, RbacResolver
+from nmcore.manager import Manager
+from nmcore.routing import Router
+from nmcore.settings import ManagerSettings
 from nmcore.tenancy import TenantOptions
 from nmcore.testing import alert, plugin_host, serving, snapshot_from_yaml
 from tests.conftest import WebhookSink
