@@ -162,7 +162,7 @@ __all__ = [
     "transport_errors",
     "utf8_len",
     "utf16_len",
+    "v2beta2",
     "webhook_of",
     "with_keyword",
-    "v2beta2",
 ]
