@@ -29,9 +29,9 @@ def targets_from_objects(snapshot: Snapshot, receiver: Any, config: Any = None) 
     """One target per channel block of a Receiver object given in a request (saved or not)."""
     if not isinstance(receiver, Mapping):
         raise BadRequest("receiver must be a Receiver object or a receiver's name @ $.receiver")
-    blocks = {c.spec.v2beta2.name: c for c in snapshot.channels.values() if c.spec.v2beta2 is not None}
-    receivers = _decode(receiver, "Receiver", "$.receiver", blocks)
-    given = _decode(config, "Config", "$.config", blocks) if config is not None else []
+    blocks = v2objects.blocks_of(snapshot.channels)
+    receivers = _decode(receiver, "Receiver", "$.receiver", snapshot.channels)
+    given = _decode(config, "Config", "$.config", snapshot.channels) if config is not None else []
     given_by_block = {d.block: v2objects.resource_of(d, snapshot.settings) for d in given}
     targets = []
     for decoded in receivers:
@@ -47,13 +47,13 @@ def targets_from_objects(snapshot: Snapshot, receiver: Any, config: Any = None) 
     return targets
 
 
-def _decode(body: Any, kind: str, where: str, blocks: Mapping[str, Any]) -> list[v2objects.Decoded]:
+def _decode(body: Any, kind: str, where: str, channels: Mapping[str, Any]) -> list[v2objects.Decoded]:
     if not isinstance(body, Mapping):
         raise BadRequest(f"expected a {kind} object @ {where}")
     body = {"apiVersion": v2beta2.GROUP_VERSION, "kind": kind, "metadata": {"name": "console"}, **body}
     if body["kind"] != kind:
         raise BadRequest(f"expected kind {kind}, got {body['kind']!r} @ {where}.kind")
-    found, problems = v2objects.decode(body, "request", blocks)
+    found, problems = v2objects.decode(body, "request", channels)
     if problems:
         raise BadRequest("; ".join(p.replace("@ $", f"@ {where}", 1) for p in problems))
     return found

@@ -301,7 +301,7 @@ class _Builder:
             self.problem(doc.origin, ref, f"unknown kind {kind} in {v2beta2.GROUP_VERSION} (its kinds: "
                                           f"{', '.join(v2objects.KINDS)})" + _suggest(kind, list(v2objects.KINDS)))
             return
-        found, problems = v2objects.decode(body, doc.origin, self.blocks)
+        found, problems = v2objects.decode(body, doc.origin, self.channels)
         for line in problems:
             self.problem(doc.origin, ref, line)
         if found and self.claim(doc, kind, found[0].metadata, cluster_scoped=True):

@@ -47,9 +47,15 @@ class Decoded:
     block: str = ""
 
 
+def blocks_of(channels: Mapping[str, RegisteredChannel]) -> dict[str, RegisteredChannel]:
+    """Block name → the channel that declares it."""
+    return {c.spec.v2beta2.name: c for c in channels.values() if c.spec.v2beta2 is not None}
+
+
 def decode(body: Mapping[str, Any], origin: str,
-           blocks: Mapping[str, RegisteredChannel]) -> tuple[list[Decoded], list[str]]:
-    """The objects in one v2beta2 document and the problems found, each `message @ $.path`."""
+           channels: Mapping[str, RegisteredChannel]) -> tuple[list[Decoded], list[str]]:
+    """The objects in one v2beta2 document (given the installed channels) and the problems found, each
+    `message @ $.path`."""
     kind = body["kind"]
     problems = [f"unknown field {k!r} @ $" for k in sorted(set(body) - {"apiVersion", "kind", "metadata", "spec",
                                                                       "status"})]
@@ -60,7 +66,7 @@ def decode(body: Mapping[str, Any], origin: str,
     meta = attrs.evolve(meta, namespace="")  # cluster-scoped: the API server ignores a namespace given
     spec = body.get("spec") or {}
     if kind in ("Config", "Receiver"):
-        found, trouble = _blocks(kind, meta, spec, origin, blocks)
+        found, trouble = _blocks(kind, meta, spec, origin, channels)
         return found, problems + trouble
     schema = {"NotificationManager": v2beta2.NotificationManagerSpec, "Router": v2beta2.RouterSpec,
               "Silence": v2beta2.SilenceSpec}[kind]
@@ -71,7 +77,8 @@ def decode(body: Mapping[str, Any], origin: str,
 
 
 def _blocks(kind: str, meta: ObjectMeta, spec: Any, origin: str,
-            blocks: Mapping[str, RegisteredChannel]) -> tuple[list[Decoded], list[str]]:
+            channels: Mapping[str, RegisteredChannel]) -> tuple[list[Decoded], list[str]]:
+    blocks = blocks_of(channels)
     if not isinstance(spec, Mapping):
         return [], ["expected an object @ $.spec"]
     if not spec:
@@ -81,7 +88,7 @@ def _blocks(kind: str, meta: ObjectMeta, spec: Any, origin: str,
     for name, body in spec.items():
         registered = blocks.get(name)
         if registered is None:
-            problems.append(_missing_block(str(name), blocks))
+            problems.append(_missing_block(str(name), blocks, channels))
             continue
         block = registered.spec.v2beta2
         assert block is not None
@@ -94,7 +101,12 @@ def _blocks(kind: str, meta: ObjectMeta, spec: Any, origin: str,
     return found, problems
 
 
-def _missing_block(name: str, blocks: Mapping[str, RegisteredChannel]) -> str:
+def _missing_block(name: str, blocks: Mapping[str, RegisteredChannel],
+                   channels: Mapping[str, RegisteredChannel]) -> str:
+    if name in channels:
+        plugin = channels[name].plugin.distribution
+        return (f"the installed {name!r} channel ({plugin}) declares no v2beta2 block (ChannelSpec.v2beta2), so "
+                f"nmcore cannot read this one @ $.spec.{name}")
     if name in ORIGINAL_BLOCKS:
         return f"no plugin provides the {name!r} channel: pip install nm-{name} @ $.spec.{name}"
     near = difflib.get_close_matches(name, sorted({*blocks, *ORIGINAL_BLOCKS}), n=1)

@@ -188,3 +188,14 @@ def test_a_wrong_credential_is_located(written: dict, error: str) -> None:
     with pytest.raises(SchemaError) as caught:
         structure(written, v2beta2.Credential)
     assert caught.value.problems == [error]
+
+
+def test_a_block_of_an_installed_channel_without_a_v2beta2_block_says_so() -> None:
+    import nm_discord
+
+    documents, problems = documents_from_file(DOCS / "receiver-10-discord-receiver.yaml")
+    snapshot = build_snapshot(documents, plugin_host([nm_discord]).channels, problems=problems)
+    [problem] = [p.message for p in snapshot.problems]
+    assert problem.startswith("the installed 'discord' channel (")
+    assert problem.endswith("declares no v2beta2 block (ChannelSpec.v2beta2), so nmcore cannot read this one "
+                            "@ $.spec.discord")
