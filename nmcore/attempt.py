@@ -30,10 +30,13 @@ class SendResult:
 
 async def send_once(channel: StartedChannel, snapshot: Snapshot, target: Target,
                     notification: Notification, renderer: Renderer) -> SendResult:
-    """Send `notification` to `target` once. A plugin that raises something unexpected is reported as a
+    """Send `notification` to `target` once, within the channel's time (the NotificationManager's
+    `notificationTimeout` for it, when set). A plugin that raises something unexpected is reported as a
     transient failure (and logged as the plugin bug it is), never let through to kill delivery."""
-    request, secrets = build_request(snapshot, target, notification, renderer.render(notification, target))
-    hard_deadline = channel.spec.limits.send_timeout * 2  # the channel's own timeout should fire first
+    configured = snapshot.settings.notification_timeouts.get(target.channel)
+    timeout = configured or channel.spec.limits.send_timeout
+    request, secrets = build_request(snapshot, target, notification, renderer.render(notification, target), timeout)
+    hard_deadline = configured or channel.spec.limits.send_timeout * 2  # else the channel's own timeout fires first
     started = time.perf_counter()
     try:
         async with hotpath.deadline(hard_deadline):

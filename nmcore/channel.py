@@ -16,7 +16,7 @@ import httpx
 
 from nmcore.alerts import Notification
 from nmcore.errors import DeliveryError, PermanentError, TransientError
-from nmcore.resources import Resource, SecretKeySelector
+from nmcore.resources import Resource
 from nmcore.schema import name_field
 from nmcore.splitting import chunks, split_text, utf8_len
 
@@ -122,8 +122,12 @@ class SendRequest(Generic[ConfigT, ReceiverT]):
     message: Rendered
     receiver: Resource[ReceiverT]
     config: Resource[ConfigT] | None
-    secret: Callable[[SecretKeySelector], str] = attrs.field(repr=False)
-    """Resolves a Secret key in the config's namespace; raises PermanentError naming what is missing."""
+    secret: Callable[[Any], str] = attrs.field(repr=False)
+    """Resolves a Secret key (in the config's namespace unless a v2beta2 reference names one) or a credential;
+    raises PermanentError naming what is missing."""
+    timeout: float = 10.0
+    """Seconds the core allows this send (the channel's limit, or the NotificationManager's notificationTimeout):
+    a sender that sets its own client timeout should use this one."""
 
 
 class Sender(Protocol):
@@ -192,8 +196,12 @@ class ChannelSpec(Generic[ConfigT, ReceiverT]):
     """Given a receiver spec, the formats it is sent in (`nm render` shows these): email subject, text, html."""
 
     def __attrs_post_init__(self) -> None:
-        if attrs.has(self.receiver_schema) and CONFIG_SELECTOR in attrs.fields_dict(self.receiver_schema):
-            name_field(self.receiver_schema, CONFIG_SELECTOR, self.config_selector_key)
+        keys = [(self.receiver_schema, self.config_selector_key)]
+        if self.v2beta2 is not None:  # v2beta2 names it after the block: `dingtalkConfigSelector`
+            keys.append((self.v2beta2.receiver_schema, f"{self.v2beta2.name}ConfigSelector"))
+        for schema, key in keys:
+            if attrs.has(schema) and CONFIG_SELECTOR in attrs.fields_dict(schema):
+                name_field(schema, CONFIG_SELECTOR, key)
 
     @property
     def config_selector_key(self) -> str:

@@ -18,7 +18,7 @@ from nmcore.manifests import documents_from_paths
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
 from nmcore.resources import ConfigMapKeySelector
-from nmcore.snapshot import DEFAULT_NAMESPACE, Document, Problem, Snapshot, build_snapshot
+from nmcore.snapshot import DEFAULT_NAMESPACE, DISABLED, Document, Problem, Snapshot, build_snapshot
 from nmcore.sqlitestore import STATE_FILE, Counts
 from nmcore.store import DeadLetter, Job
 from nmcore.templatechoice import FORMATS, TemplateSettings
@@ -142,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="only this format, printed raw (repeatable; default: the formats the channel sends)")
     render.add_argument("--namespace", default=DEFAULT_NAMESPACE)
     _templates_argument(render)
+    convert = commands.add_parser("convert", help="v1alpha1 manifests into the equivalent v2beta2 ones, or back; "
+                                                   "says what cannot be converted (exit 1 then)")
+    convert.add_argument("paths", nargs="+", type=Path, help="folders or files of manifests")
+    convert.add_argument("--to", required=True, choices=["v2beta2", "v1alpha1"])
+    convert.add_argument("--out", type=Path, metavar="DIR", help="write one file per object here (default: stdout)")
+    convert.add_argument("--namespace", default=DEFAULT_NAMESPACE,
+                         help="nm's namespace: where v1alpha1 objects without one live, and v2beta2 blocks go back to")
 
     commands.add_parser("plugins", help="the installed channels and the plugins that provide them")
 
@@ -255,9 +262,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _note_own_layouts(args.templates, renderer, snapshot)
     for problem_text in template_problems:
         print(problem_text)
+    faults = [p for p in snapshot.problems if not p.notice]
+    notes = len(snapshot.problems) - len(faults)
     print(f"{len(documents)} manifests: {len(snapshot.targets)} receivers can send, {len(snapshot.skipped)} cannot, "
-          f"{len(snapshot.problems) + len(template_problems)} problems", file=sys.stderr)
-    return 1 if snapshot.problems or template_problems else 0
+          f"{len(faults) + len(template_problems)} problems" + (f", {notes} notes" if notes else ""), file=sys.stderr)
+    return 1 if faults or template_problems else 0
 
 
 def _note_own_layouts(folder: Path, renderer: DefaultRenderer, snapshot: Snapshot) -> None:
@@ -335,7 +344,7 @@ async def _verify_local(args: argparse.Namespace) -> list[dict]:
     async with manager:
         await manager.wait_ready(10)
         refs = [find_receiver(manager.snapshot, name) for name in args.receivers] or sorted(
-            r.ref for r in manager.snapshot.receivers)
+            r.ref for r in manager.snapshot.receivers if manager.snapshot.skipped.get(r.ref) != DISABLED)
         results: dict[str, dict] = {}
 
         async def check(ref: str) -> None:
@@ -356,7 +365,8 @@ def _verify_remote(args: argparse.Namespace) -> list[dict]:
             names = args.receivers
             if not names:
                 status = client.get("/api/v2/status").raise_for_status().json()
-                names = sorted(r["receiver"] for r in status["receivers"] + status["cannot_send"])
+                names = sorted(r["receiver"] for r in status["receivers"] + status["cannot_send"]
+                               if r.get("reason") != DISABLED)
             results = []
             for name in names:
                 response = client.post("/api/v2/verify", json={"receiver": name})
@@ -429,6 +439,29 @@ async def _kubernetes_snapshot(args: argparse.Namespace, host: PluginHost) -> "S
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(source.run, publish)
     return listed[0]
+def cmd_convert(args: argparse.Namespace) -> int:
+    import yaml
+
+    from nmcore.convert import convert
+
+    documents, problems = documents_from_paths(args.paths)
+    for problem in problems:
+        print(f"nm convert: {problem}", file=sys.stderr)
+    result = convert(documents, _host().channels, args.to, args.namespace)
+    if args.out is None:
+        print(yaml.safe_dump_all(result.manifests, sort_keys=False, allow_unicode=True), end="")
+    else:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for manifest in result.manifests:
+            meta = manifest.get("metadata") or {}
+            name = "-".join(p for p in (manifest.get("kind", "object").lower(), meta.get("namespace"),
+                                        meta.get("name", "unnamed")) if p)
+            (args.out / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True),
+                                                    encoding="utf-8")
+    for note in result.notes:
+        print(f"nm convert: {note}", file=sys.stderr)
+    print(f"{len(result.manifests)} manifests written, {len(result.notes)} things not converted", file=sys.stderr)
+    return 1 if result.notes or problems else 0
 
 
 def cmd_plugins(_: argparse.Namespace) -> int:
@@ -441,6 +474,8 @@ def cmd_plugins(_: argparse.Namespace) -> int:
         if spec.own_layout:
             print(f"{'':10} templates: lays out its own messages; of --templates only subject.j2 applies "
                   "(a receiver's own `template` or `tmplText` replaces the layout)")
+        if spec.v2beta2 is not None:
+            print(f"{'':10} v2beta2: the {spec.v2beta2.name!r} block of Config and Receiver")
     for failure in host.failures:
         print(f"FAILED     {failure.name}: {failure.distribution} {failure.version}: {failure.error}")
     return 1 if host.failures else 0
@@ -557,7 +592,7 @@ def cmd_crds(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "route": cmd_route, "verify": cmd_verify,
-            "render": cmd_render, "plugins": cmd_plugins,
+            "render": cmd_render, "convert": cmd_convert, "plugins": cmd_plugins,
             "deliveries": cmd_deliveries, "crds": cmd_crds}
 
 

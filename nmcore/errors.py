@@ -3,9 +3,11 @@
     NmcoreError
     ├── ConfigError ······················ the configuration cannot be used as given
     │   ├── SchemaError (ValueError) ····· a manifest does not fit its schema (one located line per fault)
+    │   ├── FieldProblem (ValueError) ···· a schema class's own check failed for one field (located there)
     │   ├── TemplateProblem ·············· an operator's template cannot work (file, line, why)
     │   └── PluginError ·················· a plugin or channel cannot be used (a kind claimed twice, no resolver)
     ├── PayloadError (ValueError) ········ a POSTed alert body is unusable as a whole
+    ├── BadRequest (ValueError) ·········· a console API request (a Receiver object to verify) is unusable
     ├── DeliveryError ···················· one send failed (raised by channels; `retry_after` may say when to retry)
     │   ├── TransientError ··············· worth retrying: connection trouble, rate limits, 5xx
     │   └── PermanentError ··············· retrying will not help until someone changes the configuration
@@ -21,9 +23,11 @@ Messages are for operators: they say what is wrong, where, and what to do, and n
 
 __all__ = [
     "ApiError",
+    "BadRequest",
     "Busy",
     "ConfigError",
     "DeliveryError",
+    "FieldProblem",
     "NmcoreError",
     "NotReady",
     "PayloadError",
@@ -52,6 +56,14 @@ class SchemaError(ConfigError, ValueError):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class FieldProblem(ConfigError, ValueError):
+    """Raised by a schema class's own checks about one of its fields, so the error path names that field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 class TemplateProblem(ConfigError):
@@ -116,3 +128,7 @@ class ApiError(NmcoreError):
     def __init__(self, status: int, reason: str, message: str):
         super().__init__(f"HTTP {status} {reason}: {message}" if message else f"HTTP {status} {reason}")
         self.status = status
+
+
+class BadRequest(NmcoreError, ValueError):
+    """A console API request cannot be used as written; the message says what is wrong and where."""

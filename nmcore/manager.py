@@ -18,9 +18,10 @@ import anyio
 import attrs
 import httpx
 
-from nmcore.alerts import AlertGroup, with_default_label
+from nmcore.alerts import AlertGroup, Notification, with_default_label
 from nmcore.attempt import send_once
 from nmcore.channel import ChannelContext, StartedChannel
+from nmcore.console import channel_of, targets_from_objects
 from nmcore.delivery import Dispatcher, Outcome
 from nmcore.errors import Busy, NotReady
 from nmcore.httpclient import make_http_client, new_session
@@ -28,12 +29,13 @@ from nmcore.ingest import parse_payload
 from nmcore.metrics import Metrics
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer, Renderer
+from nmcore.resources import Resource
 from nmcore.routing import Router
 from nmcore.settings import ManagerSettings
-from nmcore.snapshot import Document, Problem, Snapshot, build_snapshot, empty_snapshot
+from nmcore.snapshot import Document, Problem, Snapshot, Target, build_snapshot, empty_snapshot
 from nmcore.sources import ConfigSource, StaticSource
 from nmcore.store import Job, MemoryStore, Store
-from nmcore.verify import VerifyResult, find_receiver, verification_notification
+from nmcore.verify import ALERTNAME, VerifyResult, find_receiver, verification_notification
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +115,14 @@ class Manager:
         """Build a snapshot from a source's documents and swap it in whole."""
         started = time.perf_counter()
         snapshot = build_snapshot(documents, self.host.channels, default_namespace=self.settings.default_namespace,
-                                  problems=problems)
+                                  problems=problems, cluster=self.settings.cluster)
         template_problems = self._renderer.prepare(snapshot)
         if template_problems:
             snapshot = attrs.evolve(snapshot, problems=(*snapshot.problems, *template_problems))
         self._snapshot = snapshot
         self._ready.set()
         m = self.metrics
-        m.config_problems.set(len(snapshot.problems))
+        m.config_problems.set(sum(1 for p in snapshot.problems if not p.notice))
         m.receivers_skipped.set(len(snapshot.skipped))
         for channel in self.host.channels:
             m.receivers.labels(channel).set(sum(1 for t in snapshot.targets.values() if t.channel == channel))
@@ -208,8 +210,8 @@ class Manager:
         limit = self.settings.max_pending
         if dispatcher.pending >= limit:
             raise Busy(f"{dispatcher.pending} deliveries pending (limit {limit})", retry_after=5)
-        if self.settings.cluster:
-            group = with_default_label(group, "cluster", self.settings.cluster)
+        if self.cluster:
+            group = with_default_label(group, "cluster", self.cluster)
         routed = await self.router.route(group, self._snapshot)
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
@@ -247,19 +249,58 @@ class Manager:
         ref = find_receiver(snapshot, name)
         target = snapshot.targets.get(ref)
         if target is None:
-            kind = ref.split("/")[0]
-            name = next((n for n, c in snapshot.channels.items() if c.spec.receiver_kind == kind), kind)
-            return VerifyResult(receiver=ref, channel=name, ok=False,
+            channel = next(channel_of(snapshot, r) for r in snapshot.receivers if r.ref == ref)
+            return VerifyResult(receiver=ref, channel=channel, ok=False,
                                 error=f"cannot send: {snapshot.skipped.get(ref, 'not configured')}")
+        return await self._send_now(snapshot, target, self._notification(target, None))
+
+    async def verify_objects(self, receiver: Any, config: Any = None,
+                             group: AlertGroup | None = None) -> list[VerifyResult]:
+        """Send to each block of a Receiver object given as the console gives it (saved or not), with `config`
+        or the config selection would choose: a test notification, or `group`'s alerts. Raises
+        console.BadRequest when the objects cannot be used as written."""
+        await self._await_config()
+        snapshot = self._snapshot
+        return [await self._send_now(snapshot, target, self._notification(target, group))
+                for target in targets_from_objects(snapshot, receiver, config)]
+
+    async def send_alerts_to(self, receiver: Resource, group: AlertGroup) -> list[VerifyResult]:
+        """Send `group`'s alerts to a configured receiver now, past the queue and routing."""
+        await self._await_config()
+        snapshot = self._snapshot
+        target = snapshot.targets.get(receiver.ref)
+        if target is None:
+            return [VerifyResult(receiver=receiver.ref, channel=channel_of(snapshot, receiver), ok=False,
+                                 error=f"cannot send: {snapshot.skipped.get(receiver.ref, 'not configured')}")]
+        return [await self._send_now(snapshot, target, self._notification(target, group))]
+
+    def _notification(self, target: Target, group: AlertGroup | None) -> Notification:
+        if group is None:
+            return verification_notification(target)
+        if self.cluster:
+            group = with_default_label(group, "cluster", self.cluster)
+        return Notification(receiver=target.receiver.ref, channel=target.channel, tenant=target.tenant,
+                            alerts=group.alerts, group_labels=group.group_labels, external_url=group.external_url,
+                            group_key=group.group_key)
+
+    async def _send_now(self, snapshot: Snapshot, target: Target, notification: Notification) -> VerifyResult:
+        ref = target.receiver.ref
         config = target.config.ref if target.config else ""
         started = self._channels.get(target.channel)
         if started is None:
             return VerifyResult(receiver=ref, channel=target.channel, config=config, ok=False,
                                 error=f"channel {target.channel!r} failed to start (see the log at start-up)")
-        result = await send_once(started, snapshot, target, verification_notification(target), self._renderer)
-        log.info("verify %s: %s", ref, "delivered" if result.ok else f"failed: {result.error}")
+        result = await send_once(started, snapshot, target, notification, self._renderer)
+        test = bool(notification.alerts) and notification.alerts[0].labels.get("alertname") == ALERTNAME
+        what = "verify" if test else "notification now to"
+        log.info("%s %s: %s", what, ref, "delivered" if result.ok else f"failed: {result.error}")
         return VerifyResult(receiver=ref, channel=target.channel, config=config, ok=result.ok, error=result.error,
                             warnings=result.warnings, seconds=result.seconds)
+
+    @property
+    def cluster(self) -> str:
+        """The label alerts without a `cluster` get: `--cluster`, else the NotificationManager's global cluster."""
+        return self._snapshot.settings.cluster
 
     def _record(self, outcome: Outcome, job: Job) -> None:
         self.outcomes.append(outcome)

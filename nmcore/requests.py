@@ -2,24 +2,31 @@
 
 import attrs
 
+from nmcore import v2beta2
 from nmcore.alerts import Notification
 from nmcore.channel import Rendered, SendRequest
-from nmcore.resources import SecretKeySelector
+from nmcore.resources import Credential
 from nmcore.snapshot import Snapshot, Target
+from nmcore.tlsconfig import SecretSource
 
 REDACTED = "<redacted>"
 
 
 @attrs.define
 class SecretTracker:
-    """Resolves Secret keys for one send and remembers the values, so errors can be scrubbed of them."""
+    """Resolves Secret keys and credentials for one send and remembers the values, so errors can be scrubbed of
+    them. A Secret is read from the snapshot at send time: a rotated Secret is used from the next send on."""
 
     snapshot: Snapshot = attrs.field(repr=False)
     namespace: str
     used: set[str] = attrs.field(factory=set, repr=False)
 
-    def __call__(self, ref: SecretKeySelector) -> str:
-        value = self.snapshot.secret(self.namespace, ref)
+    def __call__(self, ref: SecretSource) -> str:
+        if isinstance(ref, Credential | v2beta2.Credential):
+            source = ref.value_from.secret_key_ref if ref.value_from is not None else None
+            value = ref.value or "" if source is None else self.snapshot.secret(self.namespace, source)
+        else:
+            value = self.snapshot.secret(self.namespace, ref)
         if value:
             self.used.add(value)
         return value
@@ -32,11 +39,10 @@ class SecretTracker:
 
 
 def build_request(
-    snapshot: Snapshot, target: Target, notification: Notification, message: Rendered
+    snapshot: Snapshot, target: Target, notification: Notification, message: Rendered, timeout: float = 10.0
 ) -> tuple[SendRequest, SecretTracker]:
     owner = target.config or target.receiver
-    tracker = SecretTracker(snapshot, owner.metadata.namespace)
-    request = SendRequest(
-        notification=notification, message=message, receiver=target.receiver, config=target.config, secret=tracker
-    )
+    tracker = SecretTracker(snapshot, owner.metadata.namespace or snapshot.secret_namespace)
+    request = SendRequest(notification=notification, message=message, receiver=target.receiver,
+                          config=target.config, secret=tracker, timeout=timeout)
     return request, tracker

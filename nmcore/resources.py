@@ -3,7 +3,7 @@
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
@@ -45,6 +45,9 @@ class LabelSelectorRequirement:
             return present and labels[self.key] in self.values
         return not present or labels[self.key] not in self.values
 
+    def __str__(self) -> str:
+        return f"{self.key} {self.operator} ({','.join(self.values)})" if self.values else f"{self.key} {self.operator}"
+
 
 @attrs.frozen(kw_only=True)
 class LabelSelector:
@@ -60,9 +63,7 @@ class LabelSelector:
 
     def __str__(self) -> str:
         parts = [f"{k}={v}" for k, v in sorted(self.match_labels.items())]
-        parts += [f"{e.key} {e.operator} ({','.join(e.values)})" if e.values else f"{e.key} {e.operator}"
-                  for e in self.match_expressions]
-        return ", ".join(parts) or "<everything>"
+        return ", ".join(parts + [str(e) for e in self.match_expressions]) or "<everything>"
 
 
 @attrs.frozen(kw_only=True)
@@ -167,14 +168,25 @@ class RoleBinding:
 SpecT = TypeVar("SpecT")
 
 
+def _label(name: str) -> Any:
+    return attrs.Factory(lambda resource: resource.metadata.labels.get(name, ""), takes_self=True)
+
+
 @attrs.frozen(kw_only=True)
 class Resource(Generic[SpecT]):
-    """A `notification.kubesphere.io` custom resource, its `spec` structured as its kind's schema says."""
+    """A `notification.kubesphere.io` custom resource, its `spec` structured as its kind's schema says.
+
+    A v2beta2 Config or Receiver becomes one Resource per channel block (`block`), each its own runtime config or
+    receiver. `scope` (`tenant`, `global`, `default` or ``) and `user` (the tenant) are read from the `type` and
+    `user` labels for v1alpha1; for v2beta2 the NotificationManager's selectors and tenantKey decide them."""
 
     kind: str
     metadata: ObjectMeta
     spec: SpecT
     origin: str = ""
+    block: str = ""
+    scope: str = _label(LABEL_TYPE)
+    user: str = _label(LABEL_USER)
 
     @property
     def name(self) -> str:
@@ -186,18 +198,11 @@ class Resource(Generic[SpecT]):
 
     @property
     def ref(self) -> str:
-        """`Kind/namespace/name`, how logs, errors and metrics name this object."""
+        """How logs, errors and metrics name this object: `Kind/namespace/name`, `Kind/name` when cluster-scoped,
+        `Kind/name:block` for one channel block of a v2beta2 object (names never contain `/` or `:`)."""
         ns = f"{self.metadata.namespace}/" if self.metadata.namespace else ""
-        return f"{self.kind}/{ns}{self.metadata.name}"
-
-    @property
-    def scope(self) -> str:
-        """`tenant`, `global`, `default` or `` from the `type` label."""
-        return self.labels.get(LABEL_TYPE, "")
-
-    @property
-    def user(self) -> str:
-        return self.labels.get(LABEL_USER, "")
+        block = f":{self.block}" if self.block else ""
+        return f"{self.kind}/{ns}{self.metadata.name}{block}"
 
 
 @attrs.frozen(kw_only=True)

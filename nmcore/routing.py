@@ -24,24 +24,34 @@ class Routed:
     notification: Notification
 
 
+Where = tuple[str, str]
+"""(cluster, namespace) of an alert: the same namespace in two clusters is two places, with their own users."""
+
+
+def where(alert: Alert) -> Where:
+    return alert.labels.get("cluster", ""), alert.namespace
+
+
 @attrs.frozen
 class Access:
-    """The users that can access each namespace of a group, and the namespaces that could not be resolved."""
+    """The users that can access each (cluster, namespace) of a group, and those that could not be resolved."""
 
-    users: dict[str, frozenset[str]]
-    failures: dict[str, str]
+    users: dict[Where, frozenset[str]]
+    failures: dict[Where, str]
 
 
 async def resolve_access(alerts: Sequence[Alert], resolver: TenantResolver, snapshot: Snapshot) -> Access:
-    users: dict[str, frozenset[str]] = {}
-    failures: dict[str, str] = {}
-    for namespace in {a.namespace for a in alerts if a.namespace}:
+    users: dict[Where, frozenset[str]] = {}
+    failures: dict[Where, str] = {}
+    for place in {where(a) for a in alerts if a.namespace}:
+        cluster, namespace = place
         try:
-            users[namespace] = await resolver.users(namespace, snapshot)
+            users[place] = await resolver.users(namespace, snapshot, cluster=cluster)
         except TenantLookupError as exc:
-            users[namespace] = frozenset()
-            failures[namespace] = str(exc)
-            log.warning("tenants of namespace %s unknown, only global receivers get its alerts: %s", namespace, exc)
+            users[place] = frozenset()
+            failures[place] = str(exc)
+            log.warning("tenants of namespace %s%s unknown, only global receivers get its alerts: %s", namespace,
+                        f" of cluster {cluster}" if cluster else "", exc)
     return Access(users, failures)
 
 
@@ -55,7 +65,7 @@ class Router:
     async def route(self, group: AlertGroup, snapshot: Snapshot) -> list[Routed]:
         """One notification per receiver for this group, holding only the alerts that receiver may see."""
         access = await resolve_access(group.alerts, self._resolver, snapshot)
-        for namespace, error in access.failures.items():
+        for (_, namespace), error in access.failures.items():
             self._on_lookup_failure(namespace, error)
         filtering = self._host.has_route_filters
         chosen: dict[str, tuple[Target, list[Alert]]] = {}
@@ -76,7 +86,7 @@ class Router:
     def entitled(alert: Alert, access: Access, snapshot: Snapshot) -> list[Target]:
         targets = list(snapshot.global_targets)
         if alert.namespace:
-            for user in sorted(access.users.get(alert.namespace, ())):
+            for user in sorted(access.users.get(where(alert), ())):
                 targets += snapshot.targets_for_user(user)
         return targets
 
@@ -84,7 +94,7 @@ class Router:
         """For one alert: the receivers it goes to (with the config used) and, for every other, why not."""
         access = await resolve_access([alert], self._resolver, snapshot)
         chosen = {t.receiver.ref for t in self.entitled(alert, access, snapshot)}
-        users = access.users.get(alert.namespace, frozenset())
+        users = access.users.get(where(alert), frozenset())
         delivered, withheld = [], []
         for receiver in sorted(snapshot.receivers, key=lambda r: r.ref):
             target = snapshot.targets.get(receiver.ref)
@@ -102,7 +112,8 @@ class Router:
             "alert": {"labels": dict(alert.labels), "status": alert.status},
             "namespace": alert.namespace or None,
             "namespace_users": sorted(users),
-            "tenant_lookup_error": access.failures.get(alert.namespace),
+            "cluster": where(alert)[0] or None,
+            "tenant_lookup_error": access.failures.get(where(alert)),
             "receivers": delivered,
             "not_receiving": withheld,
         }
@@ -110,8 +121,8 @@ class Router:
     def _not_entitled(self, alert: Alert, user: str, users: frozenset[str], access: Access) -> str:
         if not alert.namespace:
             return "the alert has no namespace label; only global receivers get it"
-        if alert.namespace in access.failures:
-            return f"the users of namespace {alert.namespace} could not be resolved: {access.failures[alert.namespace]}"
+        if where(alert) in access.failures:
+            return f"the users of namespace {alert.namespace} could not be resolved: {access.failures[where(alert)]}"
         who = ", ".join(sorted(users)) or "nobody"
         return (f"user {user!r} cannot access namespace {alert.namespace!r} "
                 f"({self._resolver.name} resolver: it is accessible to {who})")

@@ -10,7 +10,7 @@ import collections.abc
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
@@ -18,9 +18,10 @@ from cattrs.cols import homogenous_tuple_structure_factory, is_sequence, list_st
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from nmcore.errors import SchemaError
+from nmcore.errors import FieldProblem, SchemaError
 
-__all__ = ["KEY", "SchemaError", "converter", "is_open", "manifest_key", "name_field", "open_schema", "structure"]
+__all__ = ["KEY", "FieldProblem", "SchemaError", "converter", "is_open", "manifest_key", "name_field", "open_schema",
+           "structure"]
 
 KEY = "nmcore.key"
 """Field metadata naming the manifest key, where it is not the camelCase of the field name."""
@@ -163,6 +164,17 @@ def _make_converter() -> cattrs.Converter:
         return is_sequence(cls) and (get_origin(cls) is not tuple or (len(args) == 2 and args[1] is Ellipsis))
 
     conv.register_structure_hook_factory(is_homogenous_sequence, sequence_factory)
+    def literal_factory(cls: Any) -> Any:
+        allowed = get_args(cls)
+
+        def structure_literal(value: Any, _: type) -> Any:
+            if any(value == a and type(value) is type(a) for a in allowed):
+                return value
+            raise ValueError(f"expected one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+        return structure_literal
+
+    conv.register_structure_hook_factory(lambda cls: get_origin(cls) is Literal, literal_factory)
     conv.register_structure_hook_factory(_is_mapping, mapping_factory)
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
@@ -208,6 +220,8 @@ def _located(exc: BaseException, path: str) -> list[str]:
             hint = f" (did you mean {near[0]!r}?)" if near else f" (known fields: {', '.join(known)})"
             lines.append(f"unknown field {extra!r}{hint} @ {path}")
         return lines
+    if isinstance(exc, FieldProblem):
+        return [f"{exc} @ {path}.{exc.field}"]
     if isinstance(exc, _AtKey):
         return _located(exc.problem, f"{path}[{exc.key!r}]")
     if isinstance(exc, KeyError):

@@ -8,6 +8,9 @@ and may change. An import-linter contract in the lint session holds the plugins 
   `ChannelLimits` (whose `split` and `batches` apply the limits declared), `ChannelContext` (the shared HTTP
   client and aiohttp session), `V2Beta2Block`.
 - Failing: `DeliveryError`, `TransientError` (retried, honouring `retry_after`), `PermanentError`.
+- v2beta2 blocks (`ChannelSpec.v2beta2`): the module `v2beta2` has their shared pieces (`ConfigBlock`,
+  `ReceiverBlock`, its `Credential` with an optional Secret namespace, `TLSConfig`, `HTTPClientConfig`,
+  `LabelSelector` with `Match`).
 - Schema pieces for Config/Receiver specs: `LabelSelector`, `SecretKeySelector`, `Credential` (and its
   `CredentialSource`), `TLSConfig`,
   `ReceiverTemplates` (the base of a Receiver spec with the template fields: `template`, `tmplText`, `language`;
@@ -38,6 +41,7 @@ and may change. An import-linter contract in the lint session holds the plugins 
   that lays out its own messages (`ChannelSpec.own_layout`), `HIDDEN_LABELS` and `format_time`.
 """
 
+from nmcore import v2beta2
 from nmcore.alerts import Alert, AlertGroup, Notification
 from nmcore.apierrors import ApiCodes, check_api_url
 from nmcore.channel import (
@@ -158,6 +162,7 @@ __all__ = [
     "transport_errors",
     "utf8_len",
     "utf16_len",
+    "v2beta2",
     "webhook_of",
     "with_keyword",
 ]

@@ -9,6 +9,7 @@ import logging
 import signal
 from collections.abc import Generator
 from contextlib import contextmanager
+from typing import Any
 
 import anyio
 import orjson
@@ -19,8 +20,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from nmcore.errors import Busy, NotReady, PayloadError, UnknownReceiver
+from nmcore import console
+from nmcore.errors import BadRequest, Busy, NotReady, PayloadError, UnknownReceiver
+from nmcore.ingest import parse_payload
 from nmcore.manager import Manager
+from nmcore.verify import VerifyResult, find_receiver
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,20 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 def _error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse({"status": status, "error": message}, status_code=status, headers=headers)
+
+
+def _original(status: int, message: str, results: list[VerifyResult] = ()) -> JSONResponse:  # type: ignore[assignment]
+    """The Go original's answer `{"Status", "Message"}` (what the console reads), with each channel's verdict."""
+    return JSONResponse({"Status": status, "Message": message, "results": [r.to_json() for r in results]},
+                        status_code=status)
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    body = await _read_body(request, limit)
+    try:
+        return orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return None
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:
@@ -80,21 +98,67 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES) -> Sta
         })
 
     async def verify(request: Request) -> Response:
-        """Send a test notification to one receiver now: `{"receiver": "name or Kind/namespace/name"}`."""
-        body = await _read_body(request, 64 * 1024)
-        try:
-            name = orjson.loads(body or b"null")["receiver"]
-        except (orjson.JSONDecodeError, TypeError, KeyError):
-            return _error(400, 'expected a JSON body {"receiver": "<name or Kind/namespace/name>"}')
-        if not isinstance(name, str):
-            return _error(400, '"receiver" must be a string')
+        """Send a test notification now: `{"receiver": "name or Kind/namespace/name"}`, or the console's
+        `{"receiver": <Receiver>, "config": <Config>?}` (the Go original's body and answer)."""
+        body = await _json_body(request, 256 * 1024)
+        if not isinstance(body, dict) or "receiver" not in body:
+            return _error(400, 'expected a JSON body {"receiver": "<name or Kind/namespace/name>"} or '
+                               '{"receiver": <Receiver object>, "config": <Config object>}')
         if not manager.ready:
             return _error(503, "no configuration loaded yet", retry_after=1)
+        if isinstance(body["receiver"], str):
+            try:
+                result = await manager.verify(body["receiver"])
+            except UnknownReceiver as exc:
+                return _error(404, str(exc))
+            return JSONResponse(result.to_json())
+        return await _send_objects(body, None, "Verify successfully")
+
+    async def notifications(request: Request) -> Response:
+        """Send the alerts given to the receiver given, now: `{"receiver", "config"?, "alert": {"alerts": […]}}`."""
+        body = await _json_body(request, max_body_bytes)
+        if not isinstance(body, dict) or "receiver" not in body:
+            return _original(400, "Receiver is nil")
+        if "alert" not in body:
+            return _original(400, "alert is nil")
         try:
-            result = await manager.verify(name)
-        except UnknownReceiver as exc:
-            return _error(404, str(exc))
-        return JSONResponse(result.to_json())
+            group = parse_payload(body["alert"]).group
+        except PayloadError as exc:
+            return _original(400, f"alert: {exc}")
+        if not manager.ready:
+            return _error(503, "no configuration loaded yet", retry_after=1)
+        return await _send_objects(body, group, "Send alerts successfully")
+
+    async def _send_objects(body: dict, group: Any, success: str) -> Response:
+        receiver = body["receiver"]
+        try:
+            if isinstance(receiver, str):
+                results = [await manager.verify(receiver)] if group is None else await _by_name(receiver, group)
+            else:
+                results = await manager.verify_objects(receiver, body.get("config"), group)
+        except (BadRequest, UnknownReceiver) as exc:
+            return _original(400, str(exc))
+        failed = [r for r in results if not r.ok]
+        message = "; ".join(f"{r.receiver}: {r.error}" for r in failed) or success
+        return _original(400 if failed else 200, message, results)
+
+    async def _by_name(name: str, group: Any) -> list[VerifyResult]:
+        """`{"receiver": "name"}` in /api/v2/notifications: that saved receiver, as a Receiver object would be."""
+        ref = find_receiver(manager.snapshot, name)
+        found = next(r for r in manager.snapshot.receivers if r.ref == ref)
+        return await manager.send_alerts_to(found, group)
+
+    def query(request: Request) -> dict[str, str]:
+        return {k: v for k, v in request.query_params.items() if v}
+
+    async def receivers(request: Request) -> Response:
+        return JSONResponse(console.list_receivers(manager.snapshot, query(request)))
+
+    async def configs(request: Request) -> Response:
+        return JSONResponse(console.list_configs(manager.snapshot, query(request)))
+
+    async def receiver_with_config(request: Request) -> Response:
+        return JSONResponse(console.receivers_with_config(manager.snapshot, query(request)))
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
@@ -120,12 +184,23 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES) -> Sta
                 for ref, t in sorted(snapshot.targets.items())
             ],
             "cannot_send": [{"receiver": ref, "reason": why} for ref, why in sorted(snapshot.skipped.items())],
+            "ownership": {  # who owns a v2beta2 object: the NotificationManager in force, or the defaults
+                "notification_manager": snapshot.settings.source or None,
+                "global": str(snapshot.settings.global_selector), "tenant": str(snapshot.settings.tenant_selector),
+                "tenant_key": snapshot.settings.tenant_key,
+                "default_config": str(snapshot.settings.default_config_selector),
+                "secret_namespace": snapshot.secret_namespace, "cluster": snapshot.settings.cluster or None,
+            },
             "problems": [str(p) for p in snapshot.problems],
         })
 
     app = Starlette(routes=[
         Route("/api/v2/alerts", receive_alerts, methods=["POST"]),
         Route("/api/v2/verify", verify, methods=["POST"]),
+        Route("/api/v2/notifications", notifications, methods=["POST"]),
+        Route("/receivers", receivers),
+        Route("/configs", configs),
+        Route("/receiverWithConfig", receiver_with_config),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from nmcore import v2beta2, v2objects
 from nmcore.channel import RegisteredChannel
 from nmcore.errors import PermanentError
 from nmcore.gcpause import gc_paused
@@ -47,9 +48,12 @@ class Problem:
     origin: str
     object: str
     message: str
+    notice: bool = False
+    """Worth saying, not wrong: nothing fails because of it (e.g. a field that does not apply to nmcore)."""
 
     def __str__(self) -> str:
-        return f"{self.origin}: {self.object}: {self.message}" if self.object else f"{self.origin}: {self.message}"
+        text = f"note: {self.message}" if self.notice else self.message
+        return f"{self.origin}: {self.object}: {text}" if self.object else f"{self.origin}: {text}"
 
 
 @attrs.frozen
@@ -82,6 +86,11 @@ class Snapshot:
     """(namespace, name) → ConfigMap: templates and language packs."""
     configmap_origins: Mapping[tuple[str, str], str] = attrs.field(factory=dict, repr=False)
     """(namespace, name) → the document a ConfigMap came from, so a broken template is reported where it lives."""
+    settings: v2objects.Settings = attrs.field(factory=v2objects.Settings)
+    """The NotificationManager's settings (or the defaults): v2beta2 ownership, secrets namespace, cluster."""
+    routers: tuple[Resource, ...] = ()
+    silences: tuple[Resource, ...] = ()
+    notification_manager: Resource | None = None
 
     def rolebinding_users(self, namespace: str) -> frozenset[str]:
         return self.namespace_users.get(namespace, frozenset())
@@ -89,12 +98,22 @@ class Snapshot:
     def targets_for_user(self, user: str) -> tuple[Target, ...]:
         return self.tenant_targets.get(user, ())
 
-    def secret(self, namespace: str, ref: SecretKeySelector) -> str:
+    def secret(self, namespace: str, ref: SecretKeySelector | v2beta2.SecretKeyRef) -> str:
         return lookup_secret(self.secrets, namespace, ref)
 
+    @property
+    def secret_namespace(self) -> str:
+        """Where a Secret reference of a cluster-scoped (v2beta2) object without a namespace is looked up."""
+        return self.settings.secret_namespace
 
-def lookup_secret(secrets: Mapping[tuple[str, str], Secret], namespace: str, ref: SecretKeySelector) -> str:
-    """A Secret's value, or PermanentError naming what is missing (and the near name, for typos)."""
+
+SecretRef = SecretKeySelector | v2beta2.SecretKeyRef
+
+
+def lookup_secret(secrets: Mapping[tuple[str, str], Secret], namespace: str, ref: SecretRef) -> str:
+    """A Secret's value, or PermanentError naming what is missing (and the near name, for typos). A v2beta2
+    reference that names its namespace is looked up there, otherwise in `namespace`."""
+    namespace = getattr(ref, "namespace", "") or namespace
     found = secrets.get((namespace, ref.name))
     if found is None:
         raise PermanentError(f"{ref}: Secret {ref.name!r} not found in namespace {namespace!r}"
@@ -134,9 +153,9 @@ def _missing_kind_hint(kind: str, known: list[str]) -> str:
     return _suggest(kind, known)
 
 
-def secret_refs(value: Any) -> Iterator[SecretKeySelector]:
+def secret_refs(value: Any) -> Iterator[SecretRef]:
     """Every Secret reference inside a structured spec, wherever the schema put it."""
-    if isinstance(value, SecretKeySelector):
+    if isinstance(value, SecretKeySelector | v2beta2.SecretKeyRef):
         yield value
     elif isinstance(value, Credential):
         if value.value_from is not None:
@@ -154,9 +173,17 @@ class _Builder:
         self.channels = channels
         self.default_namespace = default_namespace
         self.kinds = {}
+        self.blocks: dict[str, RegisteredChannel] = {}
         for name, registered in channels.items():
             self.kinds[registered.spec.config_kind] = (name, "config", registered.spec.config_schema)
             self.kinds[registered.spec.receiver_kind] = (name, "receiver", registered.spec.receiver_schema)
+            if registered.spec.v2beta2 is not None:
+                self.blocks[registered.spec.v2beta2.name] = registered
+        self.v2: list[v2objects.Decoded] = []
+        self.settings = v2objects.Settings(secret_namespace=default_namespace)
+        self.notification_manager: Resource | None = None
+        self.routers: list[Resource] = []
+        self.silences: list[Resource] = []
         self.problems: list[Problem] = []
         self.seen: dict[tuple[str, str, str], str] = {}
         self.configs: list[Resource] = []
@@ -193,20 +220,23 @@ class _Builder:
                 self.add_rolebinding(doc, structure(body, RoleBinding))
             elif api_version == GROUP_VERSION:
                 self.add_resource(doc, body, kind)
+            elif api_version == v2beta2.GROUP_VERSION:
+                self.add_v2(doc, body, kind)
             elif api_version.startswith("notification.kubesphere.io/"):
-                self.problem(doc.origin, self.ref_of(body),
-                             f"apiVersion {api_version} is not supported; use {GROUP_VERSION}")
+                self.problem(doc.origin, self.ref_of(body), f"apiVersion {api_version} is not supported; use "
+                                                            f"{v2beta2.GROUP_VERSION} or {GROUP_VERSION}")
             else:
                 log.debug("%s: %s %s is not nmcore configuration, ignored", doc.origin, api_version, kind)
         except SchemaError as exc:
             for line in exc.problems:
                 self.problem(doc.origin, self.ref_of(body), line)
 
-    def claim(self, doc: Document, kind: str, meta: ObjectMeta) -> bool:
+    def claim(self, doc: Document, kind: str, meta: ObjectMeta, *, cluster_scoped: bool = False) -> bool:
         """Record an object's identity; a second object with the same kind, namespace and name is an error."""
-        identity = (kind, meta.namespace or self.default_namespace, meta.name)
+        identity = (kind, "" if cluster_scoped else meta.namespace or self.default_namespace, meta.name)
         if identity in self.seen:
-            self.problem(doc.origin, "/".join(identity), f"duplicate of the object in {self.seen[identity]}; ignored")
+            self.problem(doc.origin, "/".join(p for p in identity if p),
+                         f"duplicate of the object in {self.seen[identity]}; ignored")
             return False
         self.seen[identity] = doc.origin
         return True
@@ -265,12 +295,59 @@ class _Builder:
         self.origins[resource.ref] = doc.origin
         (self.configs if role == "config" else self.receivers).append(resource)
 
+    def add_v2(self, doc: Document, body: Mapping[str, Any], kind: str) -> None:
+        ref = f"{kind}/{meta.get('name', '?')}" if isinstance(meta := body.get("metadata"), Mapping) else kind
+        if kind not in v2objects.KINDS:
+            self.problem(doc.origin, ref, f"unknown kind {kind} in {v2beta2.GROUP_VERSION} (its kinds: "
+                                          f"{', '.join(v2objects.KINDS)})" + _suggest(kind, list(v2objects.KINDS)))
+            return
+        found, problems = v2objects.decode(body, doc.origin, self.channels)
+        for line in problems:
+            self.problem(doc.origin, ref, line)
+        if found and self.claim(doc, kind, found[0].metadata, cluster_scoped=True):
+            self.v2 += found
+
+    def finish_v2(self) -> None:
+        """Now that every document is read: the NotificationManager in force decides who owns each object."""
+        nm, extra = v2objects.notification_manager([d for d in self.v2 if d.kind == "NotificationManager"])
+        for ignored, why in extra:
+            self.problem(ignored.origin, f"NotificationManager/{ignored.metadata.name}", why)
+        if nm is not None:
+            self.notification_manager = v2objects.resource_of(nm, self.settings)
+            self.settings = v2objects.Settings.of(self.notification_manager, self.default_namespace)
+            self.check_notification_manager(self.notification_manager)
+        for decoded in self.v2:
+            resource = v2objects.resource_of(decoded, self.settings)
+            self.origins[resource.ref] = resource.origin
+            {"Config": self.configs, "Receiver": self.receivers, "Router": self.routers,
+             "Silence": self.silences}.get(decoded.kind, []).append(resource)
+
+    def check_notification_manager(self, nm: Resource) -> None:
+        spec: v2beta2.NotificationManagerSpec = nm.spec
+        ignored = v2objects.ignored_fields(spec)
+        if ignored:
+            self.problems.append(Problem(nm.origin, nm.ref, f"{', '.join('spec.' + f for f in ignored)}: do not apply "
+                                         "to nmcore (they shape the Go operator's Deployment; nmcore is deployed by "
+                                         "its own manifests)", notice=True))
+        webhook = self.blocks.get("webhook")
+        if spec.history is not None and webhook is not None and webhook.spec.v2beta2 is not None:
+            try:
+                structure(spec.history.webhook, webhook.spec.v2beta2.receiver_schema, "$.spec.history.webhook")
+            except SchemaError as exc:
+                for line in exc.problems:
+                    self.problem(nm.origin, nm.ref, line)
+
     def check_secret_refs(self, resource: Resource) -> None:
         for ref in secret_refs(resource.spec):
             try:
-                lookup_secret(self.secrets, resource.metadata.namespace, ref)
+                lookup_secret(self.secrets, resource.metadata.namespace or self.settings.secret_namespace, ref)
             except PermanentError as exc:
                 self.problem(resource.origin, resource.ref, str(exc))
+
+    def channel_of(self, resource: Resource) -> str:
+        if resource.block:
+            return self.blocks[resource.block].spec.name
+        return self.kinds[resource.kind][0]
 
 
 def _priority(config: Resource) -> tuple[int, str]:
@@ -334,19 +411,25 @@ def build_snapshot(
     *,
     default_namespace: str = DEFAULT_NAMESPACE,
     problems: Iterable[Problem] = (),
+    cluster: str = "",
 ) -> Snapshot:
-    """Decode and index `documents`; `problems` found before decoding (YAML syntax) are kept in the result."""
+    """Decode and index `documents`; `problems` found before decoding (YAML syntax) are kept in the result.
+    `cluster` (nm's `--cluster`) names this cluster, before the NotificationManager's `options.global.cluster`."""
     builder = _Builder(channels, default_namespace)
     builder.problems.extend(problems)
     for doc in documents:
         builder.add(doc)
+    builder.finish_v2()
+    if cluster:
+        builder.settings = attrs.evolve(builder.settings, cluster=cluster)
     for resource in builder.configs + builder.receivers:
         builder.check_secret_refs(resource)
 
     configs_by_channel: dict[str, list[Resource]] = defaultdict(list)
+    v2_configs: dict[str, list[Resource]] = defaultdict(list)
     for each in builder.configs:
-        configs_by_channel[builder.kinds[each.kind][0]].append(each)
-        if each.scope == "tenant" and not each.user:
+        (v2_configs if each.block else configs_by_channel)[builder.channel_of(each)].append(each)
+        if not each.block and each.scope == "tenant" and not each.user:
             builder.problem(each.origin, each.ref, "labelled type: tenant but has no user label")
 
     indexes = {name: ConfigIndex.of(configs_by_channel[name]) for name in channels}
@@ -355,21 +438,27 @@ def build_snapshot(
     global_targets: list[Target] = []
     tenant_targets: dict[str, list[Target]] = defaultdict(list)
     for receiver in sorted(builder.receivers, key=lambda r: r.ref):
-        channel = builder.kinds[receiver.kind][0]
-        if receiver.scope == "tenant" and not receiver.user:
+        channel = builder.channel_of(receiver)
+        config: Resource | None = None
+        if receiver.block:
+            config, reason = _v2_config(receiver, v2_configs[channel], channels[channel], builder.settings)
+            if reason == DISABLED:
+                skipped[receiver.ref] = reason
+                continue
+        elif receiver.scope == "tenant" and not receiver.user:
             reason = "labelled type: tenant but has no user label, so it belongs to nobody"
         elif receiver.scope not in ("tenant", "global"):
             reason = "has neither type: tenant (with a user label) nor type: global, so it gets nothing"
         else:
             config, reason = choose_config(receiver, indexes[channel], channels[channel])
-            if config is not None or not reason:
-                if reason:
-                    using = config.ref if config else "no config"
-                    builder.problem(receiver.origin, receiver.ref, f"{reason}using {using}")
-                target = targets[receiver.ref] = Target(receiver, config, channel)
-                (global_targets.append(target) if receiver.scope == "global"
-                 else tenant_targets[receiver.user].append(target))
-                continue
+        if receiver.scope in ("tenant", "global") and (config is not None or not reason):
+            if reason:
+                using = config.ref if config else "no config"
+                builder.problem(receiver.origin, receiver.ref, f"{reason}using {using}")
+            target = targets[receiver.ref] = Target(receiver, config, channel)
+            (global_targets.append(target) if receiver.scope == "global"
+             else tenant_targets[receiver.user].append(target))
+            continue
         skipped[receiver.ref] = reason
         builder.problem(receiver.origin, receiver.ref, f"will not send: {reason}")
 
@@ -386,4 +475,31 @@ def build_snapshot(
         namespace_users={ns: frozenset(users) for ns, users in builder.namespace_users.items()},
         configmaps=builder.configmaps,
         configmap_origins=builder.configmap_origins,
+        settings=builder.settings,
+        routers=tuple(builder.routers),
+        silences=tuple(builder.silences),
+        notification_manager=builder.notification_manager,
     )
+
+
+DISABLED = "disabled (enabled: false)"
+
+
+def _v2_config(receiver: Resource, configs: list[Resource], channel: RegisteredChannel,
+               settings: v2objects.Settings) -> tuple[Resource | None, str]:
+    """A v2beta2 receiver block's config, or None and why it cannot send ("" when it needs none)."""
+    if not receiver.spec.enabled:
+        return None, DISABLED
+    if receiver.scope not in ("tenant", "global"):
+        return None, f"its labels make it neither global nor a tenant's ({settings.describe_owner_rules()}), " \
+                     "so it gets nothing"
+    if not channel.spec.config_required(receiver.spec):
+        return None, ""
+    config = v2objects.choose_config(receiver, configs)
+    if config is not None:
+        return config, ""
+    selector = getattr(receiver.spec, "config_selector", None)
+    which = f"matching its selector ({selector}) " if selector is not None and receiver.scope == "global" else ""
+    own = "" if receiver.scope == "global" else f"of tenant {receiver.user!r} or "
+    return None, f"no {receiver.block} Config {which}{own}labelled as a default config " \
+                 f"({settings.default_config_selector})"

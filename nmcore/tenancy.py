@@ -23,6 +23,7 @@ class TenantOptions:
 class TenantResolver(Protocol):
     name: str
 
-    async def users(self, namespace: str, snapshot: "Snapshot") -> frozenset[str]:
-        """The users that can access `namespace`; raise TenantLookupError when that cannot be known."""
+    async def users(self, namespace: str, snapshot: "Snapshot", cluster: str = "") -> frozenset[str]:
+        """The users that can access `namespace` (of `cluster`, the alert's `cluster` label, when several clusters
+        send to one manager); raise TenantLookupError when that cannot be known."""
         ...

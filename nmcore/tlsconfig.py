@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import attrs
 
+from nmcore import v2beta2
 from nmcore.resources import Credential, SecretKeySelector
 from nmcore.schema import KEY
 
@@ -29,17 +30,18 @@ class TLSConfig:
     insecure_skip_verify: bool = False
 
 
-SecretReader = Callable[[SecretKeySelector], str]
+SecretSource = SecretKeySelector | v2beta2.SecretKeyRef | Credential | v2beta2.Credential
+"""What a send's secret reader resolves: a Secret key (v1alpha1 or v2beta2), or a credential (inline or not)."""
+
+SecretReader = Callable[[SecretSource], str]
 
 
-def credential_value(credential: Credential, secret: SecretReader) -> str:
-    if credential.value is not None:
-        return credential.value
-    assert credential.value_from is not None
-    return secret(credential.value_from.secret_key_ref)
+def credential_value(credential: Credential | v2beta2.Credential, secret: SecretReader) -> str:
+    """A credential's value through the send's reader, which also remembers it to scrub it from errors."""
+    return secret(credential)
 
 
-def ssl_context(tls: TLSConfig | None, secret: SecretReader) -> ssl.SSLContext:
+def ssl_context(tls: TLSConfig | v2beta2.TLSConfig | None, secret: SecretReader) -> ssl.SSLContext:
     """A client context: system CAs (or `rootCA`), optional client certificate, verification on by default."""
     context = ssl.create_default_context()
     if tls is None:

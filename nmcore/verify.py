@@ -34,8 +34,8 @@ class VerifyResult:
 
 
 def find_receiver(snapshot: Snapshot, name: str) -> str:
-    """The ref of the receiver called `name`: its full ref (Kind/namespace/name), Kind/name, or a bare name
-    when only one receiver has it."""
+    """The ref of the receiver called `name`: its full ref (Kind/namespace/name, Receiver/name:block), Kind/name,
+    the original's `block/name` for a v2beta2 block, or a bare name when only one receiver has it."""
     if name in snapshot.targets or name in snapshot.skipped:  # every receiver is in one of the two
         return name
     refs = [r.ref for r in snapshot.receivers]
@@ -45,15 +45,23 @@ def find_receiver(snapshot: Snapshot, name: str) -> str:
     if matches:
         raise UnknownReceiver(f"{name!r} names {len(matches)} receivers: {', '.join(sorted(matches))}; "
                               f"give the full Kind/namespace/name")
-    names = {ref.rsplit("/", 1)[1] for ref in refs}
-    near = difflib.get_close_matches(name.rsplit("/", 1)[-1], sorted(names), n=1)
+    names = {_parts(ref)[1] for ref in refs}
+    near = difflib.get_close_matches(name.rsplit("/", 1)[-1].split(":")[0], sorted(names), n=1)
     hint = f" (did you mean {near[0]!r}?)" if near else ""
     raise UnknownReceiver(f"no receiver {name!r} in the configuration{hint}")
 
 
+def _parts(ref: str) -> tuple[str, str, str]:
+    """(kind, name, block) of a ref."""
+    kind, rest = ref.split("/", 1)
+    receiver, _, block = rest.rsplit("/", 1)[-1].partition(":")
+    return kind, receiver, block
+
+
 def _matches(ref: str, name: str) -> bool:
-    kind, _, receiver = ref.split("/")
-    return name in (receiver, f"{kind}/{receiver}")
+    kind, receiver, block = _parts(ref)
+    return name in (receiver, f"{kind}/{receiver}", *([f"{block}/{receiver}", f"{kind}/{receiver}:{block}"]
+                                                       if block else []))
 
 
 def verification_notification(target: Target) -> Notification:

@@ -214,7 +214,7 @@ spec: {}
 
     def test_other_api_versions_of_the_group_are_refused_and_foreign_kinds_ignored(self) -> None:
         found = problems_of("""
-apiVersion: notification.kubesphere.io/v2beta2
+apiVersion: notification.kubesphere.io/v2beta1
 kind: Receiver
 metadata: {name: r}
 ---
@@ -222,8 +222,8 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: unrelated}
 """)
-        assert found == [f"test.yaml#1: Receiver/{NS}/r: apiVersion notification.kubesphere.io/v2beta2 is not "
-                         "supported; use notification.kubesphere.io/v1alpha1"]
+        assert found == [f"test.yaml#1: Receiver/{NS}/r: apiVersion notification.kubesphere.io/v2beta1 is not "
+                         "supported; use notification.kubesphere.io/v2beta2 or notification.kubesphere.io/v1alpha1"]
 
     def test_one_bad_manifest_never_stops_the_others(self, tmp_path: Path) -> None:
         (tmp_path / "broken.yaml").write_text(webhook_config("{url: 42, bogus: true}", name="bad") + "---\nnot: [a\n")

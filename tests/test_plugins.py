@@ -86,7 +86,7 @@ def test_a_plugin_can_supply_its_own_tenant_resolver() -> None:
     class Directory:
         name = "directory"
 
-        async def users(self, namespace: str, snapshot) -> frozenset[str]:  # type: ignore[no-untyped-def]
+        async def users(self, namespace: str, snapshot, cluster: str = "") -> frozenset[str]:  # type: ignore[no-untyped-def]
             return frozenset({"oncall"}) if namespace.startswith("prod-") else frozenset()
 
     class DirectoryPlugin:

@@ -1,4 +1,5 @@
-"""Tenant isolation, proved over random worlds: users, namespaces, RoleBindings, receivers, configs and alerts.
+"""Tenant isolation, proved over random worlds: users, namespaces, RoleBindings, receivers, configs and alerts, in
+v1alpha1, in v2beta2 (with or without a NotificationManager naming another tenantKey), and both mixed.
 
 - a tenant receiver never gets an alert from a namespace its user cannot access;
 - global receivers get every alert, including alerts without a namespace;
@@ -9,6 +10,7 @@
 from collections import Counter
 
 import anyio
+import nm_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,8 +23,9 @@ from nmcore.testing import plugin_host
 
 USERS = [f"user{i}" for i in range(4)] + ["ns1", "ns2"]  # some users named like namespaces
 NAMESPACES = [f"ns{i}" for i in range(5)]
-HOST = plugin_host()
+HOST = plugin_host([nm_email])
 GV = "notification.kubesphere.io/v1alpha1"
+V2 = "notification.kubesphere.io/v2beta2"
 
 
 def rolebinding(namespace: str, users: list[str], index: int) -> Document:
@@ -34,17 +37,40 @@ def rolebinding(namespace: str, users: list[str], index: int) -> Document:
     })
 
 
-def receiver(index: int, owner: str | None, selector: dict | None) -> Document:
+def receiver(index: int, owner: str | None, selector: dict | None, v2: bool = False, other: str = "user0",
+             tenant_key: str = "user") -> Document:
+    """A tenant's (or a global) receiver; in v2beta2 it also carries a label naming `other`, which is the owner only
+    when the NotificationManager's tenantKey is that label."""
     labels = {"type": "global"} if owner is None else {"type": "tenant", "user": owner}
-    spec: dict = {"webhookConfigSelector": selector} if selector else {}
-    return Document(f"r{index}", {"apiVersion": GV, "kind": "WebhookReceiver",
-                                  "metadata": {"name": f"r{index}", "labels": labels}, "spec": spec})
+    if not v2:
+        spec: dict = {"webhookConfigSelector": selector} if selector else {}
+        return Document(f"r{index}", {"apiVersion": GV, "kind": "WebhookReceiver",
+                                      "metadata": {"name": f"r{index}", "labels": labels}, "spec": spec})
+    if owner is not None:
+        labels = {"type": "tenant", "user": owner, "owner": other} if tenant_key == "user" else {
+            "type": "tenant", "owner": owner, "user": other}
+    email: dict = {"to": [f"r{index}@example.com"]} | ({"emailConfigSelector": selector} if selector else {})
+    blocks = {"email": email, "webhook": {"url": f"http://sink/r{index}"}} if index % 2 else {"email": email}
+    return Document(f"v2r{index}", {"apiVersion": V2, "kind": "Receiver",
+                                    "metadata": {"name": f"r{index}", "labels": labels}, "spec": blocks})
 
 
-def config(index: int, labels: dict) -> Document:
+def config(index: int, labels: dict, v2: bool = False) -> Document:
+    if v2:
+        return Document(f"v2c{index}", {"apiVersion": V2, "kind": "Config",
+                                        "metadata": {"name": f"c{index}", "labels": labels},
+                                        "spec": {"email": {"from": f"c{index}@example.com",
+                                                           "smartHost": {"host": "127.0.0.1", "port": 25}}}})
     return Document(f"c{index}", {"apiVersion": GV, "kind": "WebhookConfig",
                                   "metadata": {"name": f"c{index}", "labels": labels},
                                   "spec": {"url": f"http://sink/c{index}"}})
+
+
+def notification_manager(tenant_key: str) -> Document:
+    return Document("nm", {"apiVersion": V2, "kind": "NotificationManager", "metadata": {"name": "nm"},
+                           "spec": {"receivers": {"tenantKey": tenant_key,
+                                                  "globalReceiverSelector": {"matchLabels": {"type": "global"}},
+                                                  "tenantReceiverSelector": {"matchLabels": {"type": "tenant"}}}}})
 
 
 owners = st.one_of(st.none(), st.sampled_from(USERS))
@@ -63,16 +89,31 @@ selectors = st.one_of(
 )
 
 
+VERSIONS = st.sampled_from(["v1alpha1", "v2beta2", "mixed"])
+
+
 @st.composite
 def worlds(draw: st.DrawFn) -> tuple[Snapshot, dict[str, frozenset[str]], AlertGroup]:
+    version = draw(VERSIONS)
+    tenant_key = draw(st.sampled_from(["user", "owner"])) if version != "v1alpha1" else "user"
+
+    def v2() -> bool:
+        return version == "v2beta2" or (version == "mixed" and draw(st.booleans()))
+
     access = {ns: frozenset(draw(st.sets(st.sampled_from(USERS)))) for ns in NAMESPACES}
     documents = [rolebinding(ns, sorted(users), i) for i, (ns, users) in enumerate(access.items())]
     if draw(st.booleans()):  # sometimes also a second binding in a namespace: access is the union
         ns, extra = draw(st.sampled_from(NAMESPACES)), draw(st.sampled_from(USERS))
         documents.append(rolebinding(ns, [extra], 99))
         access[ns] = access[ns] | {extra}
-    documents += [config(i, labels) for i, labels in enumerate(draw(st.lists(config_labels, max_size=6)))]
-    documents += [receiver(i, owner, sel) for i, (owner, sel) in
+    if tenant_key != "user" or (version != "v1alpha1" and draw(st.booleans())):
+        documents.append(notification_manager(tenant_key))
+    for i, labels in enumerate(draw(st.lists(config_labels, max_size=6))):
+        in_v2 = v2()
+        if in_v2 and tenant_key == "owner" and labels.get("type") == "tenant":
+            labels = {**labels, "owner": labels["user"], "user": draw(st.sampled_from(USERS))}
+        documents.append(config(i, labels, in_v2))
+    documents += [receiver(i, owner, sel, v2(), draw(st.sampled_from(USERS)), tenant_key) for i, (owner, sel) in
                   enumerate(draw(st.lists(st.tuples(owners, selectors), min_size=1, max_size=12)))]
     alerts = []
     for i, (namespace, status) in enumerate(draw(st.lists(
@@ -96,11 +137,16 @@ def route(snapshot: Snapshot, group: AlertGroup, resolver: object = RbacResolver
 @given(worlds())
 def test_tenant_receivers_only_get_alerts_their_user_can_access(world: tuple) -> None:
     snapshot, access, group = world
+    tenant_key = snapshot.settings.tenant_key
     for ref, alerts in route(snapshot, group).items():
         target = snapshot.targets[ref]
-        if target.receiver.scope == "tenant":
-            user = target.receiver.user
+        labels = target.receiver.labels
+        if labels.get("type") == "tenant":
+            user = labels["user"] if not target.receiver.block else labels[tenant_key]  # from the labels themselves
+            assert target.receiver.user == user
             assert all(a.namespace and user in access.get(a.namespace, ()) for a in alerts), (ref, alerts)
+        else:
+            assert target.receiver.scope == "global"
 
 
 @settings(max_examples=300, deadline=None)
@@ -120,12 +166,19 @@ def test_every_entitled_receiver_gets_each_alert_exactly_once(world: tuple) -> N
 @given(worlds())
 def test_no_receiver_sends_with_another_tenants_config(world: tuple) -> None:
     snapshot, _, _ = world
+    key = snapshot.settings.tenant_key
+
+    def owner(resource: object) -> str:  # from the labels themselves: v1alpha1 `user`, v2beta2 the tenantKey
+        labels = resource.labels  # type: ignore[attr-defined]
+        return labels.get("user" if not resource.block else key, "")  # type: ignore[attr-defined]
+
     for target in snapshot.targets.values():
         if target.config is None:
             continue
+        assert bool(target.config.block) == bool(target.receiver.block), "a version's receivers, its configs"
         if target.receiver.scope == "tenant":
             assert target.config.scope == "default" or (
-                target.config.scope == "tenant" and target.config.user == target.receiver.user)
+                target.config.scope == "tenant" and owner(target.config) == owner(target.receiver))
         else:
             assert target.config.scope != "tenant"
 
@@ -133,7 +186,7 @@ def test_no_receiver_sends_with_another_tenants_config(world: tuple) -> None:
 class FailingResolver:
     name = "failing"
 
-    async def users(self, namespace: str, snapshot: Snapshot) -> frozenset[str]:
+    async def users(self, namespace: str, snapshot: Snapshot, cluster: str = "") -> frozenset[str]:
         raise TenantLookupError("tenant API unreachable")
 
 

@@ -22,16 +22,21 @@ if TYPE_CHECKING:
 
 
 class RbacResolver:
+    """This cluster's RoleBindings: they say nothing about another cluster's namespace of the same name."""
+
     name = "rbac"
 
-    async def users(self, namespace: str, snapshot: "Snapshot") -> frozenset[str]:
+    async def users(self, namespace: str, snapshot: "Snapshot", cluster: str = "") -> frozenset[str]:
+        own = snapshot.settings.cluster
+        if cluster and own and cluster != own:
+            return frozenset()
         return snapshot.rolebinding_users(namespace)
 
 
 class NamespaceResolver:
     name = "namespace"
 
-    async def users(self, namespace: str, snapshot: "Snapshot") -> frozenset[str]:
+    async def users(self, namespace: str, snapshot: "Snapshot", cluster: str = "") -> frozenset[str]:
         return frozenset((namespace,))
 
 
@@ -44,33 +49,35 @@ class _CacheEntry:
 
 
 class KubesphereResolver:
-    """`GET {url}/api/v2/tenant?namespace=N` → `["alice", ...]`; 404 means nobody. One fetch per namespace
-    at a time however many alerts ask, answers cached for `cache_ttl` seconds (failures for a second)."""
+    """`GET {url}/api/v2/tenant?cluster=C&namespace=N` → `["alice", ...]` (the KubeSphere sidecar's API; `cluster`
+    only when the alert has one); 404 means nobody. One fetch per cluster and namespace at a time however many
+    alerts ask, answers cached for `cache_ttl` seconds (failures for a second)."""
 
     name = "kubesphere"
 
     def __init__(self, options: TenantOptions, client: httpx.AsyncClient | None = None):
         self._options = options
         self._client = client or httpx.AsyncClient(timeout=options.timeout)
-        self._cache: dict[str, _CacheEntry] = {}
+        self._cache: dict[tuple[str, str], _CacheEntry] = {}
 
-    async def users(self, namespace: str, snapshot: "Snapshot") -> frozenset[str]:
+    async def users(self, namespace: str, snapshot: "Snapshot", cluster: str = "") -> frozenset[str]:
         now = time.monotonic()
-        entry = self._cache.get(namespace)
+        entry = self._cache.get((cluster, namespace))
         if entry is None or entry.expires <= now:
-            entry = self._cache[namespace] = _CacheEntry(expires=math.inf)
-            await self._fetch(namespace, entry)
+            entry = self._cache[(cluster, namespace)] = _CacheEntry(expires=math.inf)
+            await self._fetch(cluster, namespace, entry)
         else:
             await entry.ready.wait()
         if entry.users is None:
             raise TenantLookupError(entry.error)
         return entry.users
 
-    async def _fetch(self, namespace: str, entry: _CacheEntry) -> None:
+    async def _fetch(self, cluster: str, namespace: str, entry: _CacheEntry) -> None:
         url = f"{self._options.kubesphere_url.rstrip('/')}/api/v2/tenant"
         try:
             with anyio.fail_after(self._options.timeout):
-                reply = await self._client.get(url, params={"namespace": namespace})
+                where = {"cluster": cluster, "namespace": namespace} if cluster else {"namespace": namespace}
+                reply = await self._client.get(url, params=where)
             if reply.status_code == 404:
                 entry.users = frozenset()
             elif reply.status_code != 200:

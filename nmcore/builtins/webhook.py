@@ -1,7 +1,8 @@
 """The built-in webhook channel: POSTs the notification as JSON in Alertmanager's webhook shape.
 
 It registers through `nmcore_register_channels` like any plugin. The body is Alertmanager's (version 4)
-plus `receiver` and `tenant`, so tools that already read Alertmanager webhooks read it unchanged.
+plus `receiver` and `tenant`, so tools that already read Alertmanager webhooks read it unchanged. In v2beta2
+the receiver block carries its destination (`url`, or a cluster `service`) and never uses a Config.
 """
 
 import base64
@@ -24,16 +25,17 @@ from nmcore.sdk import (
     SecretReader,
     SendRequest,
     TLSConfig,
+    V2Beta2Block,
     credential_value,
     hookimpl,
     new_session,
     raise_for_status,
     ssl_context,
     transport_errors,
+    v2beta2,
 )
 
 LIMITS = ChannelLimits(send_timeout=5.0)
-TIMEOUT = aiohttp.ClientTimeout(total=LIMITS.send_timeout)
 
 
 @attrs.frozen(kw_only=True)
@@ -66,9 +68,78 @@ class WebhookReceiverSpec:
     http_config: HTTPConfig | None = None
     config_selector: LabelSelector | None = None
 
+    @property
+    def target_url(self) -> str:
+        return self.url
 
-def _needs_config(spec: WebhookReceiverSpec) -> bool:
-    return not spec.url
+
+@attrs.frozen(kw_only=True)
+class WebhookConfigBlock(v2beta2.ConfigBlock):
+    """The `webhook` block of a v2beta2 Config: empty, as in the original (a webhook receiver needs no config)."""
+
+    @classmethod
+    def from_v1alpha1(cls, body: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+        """`nm convert`: a WebhookConfig's url and httpConfig move to the receivers that use it."""
+        return {}
+
+
+@attrs.frozen(kw_only=True)
+class ServiceReference:
+    namespace: str
+    name: str
+    path: str | None = None
+    port: int | None = None
+    scheme: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.port is not None and not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is not a TCP port (1-65535)")
+
+    @property
+    def url(self) -> str:
+        """`scheme://name.namespace[:port]/path`, as the original builds it (with the `/` it forgets without a port)."""
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{self.scheme or 'http'}://{self.name}.{self.namespace}{port}/{(self.path or '').lstrip('/')}"
+
+
+@attrs.frozen(kw_only=True)
+class WebhookReceiverBlock(v2beta2.ReceiverBlock):
+    """The `webhook` block of a v2beta2 Receiver: exactly one of `url` and `service`."""
+
+    config_selector: v2beta2.LabelSelector | None = None
+    url: str | None = None
+    service: ServiceReference | None = None
+    http_config: v2beta2.HTTPClientConfig | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.url is None and self.service is None:
+            raise ValueError("must specify one of: `url` or `service`")
+        if self.url is not None and self.service is not None:
+            raise ValueError("give url or service, not both")
+
+    @property
+    def target_url(self) -> str:
+        return self.url if self.url is not None else self.service.url if self.service else ""
+
+    @classmethod
+    def from_v1alpha1(cls, body: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+        """`nm convert`: a v1alpha1 receiver without a url sends to its WebhookConfig's, with its httpConfig."""
+        if not body.get("url") and config:
+            body["url"] = config.get("url", "")
+            if "httpConfig" in config:
+                body["httpConfig"] = config["httpConfig"]
+        body.pop("webhookConfigSelector", None)
+        return body
+
+    @classmethod
+    def to_v1alpha1(cls, body: dict[str, Any]) -> dict[str, Any]:
+        if "service" in body:
+            body["url"] = ServiceReference(**body.pop("service")).url
+        return body
+
+
+def _needs_config(spec: WebhookReceiverSpec | WebhookReceiverBlock) -> bool:
+    return isinstance(spec, WebhookReceiverSpec) and not spec.url
 
 
 def webhook_body(notification: Notification) -> dict[str, Any]:
@@ -104,7 +175,7 @@ class WebhookSender:
     def __init__(self, ctx: ChannelContext):
         self._shared = ctx.session
         self._own: aiohttp.ClientSession | None = None
-        self._tls: dict[TLSConfig, ssl.SSLContext] = {}
+        self._tls: dict[TLSConfig | v2beta2.TLSConfig, ssl.SSLContext] = {}
 
     def _session(self) -> aiohttp.ClientSession:
         if self._shared is not None:
@@ -113,25 +184,28 @@ class WebhookSender:
             self._own = new_session()
         return self._own
 
-    async def send(self, request: SendRequest[WebhookConfigSpec, WebhookReceiverSpec]) -> None:
+    async def send(self, request: SendRequest[WebhookConfigSpec, WebhookReceiverSpec | WebhookReceiverBlock]) -> None:
         receiver = request.receiver.spec
         config = request.config.spec if request.config else None
-        url = receiver.url or (config.url if config else "")
+        own = receiver.target_url
+        url = own or (config.url if config else "")
         if not url:
             raise PermanentError("no url: set spec.url on the WebhookReceiver or on its WebhookConfig")
         # Credentials go only where their owner sends them: a receiver's own url gets only its own httpConfig.
-        http_config = receiver.http_config if receiver.url else (config.http_config if config else None)
+        http_config = receiver.http_config if own else (config.http_config if config else None)
         headers = {"Content-Type": "application/json", **_authorization(http_config, request.secret)}
         tls = http_config.tls_config if http_config else None
+        proxy = getattr(http_config, "proxy_url", "") or None
         body = orjson.dumps(webhook_body(request.notification))
         service = f"webhook {url}"
         with transport_errors(service):
             async with self._session().post(url, data=body, headers=headers, ssl=self._ssl(tls, request.secret),
-                                            timeout=TIMEOUT, allow_redirects=False) as response:
+                                            proxy=proxy, timeout=aiohttp.ClientTimeout(total=request.timeout),
+                                            allow_redirects=False) as response:
                 text = await response.text(errors="replace")
         raise_for_status(response.status, response.headers, text, service)
 
-    def _ssl(self, tls: TLSConfig | None, secret: SecretReader) -> ssl.SSLContext | bool:
+    def _ssl(self, tls: TLSConfig | v2beta2.TLSConfig | None, secret: SecretReader) -> ssl.SSLContext | bool:
         """The default verification, or this config's TLS settings (built once: loading CAs is not cheap)."""
         if tls is None:
             return True
@@ -145,7 +219,7 @@ class WebhookSender:
             await self._own.close()
 
 
-def _authorization(http_config: HTTPConfig | None, secret: SecretReader) -> dict[str, str]:
+def _authorization(http_config: HTTPConfig | v2beta2.HTTPClientConfig | None, secret: SecretReader) -> dict[str, str]:
     if http_config is None:
         return {}
     if http_config.bearer_token is not None:
@@ -169,6 +243,7 @@ SPEC = ChannelSpec(
     config_required=_needs_config,
     description="HTTP POST of the alert group as JSON (Alertmanager webhook shape)",
     formats=lambda spec: (),
+    v2beta2=V2Beta2Block(name="webhook", config_schema=WebhookConfigBlock, receiver_schema=WebhookReceiverBlock),
 )
 
 

@@ -1,7 +1,11 @@
 """CustomResourceDefinitions generated from the channels' attrs schemas, so `kubectl apply` checks manifests too.
 
 Each installed channel's Config and Receiver kind becomes one CRD (apiextensions.k8s.io/v1, namespaced,
-v1alpha1 served and stored) whose OpenAPI v3 schema is structural, as Kubernetes requires: every field's
+v1alpha1 served and stored). The v2beta2 kinds get the CRDs of the Go original (same names, plurals, short names,
+cluster scope, v2beta2 served and stored, a status subresource), so nmcore runs on a cluster that already has
+them: a Config's or Receiver's spec holds one property per installed channel block and keeps the blocks of
+channels not installed here (`x-kubernetes-preserve-unknown-fields`), so installing these CRDs never prunes them.
+Every OpenAPI v3 schema is structural, as Kubernetes requires: every field's
 type is known; `int` fields accept numbers or strings (the KubeSphere examples write `port: "25"`); fields
 whose shape only nmcore's converter knows (unions, custom types) keep whatever is written and nmcore
 validates them. Rules that span several fields stay in nmcore, which reports them as Events.
@@ -18,11 +22,12 @@ from typing import Any
 import attrs
 import yaml
 
+from nmcore import v2beta2
 from nmcore.channel import RegisteredChannel
-from nmcore.kube.kinds import GROUP, VERSION, custom_kind
+from nmcore.kube.kinds import GROUP, V2_KINDS, VERSION, custom_kind
 from nmcore.schema import is_open, manifest_key
 
-__all__ = ["crd_for", "openapi_schema", "render_crds", "stale_crds", "write_crds"]
+__all__ = ["crd_for", "openapi_schema", "render_crds", "stale_crds", "v2_crd", "write_crds"]
 
 _SEQUENCES = (tuple, list, collections.abc.Sequence)
 _MAPPINGS = (dict, collections.abc.Mapping)
@@ -88,43 +93,79 @@ def _object(cls: type, within: frozenset[type]) -> dict[str, Any]:
 
 
 def crd_for(kind: str, spec_schema: type, description: str) -> dict[str, Any]:
-    plural = custom_kind(kind).plural
+    """The v1alpha1 CRD of a channel's Config or Receiver kind."""
+    version = {
+        "name": VERSION,
+        "served": True,
+        "storage": True,
+        "additionalPrinterColumns": [
+            {"name": "Type", "type": "string", "jsonPath": ".metadata.labels.type"},
+            {"name": "User", "type": "string", "jsonPath": ".metadata.labels.user"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    }
+    return _crd(kind, custom_kind(kind).plural, "Namespaced", version, openapi_schema(spec_schema), description)
+
+
+V2_SHORT_NAMES = {"Config": ["nc"], "Receiver": ["nr"], "NotificationManager": ["nm"]}
+V2_DESCRIPTIONS = {
+    "Config": "How to send: one block per channel (SMTP server, tokens, applications).",
+    "Receiver": "Where to send: one block per channel; each block is its own receiver.",
+    "NotificationManager": "Who owns what (selectors, tenantKey), the secrets namespace, options of the receivers.",
+    "Router": "Sends the alerts its selector matches to the receivers it names.",
+    "Silence": "Mutes the alerts its matcher matches, for a time or on a schedule.",
+}
+_V2_SPECS = {"NotificationManager": v2beta2.NotificationManagerSpec, "Router": v2beta2.RouterSpec,
+             "Silence": v2beta2.SilenceSpec}
+
+
+def v2_crd(kind: str, channels: Mapping[str, RegisteredChannel]) -> dict[str, Any]:
+    """The v2beta2 CRD of `kind`, compatible with the Go original's."""
+    if kind in _V2_SPECS:
+        spec = openapi_schema(_V2_SPECS[kind])
+    else:
+        blocks = sorted((c.spec.v2beta2 for c in channels.values() if c.spec.v2beta2 is not None),
+                        key=lambda b: b.name)
+        spec = {"type": "object", "properties": {
+            b.name: openapi_schema(b.config_schema if kind == "Config" else b.receiver_schema) for b in blocks},
+            **_KEEP}
+    watched = next(k for k in V2_KINDS if k.kind == kind)
+    version = {"name": watched.version, "served": True, "storage": True, "subresources": {"status": {}}}
+    return _crd(kind, watched.plural, "Cluster", version, spec, V2_DESCRIPTIONS[kind],
+                short_names=V2_SHORT_NAMES.get(kind, []))
+
+
+def _crd(kind: str, plural: str, scope: str, version: dict[str, Any], spec: dict[str, Any], description: str,
+         short_names: list[str] | None = None) -> dict[str, Any]:
+    names: dict[str, Any] = {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower(),
+                             "categories": ["notification-manager"]}
+    if short_names:
+        names["shortNames"] = short_names
+    version = version | {"schema": {"openAPIV3Schema": {
+        "type": "object",
+        "description": description,
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": {"type": "object", **_KEEP},
+        },
+    }}}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.{GROUP}", "labels": {"app": "notification-manager"}},
-        "spec": {
-            "group": GROUP,
-            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower(),
-                      "categories": ["notification-manager"]},
-            "scope": "Namespaced",
-            "versions": [{
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "additionalPrinterColumns": [
-                    {"name": "Type", "type": "string", "jsonPath": ".metadata.labels.type"},
-                    {"name": "User", "type": "string", "jsonPath": ".metadata.labels.user"},
-                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                ],
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "description": description,
-                    "properties": {
-                        "apiVersion": {"type": "string"},
-                        "kind": {"type": "string"},
-                        "metadata": {"type": "object"},
-                        "spec": openapi_schema(spec_schema),
-                        "status": {"type": "object", **_KEEP},
-                    },
-                }},
-            }],
-        },
+        "spec": {"group": GROUP, "names": names, "scope": scope, "versions": [version]},
     }
 
 
+def _yaml(crd: dict[str, Any], header: str) -> str:
+    return header + yaml.safe_dump(crd, sort_keys=False, width=120, allow_unicode=True)
+
+
 def render_crds(channels: Mapping[str, RegisteredChannel]) -> dict[str, str]:
-    """File name → YAML text, for every Config and Receiver kind of `channels`."""
+    """File name → YAML text: every Config and Receiver kind of `channels`, and the v2beta2 kinds."""
     files: dict[str, str] = {}
     for name, registered in sorted(channels.items()):
         spec = registered.spec
@@ -134,8 +175,15 @@ def render_crds(channels: Mapping[str, RegisteredChannel]) -> dict[str, str]:
             crd = crd_for(kind, schema, what)
             header = (f"# Generated by `nm crds` from {schema.__module__}.{schema.__qualname__} "
                       f"({registered.plugin.distribution}); change the schema class, not this file.\n")
-            body = yaml.safe_dump(crd, sort_keys=False, width=120, allow_unicode=True)
-            files[f"{crd['metadata']['name']}.yaml"] = header + body
+            files[f"{crd['metadata']['name']}.yaml"] = _yaml(crd, header)
+    blocks = ", ".join(sorted(c.spec.v2beta2.name for c in channels.values() if c.spec.v2beta2 is not None))
+    for watched in V2_KINDS:
+        crd = v2_crd(watched.kind, channels)
+        source = f"the {blocks} blocks of the installed channels" if watched.kind in ("Config", "Receiver") \
+            else f"nmcore.v2beta2.{_V2_SPECS[watched.kind].__qualname__}"
+        header = (f"# Generated by `nm crds` from {source}; compatible with the Go original's CRD (same names, "
+                  f"scope and versions).\n")
+        files[f"{crd['metadata']['name']}.yaml"] = _yaml(crd, header)
     return files
 
 

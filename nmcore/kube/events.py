@@ -26,8 +26,13 @@ MAX_MESSAGE = 1024
 QUEUE_SIZE = 1000
 
 
+CLUSTER_EVENTS_NAMESPACE = "default"
+"""Where Kubernetes wants the Events of cluster-scoped objects (v2beta2 kinds), as it keeps those of Nodes."""
+
+
 class EventRecorder:
-    """Posts problems about objects in `namespace` (where nmcore may create Events); others are only logged."""
+    """Posts problems about objects in `namespace` (where nmcore may create Events) and about cluster-scoped
+    objects (v2beta2), whose Events go to "default"; problems about other namespaces' objects are only logged."""
 
     def __init__(self, namespace: str, component: str = "nmcore"):
         self.namespace = namespace
@@ -36,7 +41,7 @@ class EventRecorder:
         self._send, self._receive = anyio.create_memory_object_stream[tuple[Problem, Mapping[str, Any]]](QUEUE_SIZE)
 
     def report(self, problem: Problem, obj: Mapping[str, Any]) -> None:
-        if (obj.get("metadata") or {}).get("namespace") != self.namespace:
+        if (obj.get("metadata") or {}).get("namespace") not in (self.namespace, "", None):
             return
         try:
             self._send.send_nowait((problem, obj))
@@ -51,14 +56,14 @@ class EventRecorder:
 
     async def _post(self, api: CoreV1Api, problem: Problem, obj: Mapping[str, Any]) -> None:
         event = event_for(problem, obj, self.component, self.instance)
-        name = event["metadata"]["name"]
+        name, namespace = event["metadata"]["name"], event["metadata"]["namespace"]
         try:
             try:
-                await api.create_namespaced_event(self.namespace, event)  # type: ignore[arg-type] # dicts are fine
+                await api.create_namespaced_event(namespace, event)  # type: ignore[arg-type] # dicts are fine
             except ApiException as exc:
                 if exc.status != 409:
                     raise
-                await api.patch_namespaced_event(name, self.namespace, {
+                await api.patch_namespaced_event(name, namespace, {
                     "message": event["message"], "lastTimestamp": event["lastTimestamp"]})
         except Exception as exc:
             status = getattr(exc, "status", None)
@@ -67,19 +72,21 @@ class EventRecorder:
 
 
 def event_for(problem: Problem, obj: Mapping[str, Any], component: str, instance: str) -> dict[str, Any]:
-    """A core v1 Warning Event about `obj`, named after the object so `kubectl get events` groups them."""
+    """A core v1 Warning Event about `obj`, named after the object so `kubectl get events` groups them; one
+    about a cluster-scoped object goes to the "default" namespace, as Kubernetes requires."""
     meta = obj["metadata"]
     digest = hashlib.sha256(f"{meta.get('uid', '')}\0{problem.message}".encode()).hexdigest()[:16]
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{meta['name'][:200]}.{digest}", "namespace": meta["namespace"]},
+        "metadata": {"name": f"{meta['name'][:200]}.{digest}",
+                     "namespace": meta.get("namespace") or CLUSTER_EVENTS_NAMESPACE},
         "involvedObject": {
             "apiVersion": obj["apiVersion"],
             "kind": obj["kind"],
             "name": meta["name"],
-            "namespace": meta["namespace"],
+            "namespace": meta.get("namespace", ""),
             "uid": meta.get("uid", ""),
             "resourceVersion": meta.get("resourceVersion", ""),
         },

@@ -1,13 +1,14 @@
 """The Kubernetes resources nmcore reads, and how their objects are named as config documents."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from nmcore.channel import RegisteredChannel
 from nmcore.resources import GROUP_VERSION
+from nmcore.v2beta2 import GROUP_VERSION as V2_GROUP_VERSION
 
 GROUP, VERSION = GROUP_VERSION.split("/")
 ORIGIN_PREFIX = "k8s:"
@@ -35,6 +36,10 @@ class WatchedKind:
 
 SECRETS = WatchedKind("Secret", "", "v1", "secrets")
 CONFIGMAPS = WatchedKind("ConfigMap", "", "v1", "configmaps")
+V2_KINDS = tuple(WatchedKind(kind, GROUP, "v2beta2", plural, cluster_wide=True) for kind, plural in (
+    ("Config", "configs"), ("Receiver", "receivers"), ("NotificationManager", "notificationmanagers"),
+    ("Router", "routers"), ("Silence", "silences")))
+"""The v2beta2 kinds: cluster-scoped, as the Go original's CRDs declare them."""
 ROLEBINDINGS = WatchedKind("RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", cluster_wide=True)
 
 
@@ -50,9 +55,35 @@ def channel_kinds(channels: Mapping[str, RegisteredChannel]) -> list[WatchedKind
 
 
 def kinds_for(channels: Mapping[str, RegisteredChannel], *, rolebindings: bool = True) -> list[WatchedKind]:
-    """Everything a manager needs: the channels' kinds, Secrets, ConfigMaps (templates, language packs) and, for the
-    `rbac` tenant resolver, RoleBindings."""
-    return [*channel_kinds(channels), SECRETS, CONFIGMAPS, *([ROLEBINDINGS] if rolebindings else [])]
+    """Everything a manager needs: the channels' v1alpha1 kinds, the v2beta2 kinds, Secrets, ConfigMaps (templates,
+    language packs) and, for the `rbac` tenant resolver, RoleBindings."""
+    return [*channel_kinds(channels), *V2_KINDS, SECRETS, CONFIGMAPS, *([ROLEBINDINGS] if rolebindings else [])]
+
+
+def secret_namespaces(objects: Iterable[Mapping[str, Any]], own: str) -> set[str]:
+    """The namespaces whose Secrets v2beta2 credentials read: each `secretKeyRef.namespace`, and for references
+    without one the NotificationManager's `defaultSecretNamespace` (else nm's own namespace)."""
+    v2 = [o for o in objects if o.get("apiVersion") == V2_GROUP_VERSION]
+    default = next((str(o["spec"]["defaultSecretNamespace"]) for o in sorted(v2, key=lambda o: object_key(o)[2])
+                    if o.get("kind") == "NotificationManager" and isinstance(o.get("spec"), Mapping)
+                    and o["spec"].get("defaultSecretNamespace")), own)
+    found = {default}
+    for obj in v2:
+        for ref in secret_key_refs(obj.get("spec")):
+            found.add(str(ref.get("namespace") or default))
+    return found
+
+
+def secret_key_refs(value: Any) -> Iterable[Mapping[str, Any]]:
+    """Every `secretKeyRef` mapping in a manifest's (unstructured) spec."""
+    if isinstance(value, Mapping):
+        if isinstance(value.get("secretKeyRef"), Mapping):
+            yield value["secretKeyRef"]
+        for item in value.values():
+            yield from secret_key_refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from secret_key_refs(item)
 
 
 def object_key(obj: Mapping[str, Any]) -> tuple[str, str, str]:

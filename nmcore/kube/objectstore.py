@@ -38,16 +38,25 @@ class ObjectStoreSource:
         self._report = report
         self._changed = anyio.Event()
         self._synced = anyio.Event()
+        self._ready = False
         self._reported: set[tuple[str, str, str]] = set()
         self.snapshot: Snapshot | None = None
         """The snapshot built from the last publish."""
         if not self._unsynced:
             self._synced.set()
+            self._ready = True
 
     @property
     def ready(self) -> bool:
-        """Every awaited kind has synced; publishing starts (or has started)."""
-        return self._synced.is_set()
+        """Every awaited kind has synced once; publishing starts (or has started)."""
+        return self._ready
+
+    def expect(self, key: str) -> None:
+        """Wait for `key` (e.g. `Secret/<namespace>`, newly needed) to sync before the next publish."""
+        if key not in self._unsynced:
+            self._unsynced.add(key)
+            if self._synced.is_set():
+                self._synced = anyio.Event()
 
     def upsert(self, obj: Mapping[str, Any]) -> None:
         key = object_key(obj)
@@ -63,10 +72,13 @@ class ObjectStoreSource:
         if self._objects.pop((kind, namespace, name), None) is not None:
             self._changed.set()
 
-    def replace(self, kind: str, objects: Iterable[Mapping[str, Any]]) -> None:
-        """Make `objects` the whole set of `kind` (after a list or relist) and count the kind as synced."""
+    def replace(self, kind: str, objects: Iterable[Mapping[str, Any]], namespace: str | None = None,
+                sync_key: str | None = None) -> None:
+        """Make `objects` the whole set of `kind` (in `namespace`, when given) after a list or relist, and count
+        the kind (or the `sync_key` given) as synced."""
         fresh = {object_key(o): o for o in objects}
-        stale = [k for k in self._objects if k[0] == kind and k not in fresh]
+        stale = [k for k in self._objects if k[0] == kind and (namespace is None or k[1] == namespace)
+                 and k not in fresh]
         for key in stale:
             del self._objects[key]
         changed = bool(stale)
@@ -79,12 +91,13 @@ class ObjectStoreSource:
                 changed = True
         if changed:
             self._changed.set()
-        self.mark_synced(kind)
+        self.mark_synced(sync_key or kind)
 
-    def mark_synced(self, kind: str) -> None:
-        self._unsynced.discard(kind)
+    def mark_synced(self, key: str) -> None:
+        self._unsynced.discard(key)
         if not self._unsynced:
             self._synced.set()
+            self._ready = True
 
     def get(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self._objects.get((kind, namespace, name))
@@ -92,9 +105,14 @@ class ObjectStoreSource:
     def documents(self) -> list[Document]:
         return [Document(origin_of(*key), obj) for key, obj in sorted(self._objects.items())]
 
-    async def run(self, publish: Publish) -> None:
-        await self._synced.wait()
+    async def run(self, publish: Publish, prepare: Callable[[list[Document]], None] | None = None) -> None:
+        """Publish once synced, then after each burst of changes. `prepare` sees the documents first and may
+        `expect` more (the Secrets of a namespace a credential now names): publishing then waits for them."""
         while True:
+            await self._synced.wait()
+            if prepare is not None:
+                prepare(self.documents())
+                await self._synced.wait()
             self._changed = anyio.Event()
             self.snapshot = publish(self.documents(), ())
             self._report_problems(self.snapshot)

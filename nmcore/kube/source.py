@@ -5,7 +5,9 @@ watch from the list's resourceVersion with bookmarks, resuming from the last ver
 `410 Gone` (the watch's version, or the list's continue token, is too old) relists at once; any other failure
 (the API server restarting, a network cut, a 5xx) retries with capped, jittered exponential backoff while the
 manager keeps the last configuration. A kind whose CRD is not installed counts as empty, so one missing CRD
-does not keep the manager from becoming ready.
+does not keep the manager from becoming ready. The v2beta2 kinds are cluster-scoped; the Secrets of every other
+namespace a v2beta2 credential names are followed the same way from the moment it is named (the next publish waits
+for their list) until no credential names it.
 """
 
 import json
@@ -25,7 +27,7 @@ from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api, Custo
 from nmcore.channel import RegisteredChannel
 from nmcore.errors import ApiError
 from nmcore.kube.events import EventRecorder
-from nmcore.kube.kinds import WatchedKind, kinds_for, object_key
+from nmcore.kube.kinds import SECRETS, WatchedKind, kinds_for, object_key, secret_namespaces
 from nmcore.kube.objectstore import ObjectStoreSource
 from nmcore.snapshot import DEFAULT_NAMESPACE, Snapshot
 from nmcore.sources import Publish
@@ -53,9 +55,17 @@ class Backoff:
 @attrs.define
 class _Follow:
     kind: WatchedKind
+    namespace: str | None = None
+    """Where a namespaced kind is read (None: all namespaces, or cluster-scoped)."""
+    key: str = ""
+    """What the object store counts as synced: the kind, or `Secret/<namespace>` for a namespace followed on demand."""
+    on_demand: bool = False
     version: str | None = None
     failures: int = 0
     missing: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        self.key = self.key or self.kind.kind
 
 
 async def default_api_client(kubeconfig: str | os.PathLike[str] | None = None) -> ApiClient:
@@ -91,6 +101,7 @@ class KubernetesSource:
         self.store = ObjectStoreSource(
             [k.kind for k in self.kinds], debounce=debounce, report=self._recorder.report if self._recorder else None
         )
+        self._secret_follows: dict[str, anyio.CancelScope] = {}
 
     @classmethod
     def for_channels(cls, channels: Mapping[str, RegisteredChannel], *, rolebindings: bool = True,
@@ -110,18 +121,36 @@ class KubernetesSource:
         client = await self._factory()
         async with client, anyio.create_task_group() as tasks:
             for kind in self.kinds:
-                tasks.start_soon(self._follow, client, _Follow(kind))
+                tasks.start_soon(self._follow, client, _Follow(kind, None if kind.cluster_wide else self.namespace))
             if self._recorder is not None:
                 tasks.start_soon(self._recorder.run, client)
-            await self.store.run(publish)
+            await self.store.run(publish, lambda documents: self._follow_secrets(tasks, client, documents))
+
+    def _follow_secrets(self, tasks: anyio.abc.TaskGroup, client: ApiClient, documents: list[Any]) -> None:
+        """Follow the Secrets of each other namespace v2beta2 credentials now name; stop for those no longer named."""
+        needed = secret_namespaces((d.body for d in documents), self.namespace) - {self.namespace}
+        for namespace in sorted(needed - set(self._secret_follows)):
+            key = f"Secret/{namespace}"
+            self.store.expect(key)
+            scope = self._secret_follows[namespace] = anyio.CancelScope()
+            tasks.start_soon(self._follow_in, scope, client, _Follow(SECRETS, namespace, key, on_demand=True))
+            log.info("credentials name Secrets in namespace %s: following them", namespace)
+        for namespace in sorted(set(self._secret_follows) - needed):
+            self._secret_follows.pop(namespace).cancel()
+            self.store.replace("Secret", [], namespace=namespace, sync_key=f"Secret/{namespace}")
+            log.info("no credential names Secrets in namespace %s any more: no longer following them", namespace)
+
+    async def _follow_in(self, scope: anyio.CancelScope, client: ApiClient, state: _Follow) -> None:
+        with scope:
+            await self._follow(client, state)
 
     async def _follow(self, client: ApiClient, state: _Follow) -> None:
         kind = state.kind
         while True:
             try:
                 if state.version is None:
-                    items, state.version = await self._list(client, kind)
-                    self.store.replace(kind.kind, items)
+                    items, state.version = await self._list(client, state)
+                    self.store.replace(kind.kind, items, namespace=state.namespace, sync_key=state.key)
                     self._recovered(state, f"listed {len(items)}")
                 started = time.monotonic()
                 if not await self._watch(client, state) and time.monotonic() - started < 1:
@@ -146,14 +175,15 @@ class KubernetesSource:
                 self._failed(state, exc)
                 await anyio.sleep(self._backoff.delay(state.failures))
 
-    async def _list(self, client: ApiClient, kind: WatchedKind) -> tuple[list[dict[str, Any]], str]:
-        """Every object of `kind` and the list's resourceVersion, following `continue` from page to page.
+    async def _list(self, client: ApiClient, state: _Follow) -> tuple[list[dict[str, Any]], str]:
+        """Every object followed and the list's resourceVersion, following `continue` from page to page.
 
         The pages are one consistent snapshot, so the last page's resourceVersion is the whole list's."""
+        kind = state.kind
         items: list[dict[str, Any]] = []
         token = None
         while True:
-            response = await self._call(client, kind, limit=LIST_PAGE, _continue=token,
+            response = await self._call(client, state, limit=LIST_PAGE, _continue=token,
                                         _request_timeout=aiohttp.ClientTimeout(total=LIST_TIMEOUT))
             async with response:
                 body = await _json_or_raise(response)
@@ -173,7 +203,7 @@ class KubernetesSource:
         kind = state.kind
         seconds = max(1, round(self._watch_timeout * random.uniform(1.0, 1.2)))
         timeout = aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, sock_read=seconds + 30)
-        response = await self._call(client, kind, watch=True, resource_version=state.version,
+        response = await self._call(client, state, watch=True, resource_version=state.version,
                                     allow_watch_bookmarks=True, timeout_seconds=seconds, _request_timeout=timeout)
         events = 0
         async with response:
@@ -196,24 +226,29 @@ class KubernetesSource:
                 self._recovered(state, "watching")
         return events
 
-    def _call(self, client: ApiClient, kind: WatchedKind, **params: Any) -> Awaitable[aiohttp.ClientResponse]:
+    def _call(self, client: ApiClient, state: _Follow, **params: Any) -> Awaitable[aiohttp.ClientResponse]:
+        kind, namespace = state.kind, state.namespace
         params = {k: v for k, v in params.items() if v is not None} | {"_preload_content": False}
         if not kind.group:
             api = CoreV1Api(client)
-            if kind.cluster_wide:
+            if namespace is None:
                 return getattr(api, f"list_{kind.snake_name}_for_all_namespaces")(**params)
-            return getattr(api, f"list_namespaced_{kind.snake_name}")(self.namespace, **params)
+            return getattr(api, f"list_namespaced_{kind.snake_name}")(namespace, **params)
         custom = CustomObjectsApi(client)
-        if kind.cluster_wide:
+        if namespace is None:
             return custom.list_cluster_custom_object(kind.group, kind.version, kind.plural, **params)
-        return custom.list_namespaced_custom_object(kind.group, kind.version, self.namespace, kind.plural, **params)
+        return custom.list_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural, **params)
 
     def _failed(self, state: _Follow, exc: Exception) -> None:
         state.failures += 1
-        where = "all namespaces" if state.kind.cluster_wide else f"namespace {self.namespace}"
+        where = "all namespaces" if state.namespace is None else f"namespace {state.namespace}"
         message = f"{state.kind.kind} in {where}: {_describe(exc)}; keeping the last configuration and retrying"
         if getattr(exc, "status", None) in (401, 403):
             message += " (does nmcore's ServiceAccount have get/list/watch on it? see deploy/10-rbac.yaml)"
+        if state.on_demand:
+            # Credentials name this namespace; one that cannot be read must not hold every other change back.
+            message += "; its Secrets count as missing meanwhile"
+            self.store.mark_synced(state.key)
         log.log(logging.WARNING if state.failures == 1 else logging.DEBUG, "%s", message)
 
     def _crd_missing(self, state: _Follow) -> None:
@@ -224,7 +259,7 @@ class KubernetesSource:
                       " counting it as empty and checking again", kind.kind, kind.plural, kind.group, kind.version)
             state.missing = True
         state.version = None
-        self.store.replace(state.kind.kind, [])
+        self.store.replace(state.kind.kind, [], namespace=state.namespace, sync_key=state.key)
 
     def _recovered(self, state: _Follow, what: str) -> None:
         if state.failures or state.missing:

@@ -389,8 +389,11 @@ class FakeApiServer:
         if resource.kind == "Secret":
             _fold_string_data(obj, f'Secret "{name}"')
         if resource.kind == "Event":
+            # As kube-apiserver's legacy Event validation: the namespaces agree, or the object is cluster-scoped
+            # and the Event is in "default".
             involved = obj.get("involvedObject") or {}
-            if involved.get("namespace", "") != obj["metadata"].get("namespace"):
+            namespace = obj["metadata"].get("namespace")
+            if involved.get("namespace", "") != namespace and (involved.get("namespace") or namespace != "default"):
                 raise FakeApiError(422, "Invalid", f'Event "{name}" is invalid: involvedObject.namespace: Invalid '
                                                    "value: does not match event.namespace")
         validator = self._validators.get(resource)

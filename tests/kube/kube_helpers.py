@@ -10,7 +10,7 @@ import yaml
 from fake_apiserver import FakeApiServer, ResourceType
 
 from nmcore.alerts import AlertGroup
-from nmcore.kube.kinds import channel_kinds
+from nmcore.kube.kinds import V2_KINDS, channel_kinds
 from nmcore.plugins import PluginHost
 from nmcore.routing import Router
 from nmcore.snapshot import Document, Problem, Snapshot, build_snapshot
@@ -89,9 +89,12 @@ def seed_objects() -> list[dict[str, Any]]:
 
 
 def register_channel_kinds(server: FakeApiServer, host: PluginHost | None = None) -> None:
-    """Serve the channels' kinds as if their CRDs (without validation) were installed."""
+    """Serve the channels' kinds and the v2beta2 kinds (cluster-scoped) as if their CRDs (without validation)
+    were installed."""
     for kind in channel_kinds((host or plugin_host()).channels):
         server.add_resource(ResourceType(kind.group, kind.version, kind.plural, kind.kind))
+    for kind in V2_KINDS:
+        server.add_resource(ResourceType(kind.group, kind.version, kind.plural, kind.kind, namespaced=False))
 
 
 def receiver(name: str, user: str | None, **spec: Any) -> dict[str, Any]:

@@ -48,10 +48,17 @@ def seed_manifests() -> list[tuple[str, dict[str, Any]]]:
             if d and d.get("apiVersion", "").startswith("notification.kubesphere.io/")]
 
 
+V2_KINDS = {"Config", "Receiver", "NotificationManager", "Router", "Silence"}
+ORIGINAL = json.loads((ROOT / "tests" / "data" / "original" / "crds.json").read_text())["crds"]
+
+
 def test_every_kind_of_every_installed_channel_gets_a_structural_crd():
     crds = crds_by_kind()
-    assert {k for c in INSTALLED.values() for k in (c.spec.config_kind, c.spec.receiver_kind)} == set(crds)
+    assert {k for c in INSTALLED.values() for k in (c.spec.config_kind, c.spec.receiver_kind)} | V2_KINDS == set(crds)
     for kind, crd in crds.items():
+        if kind in V2_KINDS:
+            assert list(structural_violations(schema_of(crd))) == [], kind
+            continue
         assert crd["metadata"]["name"] == f"{kind.lower()}s.notification.kubesphere.io"
         assert crd["spec"]["scope"] == "Namespaced"
         [version] = crd["spec"]["versions"]
@@ -92,6 +99,52 @@ def test_the_schemas_reject_broken_manifests(change: dict[str, Any], expected: s
     assert problems("WebhookReceiver", WEBHOOK_RECEIVER) == []
     found = problems("WebhookReceiver", broken)
     assert any(expected in p for p in found), found
+
+
+def property_names(schema: Mapping[str, Any]) -> Any:
+    """The tree of property names under a schema (an array: its items'), as tests/data/original/crds.json has it."""
+    if schema.get("type") == "array" and "items" in schema:
+        return property_names(schema["items"])
+    properties = schema.get("properties")
+    return {k: property_names(v) for k, v in sorted(properties.items())} if properties else None
+
+
+@pytest.mark.parametrize("kind", sorted(V2_KINDS))
+def test_the_v2beta2_crds_are_compatible_with_the_originals(kind: str):
+    """Same name, group, names (plural, short names, categories), scope, served and storage version and status
+    subresource as the Go original's CRD (a copy of their metadata is vendored), so nmcore runs where they are."""
+    original = ORIGINAL[kind]
+    crd = crds_by_kind()[kind]
+    [version] = crd["spec"]["versions"]
+    assert crd["metadata"]["name"] == original["metadata"]["name"]
+    assert (crd["spec"]["group"], crd["spec"]["names"], crd["spec"]["scope"]) == (
+        original["group"], original["names"], original["scope"])
+    assert [{k: version.get(k) for k in ("name", "served", "storage", "subresources")}] == original["versions"]
+
+
+@pytest.mark.parametrize("kind", sorted(V2_KINDS))
+def test_the_v2beta2_schemas_have_the_originals_fields(kind: str):
+    """Field for field as the Go types: every installed block of Config and Receiver, Router and Silence whole, and
+    the NotificationManager's fields (its deployment fields' Kubernetes types are kept, not described)."""
+    ours = property_names(schema_of(crds_by_kind()[kind])["properties"]["spec"])
+    theirs = original = ORIGINAL[kind]["spec_properties"]
+    if kind in ("Config", "Receiver"):
+        assert set(ours) == {c.spec.v2beta2.name for c in INSTALLED.values() if c.spec.v2beta2}
+        ours = {block: ours[block] for block in ("email", "slack", "webhook", "wechat")}  # issue 13's four
+        theirs = {block: original[block] for block in ours}
+    elif kind == "NotificationManager":
+        assert set(ours) == set(theirs)
+        ours, theirs = ({k: tree[k] for k in ("receivers", "template", "defaultConfigSelector")} for tree in (ours, theirs))
+    assert ours == theirs
+
+
+def test_the_v2beta2_crds_keep_the_blocks_of_channels_not_installed_here():
+    for kind in ("Config", "Receiver"):
+        spec = schema_of(crds_by_kind()[kind])["properties"]["spec"]
+        assert spec["x-kubernetes-preserve-unknown-fields"] is True
+        dingtalk = {"apiVersion": "notification.kubesphere.io/v2beta2", "kind": kind, "metadata": {"name": "x"},
+                    "spec": {"dingtalk": {"conversation": {"chatids": ["c"]}}}}
+        assert problems(kind, dingtalk) == []
 
 
 def test_int_fields_take_numbers_or_numeric_strings_as_the_seed_writes_them():
@@ -151,7 +204,7 @@ def test_deploy_crds_are_up_to_date():
 
 def test_stale_and_missing_files_are_reported(tmp_path: Path):
     channels = plugin_host().channels
-    assert len(write_crds(tmp_path, channels)) == 2
+    assert len(write_crds(tmp_path, channels)) == 2 + 5, "the webhook channel's two kinds and the v2beta2 kinds"
     assert write_crds(tmp_path, channels) == [] and stale_crds(tmp_path, channels) == []
     receiver = tmp_path / "webhookreceivers.notification.kubesphere.io.yaml"
     receiver.write_text(receiver.read_text().replace("webhookConfigSelector", "oldSelector"))

@@ -180,10 +180,10 @@ async def test_writes_between_pages_come_by_the_watch_not_the_list(apiserver: Fa
     listed: dict[str, set[str]] = {}
     replace = source.store.replace
 
-    def remember_lists(kind: str, objects) -> None:
+    def remember_lists(kind: str, objects, **where) -> None:
         objects = list(objects)
         listed[kind] = {o["metadata"]["name"] for o in objects}
-        replace(kind, objects)
+        replace(kind, objects, **where)
 
     monkeypatch.setattr(source.store, "replace", remember_lists)
     late, gone = f"WebhookReceiver/{NS}/zz-late", f"WebhookReceiver/{NS}/r1200"
@@ -330,8 +330,11 @@ async def test_the_deploy_rbac_is_enough_and_no_more(apiserver: FakeApiServer, t
     async with running(source_for(apiserver.kubeconfig(tmp_path / "kc", token="sa"))) as published:
         await wait_until(lambda: apiserver.events(NS), what="an Event posted with the deployed permissions")
         assert await published.who_gets("demo") == {TENANT_RECEIVER, GLOBAL_RECEIVER}
-    assert not allowed("list", "", "secrets", "kube-system"), "Secrets are readable only in the manager namespace"
+    assert not allowed("list", "", "secrets", "kube-system"), "Secrets are readable only where credentials live"
+    assert allowed("watch", "", "secrets", "kubesphere-monitoring-federated"), "the console's v2beta2 Secrets"
     assert not allowed("list", "", "secrets", None)
+    assert allowed("create", "", "events", "default"), "Events of cluster-scoped (v2beta2) objects"
+    assert allowed("watch", "notification.kubesphere.io", "receivers", None)
     assert not allowed("update", "notification.kubesphere.io", "webhookreceivers", NS)
     assert not allowed("create", "", "events", "kube-system")
     assert allowed("watch", "rbac.authorization.k8s.io", "rolebindings", None)

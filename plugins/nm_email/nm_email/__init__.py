@@ -1,10 +1,11 @@
 """nm_email: the email channel for nmcore (EmailConfig / EmailReceiver, sent over SMTP with aiosmtplib)."""
 
-from nm_email.schema import EmailConfigSpec, EmailReceiverSpec, SmartHost
+from nm_email.schema import EmailConfigBlock, EmailConfigSpec, EmailReceiverBlock, EmailReceiverSpec, SmartHost
 from nm_email.sender import LIMITS, EmailSender
-from nmcore.sdk import ChannelSpec, RegisterChannel, hookimpl
+from nmcore.sdk import ChannelSpec, RegisterChannel, V2Beta2Block, hookimpl
 
-__all__ = ["SPEC", "EmailConfigSpec", "EmailReceiverSpec", "EmailSender", "SmartHost"]
+__all__ = ["SPEC", "EmailConfigBlock", "EmailConfigSpec", "EmailReceiverBlock", "EmailReceiverSpec", "EmailSender",
+           "SmartHost"]
 
 SPEC = ChannelSpec(
     name="email",
@@ -17,6 +18,7 @@ SPEC = ChannelSpec(
     description="email over SMTP: STARTTLS or implicit TLS (port 465), AUTH PLAIN/LOGIN/CRAM-MD5, pooled sessions",
     body_format="html",
     formats=lambda spec: ("subject", "text") if spec.tmpl_type == "text" else ("subject", "text", "html"),
+    v2beta2=V2Beta2Block(name="email", config_schema=EmailConfigBlock, receiver_schema=EmailReceiverBlock),
 )
 
 

@@ -1,4 +1,5 @@
-"""The EmailConfig and EmailReceiver specs (notification.kubesphere.io/v1alpha1), checked when loaded.
+"""The email channel's schemas, checked when loaded: EmailConfig and EmailReceiver (notification.kubesphere.io/
+v1alpha1), and the `email` blocks of v2beta2 Config and Receiver objects (field for field as the Go original).
 
 Addresses are checked here so that a typo in `to` or `from` is reported against the manifest at load time,
 not as a failed delivery at 3 a.m.
@@ -7,11 +8,11 @@ not as a failed delivery at 3 a.m.
 import email.errors
 import email.utils
 from email.headerregistry import Address
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
-from nmcore.sdk import MANIFEST_KEY, LabelSelector, ReceiverTemplates, SecretKeySelector, TLSConfig
+from nmcore.sdk import MANIFEST_KEY, LabelSelector, ReceiverTemplates, SecretKeySelector, TLSConfig, v2beta2
 
 
 def mailbox(text: str) -> Address:
@@ -66,11 +67,28 @@ class EmailConfigSpec:
     tls: TLSConfig | None = None
 
     def __attrs_post_init__(self) -> None:
-        mailbox(self.from_)
-        if any(c.isspace() for c in self.hello) or not self.hello:
-            raise ValueError(f"hello {self.hello!r} must be one host name without spaces")
-        if (self.auth_password or self.auth_secret) and not self.auth_username:
-            raise ValueError("authPassword/authSecret is set but authUsername is empty")
+        _check_config(self)
+
+
+def _check_config(config: Any) -> None:
+    mailbox(config.from_)
+    if any(c.isspace() for c in config.hello) or not config.hello:
+        raise ValueError(f"hello {config.hello!r} must be one host name without spaces")
+    if (config.auth_password or config.auth_secret) and not config.auth_username:
+        raise ValueError("authPassword/authSecret is set but authUsername is empty")
+
+
+def _check_recipients(to: tuple[str, ...]) -> None:
+    if not to:
+        raise ValueError("to must list at least one address")
+    problems = []
+    for index, text in enumerate(to):
+        try:
+            mailbox(text)
+        except ValueError as exc:
+            problems.append(f"to[{index}]: {exc}")
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 @attrs.frozen(kw_only=True)
@@ -84,13 +102,35 @@ class EmailReceiverSpec(ReceiverTemplates):
     """html (default): plain text and HTML alternatives, `template` renders the HTML; text: plain text only."""
 
     def __attrs_post_init__(self) -> None:
-        if not self.to:
-            raise ValueError("to must list at least one address")
-        problems = []
-        for index, text in enumerate(self.to):
-            try:
-                mailbox(text)
-            except ValueError as exc:
-                problems.append(f"to[{index}]: {exc}")
-        if problems:
-            raise ValueError("; ".join(problems))
+        _check_recipients(self.to)
+
+
+@attrs.frozen(kw_only=True)
+class EmailConfigBlock(v2beta2.ConfigBlock):
+    """The `email` block of a v2beta2 Config: the same server settings, credentials as v2beta2 credentials."""
+
+    from_: str
+    smart_host: SmartHost
+    hello: str = "localhost"
+    auth_username: str = ""
+    auth_identify: str = ""
+    auth_password: v2beta2.Credential | None = None
+    auth_secret: v2beta2.Credential | None = None
+    require_tls: bool = attrs.field(default=False, metadata={MANIFEST_KEY: "requireTLS"})
+    tls: v2beta2.TLSConfig | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _check_config(self)
+
+
+@attrs.frozen(kw_only=True)
+class EmailReceiverBlock(v2beta2.ReceiverBlock):
+    """The `email` block of a v2beta2 Receiver."""
+
+    to: tuple[str, ...]
+    config_selector: v2beta2.LabelSelector | None = None
+    subject_template: str | None = None
+    tmpl_type: Literal["html", "text"] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _check_recipients(self.to)

@@ -1,11 +1,12 @@
-"""The WechatConfig and WechatReceiver specs, as the KubeSphere v1alpha1 manifests write them."""
+"""The WeChat channel's schemas: WechatConfig and WechatReceiver as the KubeSphere v1alpha1 manifests write them,
+and the `wechat` blocks of v2beta2 Config and Receiver objects (field for field as the Go original)."""
 
 from collections.abc import Iterable
 from typing import Any, Literal, NewType
 
 import attrs
 
-from nmcore.sdk import Credential, LabelSelector, ReceiverTemplates, SecretKeySelector, converter
+from nmcore.sdk import Credential, LabelSelector, ReceiverTemplates, SecretKeySelector, converter, v2beta2
 
 DEFAULT_API_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
 
@@ -29,16 +30,14 @@ def _names(value: Any, _: type) -> Names:
 converter.register_structure_hook(Names, _names)
 
 
-@attrs.frozen(kw_only=True)
-class WechatConfigSpec:
-    """A WeChat Work application: the corp, the application's AgentId and its Secret."""
+class _Application:
+    """What both versions' configs say about the application, checked and read the same way."""
 
-    wechat_api_url: str = DEFAULT_API_URL
-    wechat_api_secret: SecretKeySelector
+    wechat_api_url: str
     wechat_api_corp_id: str
     wechat_api_agent_id: str
 
-    def __attrs_post_init__(self) -> None:
+    def check(self) -> None:
         if not self.wechat_api_url.startswith(("https://", "http://")):
             raise ValueError(f"wechatApiUrl must be an http(s) URL such as {DEFAULT_API_URL}")
         if not self.wechat_api_corp_id.strip():
@@ -58,6 +57,32 @@ class WechatConfigSpec:
 
 
 @attrs.frozen(kw_only=True)
+class WechatConfigSpec(_Application):
+    """A WeChat Work application: the corp, the application's AgentId and its Secret."""
+
+    wechat_api_url: str = DEFAULT_API_URL
+    wechat_api_secret: SecretKeySelector
+    wechat_api_corp_id: str
+    wechat_api_agent_id: str
+
+    def __attrs_post_init__(self) -> None:
+        self.check()
+
+
+@attrs.frozen(kw_only=True)
+class WechatConfigBlock(v2beta2.ConfigBlock, _Application):
+    """The `wechat` block of a v2beta2 Config."""
+
+    wechat_api_url: str = DEFAULT_API_URL
+    wechat_api_corp_id: str
+    wechat_api_agent_id: str
+    wechat_api_secret: v2beta2.Credential
+
+    def __attrs_post_init__(self) -> None:
+        self.check()
+
+
+@attrs.frozen(kw_only=True)
 class Chatbot:
     """A group robot (群机器人): its webhook URL (best from a Secret: the key in it lets anyone post)."""
 
@@ -66,8 +91,33 @@ class Chatbot:
     at_mobiles: Names = Names(())
 
 
+class _Recipients:
+    """What both versions' receivers say about who gets the messages, checked and read the same way."""
+
+    to_user: tuple[str, ...]
+    to_party: tuple[str, ...]
+    to_tag: tuple[str, ...]
+    chatbot: Any
+
+    @property
+    def message_type(self) -> str:
+        """`text` or `markdown`: v1alpha1's `msgType` (or `tmplType`), v2beta2's `tmplType`."""
+        raise NotImplementedError
+
+    def check(self) -> None:
+        if not (self.has_app_recipients or self.chatbot):
+            raise ValueError("no recipient: give at least one of toUser, toParty and toTag (or a chatbot)")
+        if self.chatbot and self.chatbot.at_mobiles and self.message_type == "markdown":
+            raise ValueError("chatbot.atMobiles needs msgType text: markdown robot messages can only mention user IDs")
+
+    @property
+    def has_app_recipients(self) -> bool:
+        """Whether application messages are sent (which need a WechatConfig); a robot alone needs none."""
+        return bool(self.to_user or self.to_party or self.to_tag)
+
+
 @attrs.frozen(kw_only=True)
-class WechatReceiverSpec(ReceiverTemplates):
+class WechatReceiverSpec(ReceiverTemplates, _Recipients):
     """Who gets the messages: users, parties (departments) and tags of the corp, and/or a group robot."""
 
     to_user: Names = Names(())
@@ -84,16 +134,47 @@ class WechatReceiverSpec(ReceiverTemplates):
             object.__setattr__(self, "tmpl_type", self.msg_type)  # so the core's template choice sees the format
         elif self.tmpl_type != self.msg_type != "text":
             raise ValueError(f"msgType {self.msg_type} and tmplType {self.tmpl_type} disagree: give one of them")
-        if not (self.has_app_recipients or self.chatbot):
-            raise ValueError("no recipient: give at least one of toUser, toParty and toTag (or a chatbot)")
-        if self.chatbot and self.chatbot.at_mobiles and self.message_type == "markdown":
-            raise ValueError("chatbot.atMobiles needs msgType text: markdown robot messages can only mention user IDs")
+        self.check()
 
     @property
     def message_type(self) -> Literal["text", "markdown"]:
         return self.tmpl_type or self.msg_type
 
+
+@attrs.frozen(kw_only=True)
+class ChatbotBlock:
+    webhook: v2beta2.Credential
+    at_users: tuple[str, ...] = ()
+    at_mobiles: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class WechatReceiverBlock(v2beta2.ReceiverBlock, _Recipients):
+    """The `wechat` block of a v2beta2 Receiver (`tmplType` is what v1alpha1 calls `msgType`)."""
+
+    config_selector: v2beta2.LabelSelector | None = None
+    to_user: tuple[str, ...] = ()
+    to_party: tuple[str, ...] = ()
+    to_tag: tuple[str, ...] = ()
+    tmpl_type: Literal["text", "markdown"] | None = None
+    chatbot: ChatbotBlock | None = None
+
+    def __attrs_post_init__(self) -> None:
+        self.check()
+
     @property
-    def has_app_recipients(self) -> bool:
-        """Whether application messages are sent (which need a WechatConfig); a robot alone needs none."""
-        return bool(self.to_user or self.to_party or self.to_tag)
+    def message_type(self) -> str:
+        return self.tmpl_type or "text"
+
+    @classmethod
+    def from_v1alpha1(cls, body: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+        """`nm convert`: v1alpha1's `msgType` is v2beta2's `tmplType`."""
+        if "msgType" in body:
+            body["tmplType"] = body.pop("msgType")
+        return body
+
+    @classmethod
+    def to_v1alpha1(cls, body: dict[str, Any]) -> dict[str, Any]:
+        if "tmplType" in body:
+            body["msgType"] = body.pop("tmplType")
+        return body
