@@ -4,7 +4,8 @@
     ├── ConfigError ······················ the configuration cannot be used as given
     │   ├── SchemaError (ValueError) ····· a manifest does not fit its schema (one located line per fault)
     │   ├── TemplateProblem ·············· an operator's template cannot work (file, line, why)
-    │   └── PluginError ·················· a plugin or channel cannot be used (a kind claimed twice, no resolver)
+    │   ├── PluginError ·················· a plugin or channel cannot be used (a kind claimed twice, no resolver)
+    │   └── IntakeTokenError ············· the intake token file cannot be used
     ├── PayloadError (ValueError) ········ a POSTed alert body is unusable as a whole
     ├── DeliveryError ···················· one send failed (raised by channels; `retry_after` may say when to retry)
     │   ├── TransientError ··············· worth retrying: connection trouble, rate limits, 5xx
@@ -13,7 +14,9 @@
     ├── Busy ····························· too much work pending: retry after `retry_after` seconds
     ├── UnknownReceiver (LookupError) ···· no receiver, or more than one, answers to a name
     ├── TenantLookupError ················ a tenant resolver could not say who can access a namespace
-    ├── StoreError ······················· the state dir or file cannot be used
+    ├── StoreError ······················· the state dir or file, or the database, cannot be used
+    │   ├── StoreNotFound ················ no store where `nm deliveries` looked: nm run never used it
+    │   └── StoreUnavailable ············· the database cannot be reached now: nothing stored, retry
     └── ApiError ························· the Kubernetes API server answered with a failure Status
 
 Messages are for operators: they say what is wrong, where, and what to do, and never hold a secret.
@@ -24,6 +27,7 @@ __all__ = [
     "Busy",
     "ConfigError",
     "DeliveryError",
+    "IntakeTokenError",
     "NmcoreError",
     "NotReady",
     "PayloadError",
@@ -31,6 +35,8 @@ __all__ = [
     "PluginError",
     "SchemaError",
     "StoreError",
+    "StoreNotFound",
+    "StoreUnavailable",
     "TemplateProblem",
     "TenantLookupError",
     "TransientError",
@@ -60,6 +66,10 @@ class TemplateProblem(ConfigError):
 
 class PluginError(ConfigError):
     """A plugin or a channel it registers cannot be used (a kind claimed twice, an unknown tenant resolver)."""
+
+
+class IntakeTokenError(ConfigError):
+    """The intake token file cannot be read, or is empty; the message names it."""
 
 
 class PayloadError(NmcoreError, ValueError):
@@ -107,7 +117,15 @@ class TenantLookupError(NmcoreError):
 
 
 class StoreError(NmcoreError):
-    """The state dir or file cannot be used; the message names the path, the problem and what to do."""
+    """The store cannot be used; the message names the file or database, the problem and what to do."""
+
+
+class StoreNotFound(StoreError):
+    """There is no store where `nm deliveries` looked: nm run has not used that state dir or database."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached right now (a database restarting, a network cut): nothing was stored, retry."""
 
 
 class ApiError(NmcoreError):
