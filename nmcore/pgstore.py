@@ -334,6 +334,8 @@ class PostgresStore:
                 if attempt == 1:
                     self._mark_unreachable(exc)
                     raise StoreUnavailable(f"store {self.where} unreachable: {_first_line(exc)}") from None
+                with contextlib.suppress(psycopg.Error, TimeoutError), anyio.fail_after(self._timeout):
+                    await self._pool.check()  # after a server restart every idle connection is broken: drop them
         raise AssertionError("unreachable")
 
     async def _persist(self, what: str, operation: Callable[[Conn], Awaitable[Any]]) -> None:

@@ -245,7 +245,7 @@ def test_a_replica_cut_off_from_the_database_loses_its_leases_to_the_other(
     url = postgres_server.new_database()
     proxy = CuttableProxy(postgres_server.port)
     paths = ["slow0", "slow1"]
-    sink = RecordingSink(delay=0.3)
+    sink = RecordingSink(delay=0.5)  # 12 alerts, 2 in flight per receiver: claims held for some seconds
     sink.start()
     config = write_config(tmp_path / "config", **{p: sink.url(p) for p in paths})
     try:
@@ -253,7 +253,7 @@ def test_a_replica_cut_off_from_the_database_loses_its_leases_to_the_other(
                            "--sends-per-receiver", "2")
         for i in range(12):
             assert cut_off.post(alert(i)).status_code == 200
-        wait_for(lambda: claimed_by(url, cut_off) == 4, "the first replica to claim 2 per receiver")
+        wait_for(lambda: claimed_by(url, cut_off), "the first replica to hold claims (sends in flight)")
         other = replicas(config, url, "--sends-per-receiver", "2")
 
         proxy.cut()
