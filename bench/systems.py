@@ -34,10 +34,12 @@ class NmRun:
     """`nm run` on a config folder; `ready_after` is the seconds from process start to /readyz 200."""
 
     def __init__(self, lab: Lab, config_dir: Path, *, durable: bool = True, name: str = "nm-run",
-                 profile: Path | None = None, ready_timeout: float = 60.0):
+                 profile: Path | None = None, ready_timeout: float = 60.0, store: str | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         state = ["--state-dir", str(lab.dir / f"{name}-state")] if durable else ["--no-state"]
+        if store:  # a store URL (PostgreSQL) instead of a state dir
+            state = ["--store", store]
         self.child: Child = lab.start(name, python(
             "nmcore", "--log-level", "WARNING", "run", "--config-dir", str(config_dir),
             "--listen", f"127.0.0.1:{self.port}", *state))

@@ -10,7 +10,7 @@ may change without notice.
         await manager.submit_payload(alertmanager_body)
 
 `KubernetesSource` and `ObjectStoreSource` are imported on first use, so `import nmcore` does not need the
-`nmcore[kubernetes]` extra.
+`nmcore[kubernetes]` extra; `PostgresStore` likewise for `nmcore[postgresql]`.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ from nmcore.verify import VerifyResult
 
 if TYPE_CHECKING:
     from nmcore.kube import KubernetesSource, ObjectStoreSource
+    from nmcore.pgstore import PostgresStore
 
 __all__ = [
     "Accepted",
@@ -50,6 +51,7 @@ __all__ = [
     "ObjectStoreSource",
     "Outcome",
     "PluginHost",
+    "PostgresStore",
     "Problem",
     "RetryPolicy",
     "SQLiteStore",
@@ -65,9 +67,14 @@ _KUBERNETES = ("KubernetesSource", "ObjectStoreSource")
 
 
 def __getattr__(name: str) -> Any:
-    """The Kubernetes sources, imported when first asked for (KubernetesSource needs kubernetes-asyncio)."""
+    """The Kubernetes sources and the PostgreSQL store, imported when first asked for (they need the
+    kubernetes-asyncio and psycopg extras)."""
     if name in _KUBERNETES:
         import nmcore.kube
 
         return getattr(nmcore.kube, name)
+    if name == "PostgresStore":
+        from nmcore.pgstore import PostgresStore
+
+        return PostgresStore
     raise AttributeError(f"module 'nmcore' has no attribute {name!r}")

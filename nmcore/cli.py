@@ -12,21 +12,22 @@ from pathlib import Path
 import anyio
 import httpx
 
-from nmcore.errors import NmcoreError, PayloadError, TemplateProblem
+from nmcore.errors import NmcoreError, PayloadError, StoreNotFound, TemplateProblem
 from nmcore.ingest import parse_payload
+from nmcore.intaketoken import IntakeToken
 from nmcore.manifests import documents_from_paths
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
 from nmcore.resources import ConfigMapKeySelector
 from nmcore.snapshot import DEFAULT_NAMESPACE, DISABLED, Document, Problem, Snapshot, build_snapshot
-from nmcore.sqlitestore import STATE_FILE, Counts
 from nmcore.store import DeadLetter, Job
+from nmcore.storeurl import MEMORY, StoreLocation, open_store, parse_store_url, state_dir_location
+from nmcore.storeurl import inspect as inspect_store
 from nmcore.templatechoice import FORMATS, TemplateSettings
 from nmcore.tenancy import TenantOptions
 
 log = logging.getLogger("nmcore")
 
-MEMORY = ":memory:"
 DEFAULT_STATE_DIR = os.environ.get("NM_STATE_DIR") or "/var/lib/nmcore"
 
 
@@ -44,16 +45,43 @@ def _non_negative(value: str) -> float:
     return number
 
 
+def _positive_seconds(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {value}")
+    return number
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
     return int(value)
 
 
-def _state_dir_argument(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--state-dir", metavar="DIR", default=default,
-                        help="the state dir of nm run (default: $NM_STATE_DIR or /var/lib/nmcore; "
-                             f"now {DEFAULT_STATE_DIR})")
+def _state_dir_argument(parser: argparse.ArgumentParser, default: str | None) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--state-dir", metavar="DIR", default=default,
+                       help="the state dir of nm run (default: $NM_STATE_DIR or /var/lib/nmcore; "
+                            f"now {DEFAULT_STATE_DIR})")
+    _store_argument(where, default)
+
+
+def _store_argument(group: argparse._MutuallyExclusiveGroup, default: str | None) -> None:
+    group.add_argument("--store", metavar="URL", default=default,
+                       help="postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=...] (a database any number "
+                            "of replicas share) or sqlite:///PATH/TO/FILE.db (default: $NM_STORE if set, else the "
+                            "state dir); prefer $NM_STORE for a URL with a password: arguments show in ps")
+
+
+def _store_location(args: argparse.Namespace) -> StoreLocation:
+    """--store, or --state-dir, or $NM_STORE, or the default state dir: an explicit option wins."""
+    if getattr(args, "no_state", False):
+        return StoreLocation("memory")
+    if args.store:
+        return parse_store_url(args.store)
+    if args.state_dir is None and os.environ.get("NM_STORE"):
+        return parse_store_url(os.environ["NM_STORE"])
+    return state_dir_location(args.state_dir or DEFAULT_STATE_DIR)
 
 
 def _tenant_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,11 +113,21 @@ def _parser() -> argparse.ArgumentParser:
                      help="seconds to finish HTTP requests in flight on SIGTERM (sends in flight always finish, "
                           "each within its channel's timeout)")
     state = run.add_mutually_exclusive_group()
-    state.add_argument("--state-dir", metavar="DIR", default=DEFAULT_STATE_DIR,
+    state.add_argument("--state-dir", metavar="DIR",
                        help="where accepted alerts wait until delivered, in a SQLite file that survives crashes "
-                            "and restarts (default: $NM_STATE_DIR or /var/lib/nmcore; now %(default)s). "
+                            f"and restarts (default: $NM_STATE_DIR or /var/lib/nmcore; now {DEFAULT_STATE_DIR}). "
                             f"{MEMORY!r} keeps nothing across restarts")
     state.add_argument("--no-state", action="store_true", help=f"the same as --state-dir {MEMORY}")
+    _store_argument(state, None)
+    run.add_argument("--intake-token-file", type=Path, metavar="FILE",
+                     help="accept alerts only with `Authorization: Bearer <the token in FILE>` (Alertmanager's "
+                          "http_config.authorization.credentials_file); others are answered 401")
+    run.add_argument("--lease", type=_positive_seconds, default=30.0, metavar="SECONDS",
+                     help="with a PostgreSQL store: a replica's claim on the deliveries it sends lasts this long "
+                          "unless renewed; a dead replica's work is taken over after it (default %(default)g)")
+    run.add_argument("--store-connections", type=_positive, default=8, metavar="N",
+                     help="with a PostgreSQL store: the most connections one replica opens, plus one that "
+                          "listens for the others' work (default %(default)s)")
     run.add_argument("--max-pending", type=int, default=100_000, metavar="N",
                      help="deliveries pending beyond which POST /api/v2/alerts answers 503 with Retry-After, "
                           "so Alertmanager retries later (default %(default)s)")
@@ -156,8 +194,9 @@ def _parser() -> argparse.ArgumentParser:
     crds.add_argument("--dir", type=Path, default=Path("deploy/crds"), help="where (default deploy/crds)")
     crds.add_argument("--check", action="store_true", help="only report stale files; exit 1 if any")
 
-    deliveries = commands.add_parser("deliveries", help="the pending and dead-lettered deliveries in a state dir")
-    _state_dir_argument(deliveries, DEFAULT_STATE_DIR)
+    deliveries = commands.add_parser("deliveries", help="the pending and dead-lettered deliveries in a state dir "
+                                                        "or a PostgreSQL store")
+    _state_dir_argument(deliveries, None)
     deliveries.add_argument("--limit", type=int, default=50, metavar="N",
                             help="list at most N pending and N dead, oldest first; 0 for all (default %(default)s)")
     deliveries.add_argument("--json", action="store_true", help="everything as one JSON object")
@@ -212,8 +251,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from nmcore.server import serve
     from nmcore.settings import ManagerSettings
     from nmcore.sources import ConfigSource, FolderSource
-    from nmcore.sqlitestore import SQLiteStore
-    from nmcore.store import MemoryStore, Store
 
     host = _host()
     source: ConfigSource
@@ -230,19 +267,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     else:
         source = FolderSource(args.config_dir)
-    store: Store
-    if args.no_state or args.state_dir == MEMORY:
+    location = _store_location(args)
+    if location.kind == "memory":
         log.warning("no state dir: alerts accepted but not yet delivered are lost when nm stops")
-        store = MemoryStore()
-    else:
-        store = SQLiteStore(Path(args.state_dir) / STATE_FILE)
+    store = open_store(location, per_receiver=args.sends_per_receiver, lease=args.lease,
+                       pool_size=args.store_connections)
     settings = ManagerSettings(
         tenant_resolver=args.tenant_resolver, tenant_options=TenantOptions(kubesphere_url=args.kubesphere_url),
         default_namespace=args.namespace, max_pending=args.max_pending, dedup_window=args.dedup_window,
         per_receiver=args.sends_per_receiver, cluster=args.cluster, retry=RetryPolicy(deadline=args.retry_deadline))
     manager = Manager(source, settings=settings, host=host, store=store, renderer=_renderer(args))
+    token = IntakeToken.from_file(args.intake_token_file) if args.intake_token_file else None
     host, port = args.listen
-    anyio.run(serve, manager, host, port, args.grace)
+    anyio.run(serve, manager, host, port, args.grace, token)
     return 0
 
 
@@ -504,7 +541,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
-def _print_deliveries(counts: Counts, pending: list[Job], dead: list[DeadLetter]) -> None:
+def _print_deliveries(counts: dict[str, tuple[int, int]], pending: list[Job], dead: list[DeadLetter]) -> None:
     now = time.time()
     total_pending, total_dead = (sum(c[i] for c in counts.values()) for i in (0, 1))
     print(f"{total_pending} pending, {_plural(total_dead, 'dead letter')}")
@@ -538,41 +575,34 @@ def _print_deliveries(counts: Counts, pending: list[Job], dead: list[DeadLetter]
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
-    from nmcore.sqlitestore import connect, count_by_receiver, dead_letters, pending_jobs, redrive
-
-    if args.state_dir == MEMORY:
-        print("nm deliveries: an in-memory state is only visible to its own process", file=sys.stderr)
-        return 2
-    path = Path(args.state_dir) / STATE_FILE
-    if not path.is_file():
-        print(f"nm deliveries: no state file {path}: nm run has not used this state dir", file=sys.stderr)
-        return 1
-    conn = connect(path)
+    location = _store_location(args)
     try:
-        if args.action == "redrive":
-            if not args.all and not args.ids:
-                print("nm deliveries redrive: give --all or the IDs of dead letters", file=sys.stderr)
-                return 2
-            moved = redrive(conn, None if args.all else args.ids)
-            print(f"{_plural(len(moved), 'dead letter')} moved back to pending")
-            missing = sorted(set(args.ids) - set(moved))
-            for job_id in missing:
-                print(f"nm deliveries redrive: no dead letter {job_id}", file=sys.stderr)
-            return 1 if missing else 0
-        limit = args.limit or None
-        counts = count_by_receiver(conn)
-        pending, dead = pending_jobs(conn, path, limit), dead_letters(conn, path, limit)
-    finally:
-        conn.close()
+        with inspect_store(location) as store:
+            if args.action == "redrive":
+                if not args.all and not args.ids:
+                    print("nm deliveries redrive: give --all or the IDs of dead letters", file=sys.stderr)
+                    return 2
+                moved = store.redrive(None if args.all else args.ids)
+                print(f"{_plural(len(moved), 'dead letter')} moved back to pending")
+                missing = sorted(set(args.ids) - set(moved))
+                for job_id in missing:
+                    print(f"nm deliveries redrive: no dead letter {job_id}", file=sys.stderr)
+                return 1 if missing else 0
+            limit = args.limit or None
+            counts, pending, dead = store.counts(), store.pending(limit), store.dead(limit)
+    except StoreNotFound as exc:
+        print(f"nm deliveries: {exc}", file=sys.stderr)
+        return 1
+    where = {"state_file": location.where} if location.kind == "sqlite" else {"store": location.where}
     if args.json:
         print(json.dumps({
-            "state_file": str(path),
+            **where,
             "receivers": {r: {"pending": p, "dead": d} for r, (p, d) in counts.items()},
             "pending": [{**_describe(j), "not_before": j.not_before, "last_error": j.last_error} for j in pending],
             "dead_letters": [{**_describe(d.job), "reason": d.reason, "buried": d.buried} for d in dead],
         }, indent=2, ensure_ascii=False))
     else:
-        print(f"{path}: ", end="")
+        print(f"{location.where}: ", end="")
         _print_deliveries(counts, pending, dead)
     return 0
 

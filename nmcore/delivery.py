@@ -228,7 +228,9 @@ class Dispatcher:
                             notification.receiver, attempts, delay, error)
                 retry = attrs.evolve(job, attempts=attempts, not_before=time.time() + delay, last_error=error)
                 await self._store.reschedule(retry)
-                return retry
+                # A shared store hands the retry to whichever process claims it when due; a local one leaves it
+                # to this lane, which waits for it.
+                return None if self._store.shared else retry
             error = f"gave up after {attempts} attempts over {age:.0f}s: {error}"
         elif transient and self._stopping:
             # Shutting down: leave it pending in the store for the next start, without a verdict.

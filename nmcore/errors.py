@@ -5,7 +5,8 @@
     │   ├── SchemaError (ValueError) ····· a manifest does not fit its schema (one located line per fault)
     │   ├── FieldProblem (ValueError) ···· a schema class's own check failed for one field (located there)
     │   ├── TemplateProblem ·············· an operator's template cannot work (file, line, why)
-    │   └── PluginError ·················· a plugin or channel cannot be used (a kind claimed twice, no resolver)
+    │   ├── PluginError ·················· a plugin or channel cannot be used (a kind claimed twice, no resolver)
+    │   └── IntakeTokenError ············· the intake token file cannot be used
     ├── PayloadError (ValueError) ········ a POSTed alert body is unusable as a whole
     ├── BadRequest (ValueError) ·········· a console API request (a Receiver object to verify) is unusable
     ├── DeliveryError ···················· one send failed (raised by channels; `retry_after` may say when to retry)
@@ -15,7 +16,9 @@
     ├── Busy ····························· too much work pending: retry after `retry_after` seconds
     ├── UnknownReceiver (LookupError) ···· no receiver, or more than one, answers to a name
     ├── TenantLookupError ················ a tenant resolver could not say who can access a namespace
-    ├── StoreError ······················· the state dir or file cannot be used
+    ├── StoreError ······················· the state dir or file, or the database, cannot be used
+    │   ├── StoreNotFound ················ no store where `nm deliveries` looked: nm run never used it
+    │   └── StoreUnavailable ············· the database cannot be reached now: nothing stored, retry
     └── ApiError ························· the Kubernetes API server answered with a failure Status
 
 Messages are for operators: they say what is wrong, where, and what to do, and never hold a secret.
@@ -28,6 +31,7 @@ __all__ = [
     "ConfigError",
     "DeliveryError",
     "FieldProblem",
+    "IntakeTokenError",
     "NmcoreError",
     "NotReady",
     "PayloadError",
@@ -35,6 +39,8 @@ __all__ = [
     "PluginError",
     "SchemaError",
     "StoreError",
+    "StoreNotFound",
+    "StoreUnavailable",
     "TemplateProblem",
     "TenantLookupError",
     "TransientError",
@@ -72,6 +78,10 @@ class TemplateProblem(ConfigError):
 
 class PluginError(ConfigError):
     """A plugin or a channel it registers cannot be used (a kind claimed twice, an unknown tenant resolver)."""
+
+
+class IntakeTokenError(ConfigError):
+    """The intake token file cannot be read, or is empty; the message names it."""
 
 
 class PayloadError(NmcoreError, ValueError):
@@ -119,7 +129,15 @@ class TenantLookupError(NmcoreError):
 
 
 class StoreError(NmcoreError):
-    """The state dir or file cannot be used; the message names the path, the problem and what to do."""
+    """The store cannot be used; the message names the file or database, the problem and what to do."""
+
+
+class StoreNotFound(StoreError):
+    """There is no store where `nm deliveries` looked: nm run has not used that state dir or database."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached right now (a database restarting, a network cut): nothing was stored, retry."""
 
 
 class ApiError(NmcoreError):

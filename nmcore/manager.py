@@ -95,6 +95,10 @@ class Manager:
 
     @property
     def pending(self) -> int:
+        """Deliveries accepted and not yet finished: this process's, or every replica's on a shared store."""
+        backlog = self._store.backlog()
+        if backlog is not None:
+            return backlog
         return self._dispatcher.pending if self._dispatcher else 0
 
     @property
@@ -150,7 +154,6 @@ class Manager:
             self._tasks = await stack.enter_async_context(anyio.create_task_group())
             self._tasks.start_soon(self._run_source)
             self._tasks.start_soon(self._deliver_once_configured, dispatcher)
-            self._tasks.start_soon(self._store.watch, dispatcher.enqueue)
             dispatcher.enqueue(pending)
             if pending:
                 log.info("resuming %d pending deliveries from the store", len(pending))
@@ -195,8 +198,11 @@ class Manager:
 
     async def _deliver_once_configured(self, dispatcher: Dispatcher) -> None:
         """Jobs resumed from the store wait for the first configuration: sent against the empty one they would
-        all look unconfigured and be dead-lettered (a Kubernetes source takes seconds to sync)."""
+        all look unconfigured and be dead-lettered (a Kubernetes source takes seconds to sync). A shared store's
+        work is not claimed before then either, so a replica that cannot load its configuration takes none."""
         await self._ready.wait()
+        assert self._tasks is not None
+        self._tasks.start_soon(self._store.watch, dispatcher.enqueue)
         await dispatcher.run()
 
     async def wait_ready(self, timeout: float | None = None) -> None:
@@ -208,21 +214,22 @@ class Manager:
         dispatcher = self._running
         await self._await_config()
         limit = self.settings.max_pending
-        if dispatcher.pending >= limit:
-            raise Busy(f"{dispatcher.pending} deliveries pending (limit {limit})", retry_after=5)
+        if (pending := self.pending) >= limit:
+            raise Busy(f"{pending} deliveries pending (limit {limit})", retry_after=5)
         if self.cluster:
             group = with_default_label(group, "cluster", self.cluster)
         routed = await self.router.route(group, self._snapshot)
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
         accepted = await self._store.add(jobs, self.settings.dedup_window)
-        dispatcher.enqueue(accepted)
+        if not self._store.shared:  # a shared store's work reaches the dispatcher when claimed
+            dispatcher.enqueue(accepted)
         m = self.metrics
         m.alerts_received.inc(len(group.alerts))
         m.notifications_deduplicated.inc(len(jobs) - len(accepted))
         for job in accepted:
             m.notifications_routed.labels(job.notification.channel).inc()
-        m.pending.set(dispatcher.pending)
+        m.pending.set(self.pending)
         return Accepted(alerts=len(group.alerts), notifications=len(accepted), duplicates=len(jobs) - len(accepted))
 
     async def submit_payload(self, payload: Any) -> Accepted:

@@ -21,8 +21,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from nmcore import console
-from nmcore.errors import BadRequest, Busy, NotReady, PayloadError, UnknownReceiver
+from nmcore.errors import BadRequest, Busy, NotReady, PayloadError, StoreUnavailable, UnknownReceiver
 from nmcore.ingest import parse_payload
+from nmcore.intaketoken import IntakeToken
 from nmcore.manager import Manager
 from nmcore.verify import VerifyResult, find_receiver
 
@@ -62,10 +63,15 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
+def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
+               intake_token: IntakeToken | None = None) -> Starlette:
     stopping = anyio.Event()
 
     async def receive_alerts(request: Request) -> Response:
+        if intake_token is not None and not intake_token.allows(request.headers.get("authorization")):
+            response = _error(401, "a bearer token is required (Alertmanager: http_config.authorization)")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
         if stopping.is_set():
             return _error(503, "shutting down", retry_after=5)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -86,6 +92,8 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES) -> Sta
             return _error(503, str(exc), retry_after=1)
         except Busy as exc:
             return _error(503, str(exc), retry_after=exc.retry_after)
+        except StoreUnavailable:  # the store said so in the log when it went away
+            return _error(503, "the store is unreachable; nothing was accepted, retry later", retry_after=2)
         except Exception:  # the store failed (disk full, I/O error): nothing was accepted, so ask for a retry
             log.exception("alerts could not be stored; answering 503 so the sender retries")
             return _error(503, "alerts could not be stored; retry later", retry_after=5)
@@ -219,9 +227,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(manager: Manager, host: str, port: int, grace: float = 10.0) -> None:
+async def serve(manager: Manager, host: str, port: int, grace: float = 10.0,
+                intake_token: IntakeToken | None = None) -> None:
     """Run the manager behind the HTTP server until SIGTERM or SIGINT, then stop cleanly."""
-    app = create_app(manager)
+    app = create_app(manager, intake_token=intake_token)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
                             timeout_graceful_shutdown=int(grace))
     server = _Server(config)

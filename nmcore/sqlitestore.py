@@ -24,12 +24,9 @@ from typing import Any, TypeVar
 
 import anyio
 import attrs
-import orjson
 
-from nmcore.alerts import Notification
 from nmcore.errors import StoreError
-from nmcore.schema import converter
-from nmcore.store import DeadLetter, Job
+from nmcore.store import DeadLetter, Job, job_from_row, notification_json
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +96,8 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _notification_json(notification: Notification) -> str:
-    return orjson.dumps(converter.unstructure(notification)).decode()
-
-
 def _job(path: Path, row: Sequence[Any]) -> Job:
-    job_id, _receiver, created, attempts, not_before, last_error, notification = row
-    try:
-        parsed = converter.structure(orjson.loads(notification), Notification)
-    except Exception as exc:  # any failure here means the stored row is unreadable
-        raise StoreError(f"state file {path}: delivery {job_id} cannot be read ({exc})") from None
-    return Job(id=job_id, notification=parsed, created=created, attempts=attempts, not_before=not_before,
-               last_error=last_error)
+    return job_from_row(row, f"state file {path}")
 
 
 def pending_jobs(conn: sqlite3.Connection, path: Path, limit: int | None = None) -> list[Job]:
@@ -173,6 +160,8 @@ class _Write:
 
 class SQLiteStore:
     """The Store protocol on a SQLite file; `open` takes the state dir for this process."""
+
+    shared = False
 
     def __init__(self, path: Path | str, *, max_dead_letters: int = 100_000, prune_every: float = 60.0,
                  watch_every: float = 1.0):
@@ -293,7 +282,7 @@ class SQLiteStore:
     async def add(self, jobs: Sequence[Job], dedup_window: float) -> list[Job]:
         if not jobs:
             return []
-        rows = [(job, job.notification.key, _notification_json(job.notification)) for job in jobs]
+        rows = [(job, job.notification.key, notification_json(job.notification)) for job in jobs]
 
         def insert(conn: sqlite3.Connection) -> list[Job]:
             now = time.time()
@@ -363,6 +352,9 @@ class SQLiteStore:
                 jobs = await self._write(take)
                 log.info("%d re-driven deliveries picked up from %s", len(jobs), self.path)
                 enqueue(jobs)
+
+    def backlog(self) -> int | None:
+        return None
 
     async def close(self) -> None:
         if self._limiter is not None:

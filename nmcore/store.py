@@ -9,12 +9,15 @@ everything twice) is dropped within the dedup window.
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 import attrs
+import orjson
 
 from nmcore.alerts import Notification
+from nmcore.errors import StoreError
+from nmcore.schema import converter
 
 
 @attrs.frozen(kw_only=True)
@@ -38,7 +41,28 @@ class DeadLetter:
     buried: float
 
 
+def notification_json(notification: Notification) -> str:
+    """How a store keeps a job's notification (read back by `job_from_row`)."""
+    return orjson.dumps(converter.unstructure(notification)).decode()
+
+
+def job_from_row(row: Sequence[Any], where: str) -> Job:
+    """A stored job: (id, receiver, created, attempts, not_before, last_error, notification JSON), read back."""
+    job_id, _receiver, created, attempts, not_before, last_error, notification = row
+    try:
+        parsed = converter.structure(orjson.loads(notification), Notification)
+    except Exception as exc:  # any failure here means the stored row is unreadable
+        raise StoreError(f"{where}: delivery {job_id} cannot be read ({exc})") from None
+    return Job(id=job_id, notification=parsed, created=created, attempts=attempts, not_before=not_before,
+               last_error=last_error)
+
+
 class Store(Protocol):
+    shared: bool
+    """False: this process alone delivers the store's work; `open` and `add` return the jobs for its dispatcher.
+    True: several processes deliver from it (PostgreSQL). Then a job reaches a dispatcher only when `watch` claims
+    it for this process, and a job rescheduled after a failure goes back to the store for any of them to retry."""
+
     async def open(self) -> list[Job]:
         """Prepare the store; return the jobs still pending from an earlier run, oldest first."""
         ...
@@ -60,7 +84,13 @@ class Store(Protocol):
     async def dead_letters(self) -> list[DeadLetter]: ...
 
     async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
-        """Until cancelled, pass `enqueue` the pending jobs put back from outside (`nm deliveries redrive`)."""
+        """Until cancelled, pass `enqueue` the pending jobs put back from outside (`nm deliveries redrive`) and,
+        when shared, the jobs claimed for this process."""
+        ...
+
+    def backlog(self) -> int | None:
+        """The jobs pending in a shared store, for every process (an estimate kept fresh by `watch`); None when
+        not shared: the dispatcher's own count is the whole backlog then."""
         ...
 
     async def close(self) -> None: ...
@@ -68,6 +98,8 @@ class Store(Protocol):
 
 class MemoryStore:
     """Keeps nothing across restarts; for embedding and tests. The dead letters kept are bounded."""
+
+    shared = False
 
     def __init__(self, *, max_dead_letters: int = 10_000):
         self._recent: dict[str, float] = {}
@@ -104,6 +136,9 @@ class MemoryStore:
 
     async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
         await anyio.sleep_forever()
+
+    def backlog(self) -> int | None:
+        return None
 
     async def close(self) -> None:
         return None

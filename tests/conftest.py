@@ -1,14 +1,18 @@
-"""Shared fixtures: a real HTTP webhook sink on loopback, and the anyio backend."""
+"""Shared fixtures: a real HTTP webhook sink on loopback, a real PostgreSQL server, and the anyio backend."""
 
 import asyncio
 import json
+import os
 import threading
 from collections import defaultdict, deque
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from tests.pgserver import PostgresServer
 
 
 @pytest.fixture
@@ -96,3 +100,25 @@ def sink() -> Iterator[WebhookSink]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator["PostgresServer"]:
+    """A real PostgreSQL server for the whole session (initdb + pg_ctl in a temporary folder, loopback only)."""
+    from tests.pgserver import find_bin_dir, running_server
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        reason = ("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH, in "
+                  "/usr/lib/postgresql/*/bin or /usr/local/bin: apt-get install postgresql")
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI installs it (.ci/run): never skip there
+        pytest.skip(reason)
+    with running_server(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: "PostgresServer") -> str:
+    """The URL of a new, empty database on the session's server."""
+    return postgres_server.new_database()

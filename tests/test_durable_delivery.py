@@ -155,15 +155,17 @@ def slow_sink() -> Iterator[RecordingSink]:
 
 
 class Nm:
-    """`nm run` in a child process on a config dir and a state dir; its log is quoted when something fails."""
+    """`nm run` in a child process on a config dir and a state dir (or a store URL); its log is quoted when
+    something fails."""
 
-    def __init__(self, log: Path, config: Path, state: Path, *options: str):
+    def __init__(self, log: Path, config: Path, state: Path | str, *options: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        store = ["--store", state] if isinstance(state, str) else ["--state-dir", str(state)]
         with log.open("wb") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "nmcore", "run", "--config-dir", str(config), "--state-dir", str(state),
+                [sys.executable, "-m", "nmcore", "run", "--config-dir", str(config), *store,
                  "--listen", f"127.0.0.1:{self.port}", *options],
                 stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -399,19 +401,27 @@ def test_a_permanently_failing_receiver_ends_in_dead_letters_with_the_error_and_
 
 @pytest.mark.alertmanager
 @pytest.mark.skipif(not Path(ALERTMANAGER).exists(), reason=f"{ALERTMANAGER} not found")
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def test_an_alertmanager_ha_pair_sending_everything_twice_is_delivered_once(
-        tmp_path: Path, sink: WebhookSink, nm: Callable[..., Nm]) -> None:
-    server = nm(write_config(tmp_path / "config", pager=sink.url("pager")), tmp_path / "state")
-    am_config = tmp_path / "alertmanager.yml"
-    am_config.write_text(yaml.safe_dump({
-        "route": {"receiver": "nmcore", "group_by": ["alertname"], "group_wait": "1s", "group_interval": "1s",
-                  "repeat_interval": "1h"},
-        "receivers": [{"name": "nmcore", "webhook_configs": [
-            {"url": f"{server.url}/api/v2/alerts", "send_resolved": True, "max_alerts": 0}]}],
-    }))
+        tmp_path: Path, sink: WebhookSink, nm: Callable[..., Nm], store: str, request: pytest.FixtureRequest) -> None:
+    """On SQLite both Alertmanagers post to the one nm; on PostgreSQL each posts to its own nm replica."""
+    config = write_config(tmp_path / "config", pager=sink.url("pager"))
+    if store == "sqlite":
+        servers = [nm(config, tmp_path / "state")]
+    else:
+        url = request.getfixturevalue("postgres_url")
+        servers = [nm(config, url), nm(config, url)]
     alertmanagers: list[tuple[subprocess.Popen, str]] = []
     try:
         for n in range(2):  # no --cluster.* peers: two independent replicas, as an HA pair is to its receivers
+            am_config = tmp_path / f"alertmanager-{n}.yml"
+            am_config.write_text(yaml.safe_dump({
+                "route": {"receiver": "nmcore", "group_by": ["alertname"], "group_wait": "1s",
+                          "group_interval": "1s", "repeat_interval": "1h"},
+                "receivers": [{"name": "nmcore", "webhook_configs": [{
+                    "url": f"{servers[n % len(servers)].url}/api/v2/alerts", "send_resolved": True,
+                    "max_alerts": 0}]}],
+            }))
             port = free_port()
             with (tmp_path / f"alertmanager-{n}.log").open("wb") as log:
                 process = subprocess.Popen(
@@ -428,13 +438,13 @@ def test_an_alertmanager_ha_pair_sending_everything_twice_is_delivered_once(
                    "startsAt": now.isoformat()} for n in names]
         for _, url in alertmanagers:
             httpx.post(f"{url}/api/v2/alerts", json=firing, timeout=5).raise_for_status()
-        wait_for(lambda: _deduplicated(server.url) >= 5, "both Alertmanagers' sends of the firing alerts")
+        wait_for(lambda: _deduplicated(servers) >= 5, "both Alertmanagers' sends of the firing alerts")
 
         ended = datetime.datetime.now(datetime.UTC).isoformat()
         resolved = [{**a, "endsAt": ended} for a in firing]
         for _, url in alertmanagers:
             httpx.post(f"{url}/api/v2/alerts", json=resolved, timeout=5).raise_for_status()
-        wait_for(lambda: _deduplicated(server.url) >= 10, "both Alertmanagers' sends of the resolved alerts")
+        wait_for(lambda: _deduplicated(servers) >= 10, "both Alertmanagers' sends of the resolved alerts")
         time.sleep(0.3)
     finally:
         for process, _ in alertmanagers:
@@ -454,8 +464,8 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _deduplicated(nm_url: str) -> float:
-    metrics = httpx.get(f"{nm_url}/metrics", timeout=5).text
+def _deduplicated(servers: list[Nm]) -> float:
+    metrics = "\n".join(httpx.get(f"{server.url}/metrics", timeout=5).text for server in servers)
     return sum(float(line.split()[-1]) for line in metrics.splitlines()
                if line.startswith("nmcore_notifications_deduplicated_total "))
 
