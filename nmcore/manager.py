@@ -24,6 +24,7 @@ from nmcore.channel import ChannelContext, StartedChannel
 from nmcore.console import channel_of, targets_from_objects
 from nmcore.delivery import Dispatcher, Outcome
 from nmcore.errors import Busy, NotReady
+from nmcore.history import HistoryEntry, HistoryQuery, HistoryRecorder, Withheld
 from nmcore.httpclient import make_http_client, new_session
 from nmcore.ingest import parse_payload
 from nmcore.metrics import Metrics
@@ -77,6 +78,8 @@ class Manager:
         """Made on entry, once the channels it sends with have started."""
         self._stack: AsyncExitStack | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
+        self._history = (HistoryRecorder(self._store, retention=settings.history_retention)
+                         if settings.history else None)
 
     @classmethod
     def from_yaml(cls, text: str, *, plugins: Iterable[object] = (), settings: ManagerSettings = ManagerSettings(),
@@ -144,6 +147,7 @@ class Manager:
                 store=self._store, channels=self._channels, snapshot=lambda: self._snapshot,
                 renderer=self._renderer, policy=self.settings.retry, per_receiver=self.settings.per_receiver,
                 report=self._record, on_attempt=self._observe_attempt,
+                on_send=self._history.attempt_of if self._history else lambda job, ok, answer: None,
             )
             pending = await self._store.open()
             stack.push_async_callback(self._store.close)
@@ -151,6 +155,8 @@ class Manager:
             self._tasks.start_soon(self._run_source)
             self._tasks.start_soon(self._deliver_once_configured, dispatcher)
             self._tasks.start_soon(self._store.watch, dispatcher.enqueue)
+            if self._history:
+                self._tasks.start_soon(self._history.run)
             dispatcher.enqueue(pending)
             if pending:
                 log.info("resuming %d pending deliveries from the store", len(pending))
@@ -216,6 +222,8 @@ class Manager:
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
         accepted = await self._store.add(jobs, self.settings.dedup_window)
+        if self._history and accepted:
+            self._history.withheld([j.id for j in accepted], self._withheld(routed))
         dispatcher.enqueue(accepted)
         m = self.metrics
         m.alerts_received.inc(len(group.alerts))
@@ -301,8 +309,27 @@ class Manager:
     def cluster(self) -> str:
         """The label alerts without a `cluster` get: `--cluster`, else the NotificationManager's global cluster."""
         return self._snapshot.settings.cluster
+    def _withheld(self, routed: Sequence[Any]) -> tuple[Withheld, ...]:
+        """The receivers a group was not sent to and why, in brief (`nm route` / explain gives the detail)."""
+        chosen = {r.notification.receiver for r in routed}
+        snapshot = self._snapshot
+        return tuple(
+            Withheld(receiver=r.ref, reason=f"receiver cannot send: {snapshot.skipped[r.ref]}"
+                     if r.ref in snapshot.skipped else "not entitled to any alert of the group (or filtered)")
+            for r in snapshot.receivers if r.ref not in chosen)
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        """Finished deliveries matching `query`, newest first (what is still buffered is written first)."""
+        if self._history:
+            await self._history.flush()
+        return await self._store.history(query)
+
+    async def redrive(self, ids: Sequence[str] | None) -> list[str]:
+        return await self._store.redrive(ids)
 
     def _record(self, outcome: Outcome, job: Job) -> None:
+        if self._history:
+            self._history.finished(job.id, job.notification, job.created, outcome.ok, outcome.error)
         self.outcomes.append(outcome)
         self.metrics.deliveries.labels(outcome.channel, "delivered" if outcome.ok else "dead").inc()
         self.metrics.pending.set(self.pending)

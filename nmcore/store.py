@@ -15,6 +15,7 @@ import anyio
 import attrs
 
 from nmcore.alerts import Notification
+from nmcore.history import HistoryEntry, HistoryQuery, MemoryHistory, Retention
 
 
 @attrs.frozen(kw_only=True)
@@ -59,6 +60,18 @@ class Store(Protocol):
 
     async def dead_letters(self) -> list[DeadLetter]: ...
 
+    async def redrive(self, ids: Sequence[str] | None) -> list[str]:
+        """Move dead letters (all, or those with `ids`) back to pending; return the ids moved."""
+        ...
+
+    async def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Keep finished deliveries' history entries (see nmcore.history)."""
+        ...
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry]: ...
+
+    async def prune_history(self, retention: Retention, now: float) -> int: ...
+
     async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
         """Until cancelled, pass `enqueue` the pending jobs put back from outside (`nm deliveries redrive`)."""
         ...
@@ -72,6 +85,9 @@ class MemoryStore:
     def __init__(self, *, max_dead_letters: int = 10_000):
         self._recent: dict[str, float] = {}
         self._dead: deque[DeadLetter] = deque(maxlen=max_dead_letters)
+        self._history = MemoryHistory()
+        self._redriven: list[Job] = []
+        self._redrive_ready = anyio.Event()
 
     async def open(self) -> list[Job]:
         return []
@@ -102,8 +118,29 @@ class MemoryStore:
     async def dead_letters(self) -> list[DeadLetter]:
         return list(self._dead)
 
+    async def redrive(self, ids: Sequence[str] | None) -> list[str]:
+        chosen = [d for d in self._dead if ids is None or d.job.id in ids]
+        for letter in chosen:
+            self._dead.remove(letter)
+            self._redriven.append(attrs.evolve(letter.job, attempts=0, not_before=0.0, created=time.time()))
+        self._redrive_ready.set()
+        return [d.job.id for d in chosen]
+
+    async def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        await self._history.record_history(entries)
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        return await self._history.history(query)
+
+    async def prune_history(self, retention: Retention, now: float) -> int:
+        return await self._history.prune_history(retention, now)
+
     async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
-        await anyio.sleep_forever()
+        while True:
+            await self._redrive_ready.wait()
+            self._redrive_ready = anyio.Event()
+            jobs, self._redriven = self._redriven, []
+            enqueue(jobs)
 
     async def close(self) -> None:
         return None
