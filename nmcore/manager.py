@@ -31,7 +31,7 @@ from nmcore.metrics import Metrics
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer, Renderer
 from nmcore.resources import Resource
-from nmcore.routing import Router
+from nmcore.routing import Routed, Router
 from nmcore.settings import ManagerSettings
 from nmcore.snapshot import Document, Problem, Snapshot, Target, build_snapshot, empty_snapshot
 from nmcore.sources import ConfigSource, StaticSource
@@ -218,7 +218,7 @@ class Manager:
             raise Busy(f"{dispatcher.pending} deliveries pending (limit {limit})", retry_after=5)
         if self.cluster:
             group = with_default_label(group, "cluster", self.cluster)
-        routed = await self.router.route(group, self._snapshot)
+        routed = await self._with_owed_resolved(group, await self.router.route(group, self._snapshot))
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
         accepted = await self._store.add(jobs, self.settings.dedup_window)
@@ -309,7 +309,33 @@ class Manager:
     def cluster(self) -> str:
         """The label alerts without a `cluster` get: `--cluster`, else the NotificationManager's global cluster."""
         return self._snapshot.settings.cluster
-    def _withheld(self, routed: Sequence[Any]) -> tuple[Withheld, ...]:
+
+    async def _with_owed_resolved(self, group: AlertGroup, routed: list[Routed]) -> list[Routed]:
+        """Resolved follows firing: a receiver delivered an alert's firing gets its resolved even when routing
+        would no longer choose it (its configuration changed meanwhile), as long as it still exists."""
+        resolved = {a.fingerprint: a for a in group.alerts if a.status == "resolved"}
+        if not resolved:
+            return routed
+        owed = await self._store.owed_resolved(list(resolved))
+        by_receiver = {r.notification.receiver: r for r in routed}
+        for fingerprint, receivers in owed.items():
+            for ref in sorted(receivers):
+                target = self._snapshot.targets.get(ref)
+                if target is None:  # deleted, or can no longer send: nothing to send with
+                    continue
+                current = by_receiver.get(ref)
+                if current is None:
+                    current = by_receiver[ref] = Routed(target, Notification(
+                        receiver=ref, channel=target.channel, tenant=target.tenant, alerts=(),
+                        group_labels=group.group_labels, external_url=group.external_url,
+                        group_key=group.group_key))
+                if all(a.fingerprint != fingerprint for a in current.notification.alerts):
+                    alerts = (*current.notification.alerts, resolved[fingerprint])
+                    by_receiver[ref] = attrs.evolve(current, notification=attrs.evolve(current.notification,
+                                                                                         alerts=alerts))
+        return list(by_receiver.values())
+
+    def _withheld(self, routed: Sequence[Routed]) -> tuple[Withheld, ...]:
         """The receivers a group was not sent to and why, in brief (`nm route` / explain gives the detail)."""
         chosen = {r.notification.receiver for r in routed}
         snapshot = self._snapshot

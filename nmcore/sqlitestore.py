@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE TABLE IF NOT EXISTS recent_keys (key TEXT PRIMARY KEY, accepted REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS recent_keys_accepted ON recent_keys (accepted);
+CREATE TABLE IF NOT EXISTS fired (            -- firing delivered, resolved not yet: the receiver is owed it
+    fingerprint TEXT NOT NULL,
+    receiver TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, receiver)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL,                       -- the delivery (job) id
@@ -415,7 +420,25 @@ class SQLiteStore:
         return await self._write(insert)
 
     async def finish(self, job: Job) -> None:
-        await self._record("finish", job, lambda conn: conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,)))
+        firing = [(a.fingerprint, job.receiver) for a in job.notification.alerts if a.status == "firing"]
+        resolved = [(a.fingerprint, job.receiver) for a in job.notification.alerts if a.status != "firing"]
+
+        def done(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+            conn.executemany("INSERT OR IGNORE INTO fired (fingerprint, receiver) VALUES (?, ?)", firing)
+            conn.executemany("DELETE FROM fired WHERE fingerprint = ? AND receiver = ?", resolved)
+
+        await self._record("finish", job, done)
+
+    async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
+        def owed(conn: sqlite3.Connection) -> dict[str, set[str]]:
+            found: dict[str, set[str]] = {}
+            for fingerprint in fingerprints:
+                for (receiver,) in conn.execute("SELECT receiver FROM fired WHERE fingerprint = ?", (fingerprint,)):
+                    found.setdefault(fingerprint, set()).add(receiver)
+            return found
+
+        return await self._read(owed)
 
     async def reschedule(self, job: Job) -> None:
         await self._record("reschedule", job, lambda conn: conn.execute(

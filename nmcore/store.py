@@ -48,7 +48,14 @@ class Store(Protocol):
         """Commit `jobs` atomically, leaving out those whose notification key was accepted within the window."""
         ...
 
-    async def finish(self, job: Job) -> None: ...
+    async def finish(self, job: Job) -> None:
+        """The job was delivered. Its firing alerts are remembered for its receiver, its resolved ones forgotten
+        (see `owed_resolved`)."""
+        ...
+
+    async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
+        """For each fingerprint, the receivers that were delivered its firing and not yet its resolved."""
+        ...
 
     async def reschedule(self, job: Job) -> None:
         """Record a failed attempt (attempts, not_before and last_error are already updated on `job`)."""
@@ -86,6 +93,7 @@ class MemoryStore:
         self._recent: dict[str, float] = {}
         self._dead: deque[DeadLetter] = deque(maxlen=max_dead_letters)
         self._history = MemoryHistory()
+        self._fired: dict[str, set[str]] = {}
         self._redriven: list[Job] = []
         self._redrive_ready = anyio.Event()
 
@@ -107,7 +115,14 @@ class MemoryStore:
         return accepted
 
     async def finish(self, job: Job) -> None:
-        return None
+        for alert in job.notification.alerts:
+            receivers = self._fired.setdefault(alert.fingerprint, set())
+            (receivers.add if alert.status == "firing" else receivers.discard)(job.receiver)
+            if not receivers:
+                del self._fired[alert.fingerprint]
+
+    async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
+        return {f: set(self._fired[f]) for f in fingerprints if f in self._fired}
 
     async def reschedule(self, job: Job) -> None:
         return None

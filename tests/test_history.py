@@ -16,6 +16,7 @@ from nmcore.cli import main
 from nmcore.delivery import RetryPolicy
 from nmcore.history import AlertRecord, HistoryEntry, HistoryQuery, Retention
 from nmcore.manager import Manager
+from nmcore.manifests import documents_from_text
 from nmcore.server import create_app
 from nmcore.settings import ManagerSettings
 from nmcore.sqlitestore import SCHEMA, STATE_FILE, SQLiteStore, connect, history_sql
@@ -184,3 +185,45 @@ async def test_history_write_failure_never_stops_delivery(tmp_path: Path) -> Non
         await anyio.sleep(0)
     assert len(channel.sent) == 1
 
+
+
+def tenant_receiver(name: str) -> str:
+    return TENANT_RECEIVER.replace("name: bobs", f"name: {name}")
+
+
+async def test_resolved_follows_firing_across_a_restart_and_a_config_change(tmp_path: Path) -> None:
+    """`a` got the firing; before the resolved arrives nm restarts and `a` becomes a tenant receiver that
+    routing would no longer choose: it still gets the resolved. `gone` got the firing and was deleted: it does
+    not. A resolved owed once is owed once: after delivery, the next resolved goes by routing alone."""
+    firing, resolved = group("NodeDown"), group("NodeDown", "resolved")
+    first = ScriptedChannel()
+    async with Manager.from_yaml(scripted_manifests("a", "gone"), plugins=[first], settings=FAST,
+                                 store=SQLiteStore(tmp_path / STATE_FILE)) as manager:
+        await manager.submit(firing)
+        await manager.drain(10)
+    assert sorted(name for name, _, _ in first.sent) == ["a", "gone"]
+
+    second = ScriptedChannel()
+    changed = scripted_manifests("newcomer") + tenant_receiver("a")
+    async with Manager.from_yaml(changed, plugins=[second], settings=FAST,
+                                 store=SQLiteStore(tmp_path / STATE_FILE)) as manager:
+        explained = await manager.router.explain(resolved.alerts[0], manager.snapshot)
+        assert "ScriptedReceiver/kubesphere-monitoring-system/a" not in [r["receiver"] for r in explained["receivers"]]
+        await manager.submit(resolved)
+        await manager.drain(10)
+        assert sorted((name, alerts) for name, _, alerts in second.sent) == [
+            ("a", (("NodeDown", "resolved"),)), ("newcomer", (("NodeDown", "resolved"),))]
+        await manager.submit(resolved)
+        await manager.drain(10)
+    assert sorted(name for name, _, _ in second.sent) == ["a", "newcomer", "newcomer"]
+
+
+async def test_resolved_follows_firing_in_memory_too() -> None:
+    channel = ScriptedChannel()
+    async with Manager.from_yaml(scripted_manifests("a"), plugins=[channel], settings=FAST) as manager:
+        await manager.submit(group("X"))
+        await manager.drain(10)
+        manager.publish(*documents_from_text(scripted_manifests() + tenant_receiver("a"), "changed.yaml"))
+        await manager.submit(group("X", "resolved"))
+        await manager.drain(10)
+    assert [alerts for _, _, alerts in channel.sent] == [(("X", "firing"),), (("X", "resolved"),)]
