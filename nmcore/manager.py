@@ -24,6 +24,7 @@ from nmcore.channel import ChannelContext, StartedChannel
 from nmcore.console import channel_of, targets_from_objects
 from nmcore.delivery import Dispatcher, Outcome
 from nmcore.errors import Busy, NotReady
+from nmcore.fallback import choose_fallback, redirected
 from nmcore.history import HistoryEntry, HistoryQuery, HistoryRecorder, Withheld
 from nmcore.httpclient import make_http_client, new_session
 from nmcore.ingest import parse_payload
@@ -353,7 +354,20 @@ class Manager:
     async def redrive(self, ids: Sequence[str] | None) -> list[str]:
         return await self._store.redrive(ids)
 
+    async def _fall_back(self, job: Job) -> None:
+        """Send a dead-lettered notification to its fallback receiver, if it has one (nmcore.fallback)."""
+        fallback = choose_fallback(self._snapshot, job.notification)
+        if fallback is None or self._dispatcher is None:
+            return
+        notification = redirected(job.notification, fallback)
+        log.warning("delivery %s to %s was given up on; sending it to the fallback receiver %s", job.id,
+                    job.receiver, fallback.receiver.ref)
+        fallback_job = Job(id=uuid.uuid4().hex, notification=notification, created=time.time())
+        self._dispatcher.enqueue(await self._store.add([fallback_job], 0))
+
     def _record(self, outcome: Outcome, job: Job) -> None:
+        if not outcome.ok and self._tasks is not None:
+            self._tasks.start_soon(self._fall_back, job)
         if self._history:
             self._history.finished(job.id, job.notification, job.created, outcome.ok, outcome.error)
         self.outcomes.append(outcome)
