@@ -25,6 +25,7 @@ from nmcore.errors import BadRequest, Busy, NotReady, PayloadError, UnknownRecei
 from nmcore.history import query_from
 from nmcore.ingest import parse_payload
 from nmcore.manager import Manager
+from nmcore.ui import ui_routes
 from nmcore.verify import VerifyResult, find_receiver
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,7 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES) -> Sta
         Route("/metrics", metrics),
         Route("/api/v2/status", status),
         Route("/api/v2/history", history),
+        *ui_routes(manager),
     ])
     app.state.stopping = stopping
     return app
