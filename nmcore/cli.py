@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="keep at most N history entries, the oldest pruned first; 0: no count limit "
                           "(default %(default)s)")
     run.add_argument("--no-history", action="store_true", help="keep no delivery history")
+    run.add_argument("--history-webhook", default="", metavar="URL",
+                     help="also POST every history entry (delivered or dead) here, in batches, as "
+                          '{"history": [...]} (the NotificationManager\'s spec.history.webhook)')
     _templates_argument(run)
     _tenant_arguments(run)
 
@@ -262,7 +265,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tenant_resolver=args.tenant_resolver, tenant_options=TenantOptions(kubesphere_url=args.kubesphere_url),
         default_namespace=args.namespace, max_pending=args.max_pending, dedup_window=args.dedup_window,
         per_receiver=args.sends_per_receiver, cluster=args.cluster, retry=RetryPolicy(deadline=args.retry_deadline),
-        history=not args.no_history,
+        history=not args.no_history, history_webhook=args.history_webhook,
         history_retention=Retention(max_age=args.history_max_age, max_entries=args.history_max_entries))
     manager = Manager(source, settings=settings, host=host, store=store, renderer=_renderer(args))
     host, port = args.listen

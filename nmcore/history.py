@@ -10,7 +10,7 @@ and by count.
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -192,6 +192,8 @@ class HistoryRecorder:
         self._withheld: dict[str, tuple[Withheld, ...]] = {}
         self._buffer: list[HistoryEntry] = []
         self._wake = anyio.Event()
+        self.publish: Callable[[Sequence[HistoryEntry]], Awaitable[None]] | None = None
+        """Where every batch also goes (the history webhook), after it is stored; its failures are logged."""
 
     def withheld(self, job_ids: Sequence[str], withheld: tuple[Withheld, ...]) -> None:
         if withheld:
@@ -221,6 +223,11 @@ class HistoryRecorder:
                 await self._store.record_history(batch)
             except Exception:  # history is an account, not the work: never stop delivering for it
                 log.exception("%d history entries could not be written", len(batch))
+            if self.publish is not None:
+                try:
+                    await self.publish(batch)
+                except Exception as exc:
+                    log.warning("history webhook: %d entries not posted: %s", len(batch), exc)
 
     async def run(self) -> None:
         """Until cancelled: flush every `flush_every` seconds (sooner when a batch fills), prune now and then."""

@@ -157,6 +157,8 @@ class Manager:
             self._tasks.start_soon(self._deliver_once_configured, dispatcher)
             self._tasks.start_soon(self._store.watch, dispatcher.enqueue)
             if self._history:
+                if self.settings.history_webhook:
+                    self._history.publish = self._post_history
                 self._tasks.start_soon(self._history.run)
             dispatcher.enqueue(pending)
             if pending:
@@ -350,6 +352,13 @@ class Manager:
         if self._history:
             await self._history.flush()
         return await self._store.history(query)
+
+    async def _post_history(self, entries: Sequence[HistoryEntry]) -> None:
+        assert self._http is not None
+        answer = await self._http.post(self.settings.history_webhook, timeout=10,
+                                       json={"history": [e.to_json() for e in entries]})
+        if answer.status_code >= 300:
+            raise RuntimeError(f"answered {answer.status_code}")
 
     async def redrive(self, ids: Sequence[str] | None) -> list[str]:
         return await self._store.redrive(ids)

@@ -35,3 +35,6 @@ class ManagerSettings:
     history: bool = True
     """Keep a history entry for every finished delivery (nmcore.history), written in the background."""
     history_retention: Retention = attrs.field(factory=Retention)
+    history_webhook: str = ""
+    """When set, every batch of history entries (every outcome, delivered or dead) is POSTed here as
+    `{"history": [...]}` (the original's NotificationManager `spec.history.webhook`)."""

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import anyio
+import attrs
 import httpx
 import pytest
 
@@ -22,6 +23,7 @@ from nmcore.settings import ManagerSettings
 from nmcore.sqlitestore import SCHEMA, STATE_FILE, SQLiteStore, connect, history_sql
 from nmcore.store import MemoryStore
 from nmcore.testing import ScriptedChannel, scripted_manifests
+from tests.conftest import WebhookSink
 from tests.support import serving_app
 
 pytestmark = pytest.mark.anyio
@@ -227,3 +229,18 @@ async def test_resolved_follows_firing_in_memory_too() -> None:
         await manager.submit(group("X", "resolved"))
         await manager.drain(10)
     assert [alerts for _, _, alerts in channel.sent] == [(("X", "firing"),), (("X", "resolved"),)]
+
+
+async def test_the_history_webhook_gets_every_outcome(sink: WebhookSink) -> None:
+    channel = ScriptedChannel()
+    channel.scripts["broken"] = ["permanent"]
+    settings = attrs.evolve(FAST, history_webhook=sink.url("/history"))
+    async with Manager.from_yaml(scripted_manifests("ok", "broken"), plugins=[channel], settings=settings) as manager:
+        await manager.submit(group("Posted"))
+        await manager.drain(10)
+        with anyio.fail_after(10):
+            while sum(len(b["history"]) for b in sink.bodies("/history")) < 2:
+                await anyio.sleep(0.05)
+    posted = [e for b in sink.bodies("/history") for e in b["history"]]
+    assert sorted((e["receiver"].rsplit("/", 1)[1], e["outcome"]) for e in posted) == [
+        ("broken", "dead"), ("ok", "delivered")]
