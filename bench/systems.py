@@ -34,7 +34,8 @@ class NmRun:
     """`nm run` on a config folder; `ready_after` is the seconds from process start to /readyz 200."""
 
     def __init__(self, lab: Lab, config_dir: Path, *, durable: bool = True, name: str = "nm-run",
-                 profile: Path | None = None, ready_timeout: float = 60.0, store: str | None = None):
+                 profile: Path | None = None, ready_timeout: float = 60.0, store: str | None = None,
+                 history: bool = True):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         state = ["--state-dir", str(lab.dir / f"{name}-state")] if durable else ["--no-state"]
@@ -42,7 +43,7 @@ class NmRun:
             state = ["--store", store]
         self.child: Child = lab.start(name, python(
             "nmcore", "--log-level", "WARNING", "run", "--config-dir", str(config_dir),
-            "--listen", f"127.0.0.1:{self.port}", *state))
+            "--listen", f"127.0.0.1:{self.port}", *state, *([] if history else ["--no-history"])))
         self.ready_after = self.child.wait_http(self.port, "/readyz", timeout=ready_timeout)
         self._profiler: subprocess.Popen | None = None
         if profile is not None:

@@ -20,6 +20,7 @@ from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
 from nmcore.resources import ConfigMapKeySelector
 from nmcore.snapshot import DEFAULT_NAMESPACE, DISABLED, Document, Problem, Snapshot, build_snapshot
+from nmcore.sqlitestore import STATE_FILE
 from nmcore.store import DeadLetter, Job
 from nmcore.storeurl import MEMORY, StoreLocation, open_store, parse_store_url, state_dir_location
 from nmcore.storeurl import inspect as inspect_store
@@ -142,6 +143,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sends-per-receiver", type=_positive, default=4, metavar="N",
                      help="sends in flight to one receiver at a time (default %(default)s); more for one busy "
                           "receiver that can take it (a firing is still never delivered after its resolved)")
+    run.add_argument("--history-max-age", type=_non_negative, default=30 * 86400.0, metavar="SECONDS",
+                     help="keep delivery history this long; 0: no age limit (default %(default)g, 30 days)")
+    run.add_argument("--history-max-entries", type=int, default=1_000_000, metavar="N",
+                     help="keep at most N history entries, the oldest pruned first; 0: no count limit "
+                          "(default %(default)s)")
+    run.add_argument("--no-history", action="store_true", help="keep no delivery history")
+    run.add_argument("--history-webhook", default="", metavar="URL",
+                     help="also POST every history entry (delivered or dead) here, in batches, as "
+                          '{"history": [...]} (the NotificationManager\'s spec.history.webhook)')
     _templates_argument(run)
     _tenant_arguments(run)
 
@@ -206,7 +216,22 @@ def _parser() -> argparse.ArgumentParser:
     _state_dir_argument(redrive, argparse.SUPPRESS)
     redrive.add_argument("--all", action="store_true", help="every dead letter")
     redrive.add_argument("ids", nargs="*", metavar="ID", help="the dead letters to move (ids from nm deliveries)")
+    _history_parser(commands)
     return parser
+
+
+def _history_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    history = commands.add_parser("history", help="who got which notification: finished deliveries, newest first")
+    _state_dir_argument(history, DEFAULT_STATE_DIR)
+    history.add_argument("--receiver", metavar="Kind/namespace/name")
+    history.add_argument("--tenant", metavar="USER")
+    history.add_argument("--alertname", metavar="NAME")
+    history.add_argument("--fingerprint", metavar="FP")
+    history.add_argument("--since", metavar="TIME", help="Unix seconds, ISO 8601, or an age such as 2h or 7d")
+    history.add_argument("--until", metavar="TIME")
+    history.add_argument("--outcome", choices=["delivered", "dead"])
+    history.add_argument("--limit", type=int, default=50, metavar="N", help="at most N entries (default 50)")
+    history.add_argument("--json", action="store_true", help="a JSON array, every attempt and withheld receiver")
 
 
 def _templates_argument(parser: argparse.ArgumentParser) -> None:
@@ -247,6 +272,7 @@ def _host() -> PluginHost:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from nmcore.delivery import RetryPolicy
+    from nmcore.history import Retention
     from nmcore.manager import Manager
     from nmcore.server import serve
     from nmcore.settings import ManagerSettings
@@ -275,7 +301,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = ManagerSettings(
         tenant_resolver=args.tenant_resolver, tenant_options=TenantOptions(kubesphere_url=args.kubesphere_url),
         default_namespace=args.namespace, max_pending=args.max_pending, dedup_window=args.dedup_window,
-        per_receiver=args.sends_per_receiver, cluster=args.cluster, retry=RetryPolicy(deadline=args.retry_deadline))
+        per_receiver=args.sends_per_receiver, cluster=args.cluster, retry=RetryPolicy(deadline=args.retry_deadline),
+        history=not args.no_history, history_webhook=args.history_webhook,
+        history_retention=Retention(max_age=args.history_max_age, max_entries=args.history_max_entries))
     manager = Manager(source, settings=settings, host=host, store=store, renderer=_renderer(args))
     token = IntakeToken.from_file(args.intake_token_file) if args.intake_token_file else None
     host, port = args.listen
@@ -607,6 +635,47 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from nmcore.history import query_from
+    from nmcore.sqlitestore import connect, query_history
+
+    filters = {k: str(v) for k in ("receiver", "tenant", "alertname", "fingerprint", "since", "until", "outcome",
+                                   "limit") if (v := getattr(args, k)) is not None}
+    try:
+        query = query_from(filters)
+    except ValueError as exc:
+        print(f"nm history: {exc}", file=sys.stderr)
+        return 2
+    if args.state_dir == MEMORY:
+        print("nm history: an in-memory state is only visible to its own process", file=sys.stderr)
+        return 2
+    path = Path(args.state_dir) / STATE_FILE
+    if not path.is_file():
+        print(f"nm history: no state file {path}: nm run has not used this state dir", file=sys.stderr)
+        return 1
+    conn = connect(path)
+    try:
+        entries = query_history(conn, query)
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps([e.to_json() for e in entries], indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
+        print("no deliveries match")
+        return 0
+    rows = [("FINISHED", "OUTCOME", "RECEIVER", "TENANT", "ALERTS", "TRIES", "ID / ANSWER")]
+    for e in entries:
+        alerts = ", ".join(sorted({f"{a.alertname or '?'}[{a.status}]" for a in e.alerts}))
+        finished = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.finished))
+        rows.append((finished, e.outcome, e.receiver, e.tenant or "-", alerts, str(len(e.attempts)),
+                     e.id + (f"  {e.error}" if e.error else "")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    return 0
+
+
 def cmd_crds(args: argparse.Namespace) -> int:
     from nmcore.kube.crds import stale_crds, write_crds
 
@@ -623,7 +692,7 @@ def cmd_crds(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "route": cmd_route, "verify": cmd_verify,
             "render": cmd_render, "convert": cmd_convert, "plugins": cmd_plugins,
-            "deliveries": cmd_deliveries, "crds": cmd_crds}
+            "deliveries": cmd_deliveries, "history": cmd_history, "crds": cmd_crds}
 
 
 def _configure_logging(level: str, log_format: str) -> None:

@@ -76,6 +76,7 @@ class Dispatcher:
         max_in_flight: int = 512,
         report: Callable[[Outcome, Job], None] = lambda outcome, job: None,
         on_attempt: Callable[[str, str, str, float], None] = lambda channel, receiver, result, seconds: None,
+        on_send: Callable[[Job, bool, str], None] = lambda job, ok, answer: None,
     ):
         self._store = store
         self._channels = channels
@@ -86,6 +87,7 @@ class Dispatcher:
         self._max_in_flight = max_in_flight
         self._report = report
         self._on_attempt = on_attempt
+        self._on_send = on_send
         self._lanes: dict[str, _Lane] = {}
         self._workers: set[hotpath.Task[None]] = set()
         self._crashed: BaseException | None = None
@@ -211,6 +213,7 @@ class Dispatcher:
             await self._finish(job, attempts, error=reason)
             return None
         result = await send_once(channel, snapshot, target, notification, self._renderer)
+        self._on_send(job, result.ok, "; ".join(result.warnings) if result.ok else result.error)
         if result.ok:
             self._on_attempt(notification.channel, notification.receiver, "ok", result.seconds)
             for warning in result.warnings:

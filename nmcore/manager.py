@@ -24,13 +24,15 @@ from nmcore.channel import ChannelContext, StartedChannel
 from nmcore.console import channel_of, targets_from_objects
 from nmcore.delivery import Dispatcher, Outcome
 from nmcore.errors import Busy, NotReady
+from nmcore.fallback import choose_fallback, redirected
+from nmcore.history import HistoryEntry, HistoryQuery, HistoryRecorder, Withheld
 from nmcore.httpclient import make_http_client, new_session
 from nmcore.ingest import parse_payload
 from nmcore.metrics import Metrics
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer, Renderer
 from nmcore.resources import Resource
-from nmcore.routing import Router
+from nmcore.routing import Routed, Router
 from nmcore.settings import ManagerSettings
 from nmcore.snapshot import Document, Problem, Snapshot, Target, build_snapshot, empty_snapshot
 from nmcore.sources import ConfigSource, StaticSource
@@ -77,6 +79,8 @@ class Manager:
         """Made on entry, once the channels it sends with have started."""
         self._stack: AsyncExitStack | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
+        self._history = (HistoryRecorder(self._store, retention=settings.history_retention)
+                         if settings.history else None)
 
     @classmethod
     def from_yaml(cls, text: str, *, plugins: Iterable[object] = (), settings: ManagerSettings = ManagerSettings(),
@@ -148,12 +152,17 @@ class Manager:
                 store=self._store, channels=self._channels, snapshot=lambda: self._snapshot,
                 renderer=self._renderer, policy=self.settings.retry, per_receiver=self.settings.per_receiver,
                 report=self._record, on_attempt=self._observe_attempt,
+                on_send=self._history.attempt_of if self._history else lambda job, ok, answer: None,
             )
             pending = await self._store.open()
             stack.push_async_callback(self._store.close)
             self._tasks = await stack.enter_async_context(anyio.create_task_group())
             self._tasks.start_soon(self._run_source)
             self._tasks.start_soon(self._deliver_once_configured, dispatcher)
+            if self._history:
+                if self.settings.history_webhook:
+                    self._history.publish = self._post_history
+                self._tasks.start_soon(self._history.run)
             dispatcher.enqueue(pending)
             if pending:
                 log.info("resuming %d pending deliveries from the store", len(pending))
@@ -218,10 +227,12 @@ class Manager:
             raise Busy(f"{pending} deliveries pending (limit {limit})", retry_after=5)
         if self.cluster:
             group = with_default_label(group, "cluster", self.cluster)
-        routed = await self.router.route(group, self._snapshot)
+        routed = await self._with_owed_resolved(group, await self.router.route(group, self._snapshot))
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
         accepted = await self._store.add(jobs, self.settings.dedup_window)
+        if self._history and accepted:
+            self._history.withheld([j.id for j in accepted], self._withheld(routed))
         if not self._store.shared:  # a shared store's work reaches the dispatcher when claimed
             dispatcher.enqueue(accepted)
         m = self.metrics
@@ -309,7 +320,72 @@ class Manager:
         """The label alerts without a `cluster` get: `--cluster`, else the NotificationManager's global cluster."""
         return self._snapshot.settings.cluster
 
+    async def _with_owed_resolved(self, group: AlertGroup, routed: list[Routed]) -> list[Routed]:
+        """Resolved follows firing: a receiver delivered an alert's firing gets its resolved even when routing
+        would no longer choose it (its configuration changed meanwhile), as long as it still exists."""
+        resolved = {a.fingerprint: a for a in group.alerts if a.status == "resolved"}
+        if not resolved:
+            return routed
+        owed = await self._store.owed_resolved(list(resolved))
+        by_receiver = {r.notification.receiver: r for r in routed}
+        for fingerprint, receivers in owed.items():
+            for ref in sorted(receivers):
+                target = self._snapshot.targets.get(ref)
+                if target is None:  # deleted, or can no longer send: nothing to send with
+                    continue
+                current = by_receiver.get(ref)
+                if current is None:
+                    current = by_receiver[ref] = Routed(target, Notification(
+                        receiver=ref, channel=target.channel, tenant=target.tenant, alerts=(),
+                        group_labels=group.group_labels, external_url=group.external_url,
+                        group_key=group.group_key))
+                if all(a.fingerprint != fingerprint for a in current.notification.alerts):
+                    alerts = (*current.notification.alerts, resolved[fingerprint])
+                    by_receiver[ref] = attrs.evolve(current, notification=attrs.evolve(current.notification,
+                                                                                         alerts=alerts))
+        return list(by_receiver.values())
+
+    def _withheld(self, routed: Sequence[Routed]) -> tuple[Withheld, ...]:
+        """The receivers a group was not sent to and why, in brief (`nm route` / explain gives the detail)."""
+        chosen = {r.notification.receiver for r in routed}
+        snapshot = self._snapshot
+        return tuple(
+            Withheld(receiver=r.ref, reason=f"receiver cannot send: {snapshot.skipped[r.ref]}"
+                     if r.ref in snapshot.skipped else "not entitled to any alert of the group (or filtered)")
+            for r in snapshot.receivers if r.ref not in chosen)
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        """Finished deliveries matching `query`, newest first (what is still buffered is written first)."""
+        if self._history:
+            await self._history.flush()
+        return await self._store.history(query)
+
+    async def _post_history(self, entries: Sequence[HistoryEntry]) -> None:
+        assert self._http is not None
+        answer = await self._http.post(self.settings.history_webhook, timeout=10,
+                                       json={"history": [e.to_json() for e in entries]})
+        if answer.status_code >= 300:
+            raise RuntimeError(f"answered {answer.status_code}")
+
+    async def redrive(self, ids: Sequence[str] | None) -> list[str]:
+        return await self._store.redrive(ids)
+
+    async def _fall_back(self, job: Job) -> None:
+        """Send a dead-lettered notification to its fallback receiver, if it has one (nmcore.fallback)."""
+        fallback = choose_fallback(self._snapshot, job.notification)
+        if fallback is None or self._dispatcher is None:
+            return
+        notification = redirected(job.notification, fallback)
+        log.warning("delivery %s to %s was given up on; sending it to the fallback receiver %s", job.id,
+                    job.receiver, fallback.receiver.ref)
+        fallback_job = Job(id=uuid.uuid4().hex, notification=notification, created=time.time())
+        self._dispatcher.enqueue(await self._store.add([fallback_job], 0))
+
     def _record(self, outcome: Outcome, job: Job) -> None:
+        if not outcome.ok and self._tasks is not None:
+            self._tasks.start_soon(self._fall_back, job)
+        if self._history:
+            self._history.finished(job.id, job.notification, job.created, outcome.ok, outcome.error)
         self.outcomes.append(outcome)
         self.metrics.deliveries.labels(outcome.channel, "delivered" if outcome.ok else "dead").inc()
         self.metrics.pending.set(self.pending)

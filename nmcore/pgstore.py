@@ -37,6 +37,7 @@ import anyio
 import attrs
 
 from nmcore.errors import StoreError, StoreNotFound, StoreUnavailable
+from nmcore.history import HistoryEntry, HistoryQuery, MemoryHistory, Retention
 from nmcore.store import DeadLetter, Job, job_from_row, notification_json
 
 try:
@@ -255,6 +256,7 @@ class PostgresStore:
         self._finishing = False
         self._finish_queue: list[_Finish] = []
         self._finished_round = asyncio.Event()
+        self._history = MemoryHistory()
 
     # -- life cycle ---------------------------------------------------------------------------------------------
 
@@ -399,6 +401,28 @@ class PostgresStore:
         self._backlog += len(stored)
         self._wake.set()
         return [j for j in jobs if j.id in stored]
+
+    # -- history, redrive, resolved follows firing ----------------------------------------------------------------
+    # Not in the database yet: each replica keeps the history of its own sends in memory, and resolved-follows-
+    # firing (which needs the `fired` table SQLite has) is not kept across replicas. The README says so.
+
+    async def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        await self._history.record_history(entries)
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        return await self._history.history(query)
+
+    async def prune_history(self, retention: Retention, now: float) -> int:
+        return await self._history.prune_history(retention, now)
+
+    async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
+        return {}
+
+    async def redrive(self, ids: Sequence[str] | None) -> list[str]:
+        def on_own_connection() -> list[str]:
+            with psycopg.connect(self.url, autocommit=True, **self._settings) as conn:
+                return redrive(conn, ids)
+        return await anyio.to_thread.run_sync(on_own_connection)
 
     # -- a job's fate ---------------------------------------------------------------------------------------------
 

@@ -22,9 +22,11 @@ from starlette.routing import Route
 
 from nmcore import console
 from nmcore.errors import BadRequest, Busy, NotReady, PayloadError, StoreUnavailable, UnknownReceiver
+from nmcore.history import query_from
 from nmcore.ingest import parse_payload
 from nmcore.intaketoken import IntakeToken
 from nmcore.manager import Manager
+from nmcore.ui import ui_routes
 from nmcore.verify import VerifyResult, find_receiver
 
 log = logging.getLogger(__name__)
@@ -202,6 +204,16 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
             "problems": [str(p) for p in snapshot.problems],
         })
 
+    async def history(request: Request) -> Response:
+        """Finished deliveries, newest first; filters as query parameters (receiver, tenant, alertname,
+        fingerprint, since, until, outcome, limit), the same as `nm history`."""
+        try:
+            query = query_from(dict(request.query_params))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        entries = await manager.history(query)
+        return JSONResponse({"history": [e.to_json() for e in entries]})
+
     app = Starlette(routes=[
         Route("/api/v2/alerts", receive_alerts, methods=["POST"]),
         Route("/api/v2/verify", verify, methods=["POST"]),
@@ -213,6 +225,8 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/api/v2/status", status),
+        Route("/api/v2/history", history),
+        *ui_routes(manager),
     ])
     app.state.stopping = stopping
     return app

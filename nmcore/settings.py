@@ -7,6 +7,7 @@ host, renderer and HTTP client are things the manager works with; everything her
 import attrs
 
 from nmcore.delivery import RetryPolicy
+from nmcore.history import Retention
 from nmcore.snapshot import DEFAULT_NAMESPACE
 from nmcore.tenancy import TenantOptions
 
@@ -31,3 +32,9 @@ class ManagerSettings:
     """How many recent delivery outcomes `Manager.outcomes` keeps."""
     cluster: str = ""
     """When set, alerts without a `cluster` label get this one (several clusters, one manager)."""
+    history: bool = True
+    """Keep a history entry for every finished delivery (nmcore.history), written in the background."""
+    history_retention: Retention = attrs.field(factory=Retention)
+    history_webhook: str = ""
+    """When set, every batch of history entries (every outcome, delivered or dead) is POSTed here as
+    `{"history": [...]}` (the original's NotificationManager `spec.history.webhook`)."""

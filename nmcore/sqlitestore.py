@@ -24,8 +24,10 @@ from typing import Any, TypeVar
 
 import anyio
 import attrs
+import orjson
 
 from nmcore.errors import StoreError
+from nmcore.history import AlertRecord, AttemptRecord, HistoryEntry, HistoryQuery, Retention, Withheld
 from nmcore.store import DeadLetter, Job, job_from_row, notification_json
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,37 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE TABLE IF NOT EXISTS recent_keys (key TEXT PRIMARY KEY, accepted REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS recent_keys_accepted ON recent_keys (accepted);
+CREATE TABLE IF NOT EXISTS fired (            -- firing delivered, resolved not yet: the receiver is owed it
+    fingerprint TEXT NOT NULL,
+    receiver TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, receiver)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,                       -- the delivery (job) id
+    receiver TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    accepted REAL NOT NULL,
+    finished REAL NOT NULL,
+    outcome TEXT NOT NULL,                  -- delivered | dead
+    error TEXT NOT NULL,
+    detail TEXT NOT NULL                    -- JSON: alerts, attempts, withheld
+);
+CREATE INDEX IF NOT EXISTS history_finished ON history (finished);
+CREATE INDEX IF NOT EXISTS history_receiver ON history (receiver, finished);
+CREATE INDEX IF NOT EXISTS history_tenant ON history (tenant, finished);
+CREATE INDEX IF NOT EXISTS history_outcome ON history (outcome, finished);
+CREATE TABLE IF NOT EXISTS history_alerts (
+    history_seq INTEGER NOT NULL,           -- history.seq
+    fingerprint TEXT NOT NULL,
+    alertname TEXT NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_alerts_fingerprint ON history_alerts (fingerprint, history_seq);
+CREATE INDEX IF NOT EXISTS history_alerts_alertname ON history_alerts (alertname, history_seq);
+CREATE INDEX IF NOT EXISTS history_alerts_seq ON history_alerts (history_seq);
 """
 
 _JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification"
@@ -146,6 +179,79 @@ def redrive(conn: sqlite3.Connection, ids: Sequence[str] | None) -> list[str]:
         conn.execute("ROLLBACK")
         raise
     return chosen
+
+
+def history_sql(query: HistoryQuery) -> tuple[str, list[Any]]:
+    """The SELECT for `query`; every filter is served by an index (tests/test_history.py checks the plans)."""
+    where, params = [], []
+    for column in ("receiver", "tenant", "outcome"):
+        value = getattr(query, column)
+        if value is not None:
+            where.append(f"h.{column} = ?")
+            params.append(value)
+    if query.since is not None:
+        where.append("h.finished >= ?")
+        params.append(query.since)
+    if query.until is not None:
+        where.append("h.finished < ?")
+        params.append(query.until)
+    for column in ("fingerprint", "alertname"):
+        value = getattr(query, column)
+        if value is not None:
+            where.append(f"h.seq IN (SELECT history_seq FROM history_alerts WHERE {column} = ?)")
+            params.append(value)
+    sql = ("SELECT h.id, h.receiver, h.channel, h.tenant, h.group_key, h.accepted, h.finished, h.outcome, "
+           "h.error, h.detail FROM history h" + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY h.finished DESC LIMIT ?")
+    return sql, [*params, query.limit]
+
+
+def query_history(conn: sqlite3.Connection, query: HistoryQuery) -> list[HistoryEntry]:
+    sql, params = history_sql(query)
+    entries = []
+    for job_id, receiver, channel, tenant, group_key, accepted, finished, outcome, error, detail in conn.execute(
+            sql, params):
+        parsed = orjson.loads(detail)
+        entries.append(HistoryEntry(
+            id=job_id, receiver=receiver, channel=channel, tenant=tenant, group_key=group_key, accepted=accepted,
+            finished=finished, outcome=outcome, error=error,
+            alerts=tuple(AlertRecord(**a) for a in parsed["alerts"]),
+            attempts=tuple(AttemptRecord(**a) for a in parsed["attempts"]),
+            withheld=tuple(Withheld(**w) for w in parsed["withheld"])))
+    return entries
+
+
+def insert_history(conn: sqlite3.Connection, entries: Sequence[HistoryEntry]) -> None:
+    for entry in entries:
+        detail = orjson.dumps({"alerts": [attrs.asdict(a) for a in entry.alerts],
+                               "attempts": [attrs.asdict(a) for a in entry.attempts],
+                               "withheld": [attrs.asdict(w) for w in entry.withheld]}).decode()
+        seq = conn.execute(
+            "INSERT INTO history (id, receiver, channel, tenant, group_key, accepted, finished, outcome, error, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.id, entry.receiver, entry.channel, entry.tenant, entry.group_key, entry.accepted,
+             entry.finished, entry.outcome, entry.error, detail)).lastrowid
+        conn.executemany("INSERT INTO history_alerts (history_seq, fingerprint, alertname, status) "
+                         "VALUES (?, ?, ?, ?)", [(seq, a.fingerprint, a.alertname, a.status) for a in entry.alerts])
+
+
+def prune_history(conn: sqlite3.Connection, retention: Retention, now: float) -> int:
+    """Delete entries older than max_age and beyond max_entries (oldest first), with their alerts."""
+    bounds = []
+    if retention.max_age:
+        row = conn.execute("SELECT max(seq) FROM history WHERE finished < ?", (now - retention.max_age,)).fetchone()
+        if row[0] is not None:
+            bounds.append(row[0])
+    if retention.max_entries:
+        row = conn.execute("SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                           (retention.max_entries,)).fetchone()
+        if row is not None:
+            bounds.append(row[0])
+    if not bounds:
+        return 0
+    cut = max(bounds)
+    conn.execute("DELETE FROM history_alerts WHERE history_seq <= ?", (cut,))
+    return conn.execute("DELETE FROM history WHERE seq <= ?", (cut,)).rowcount
 
 
 @attrs.define
@@ -304,7 +410,25 @@ class SQLiteStore:
         return await self._write(insert)
 
     async def finish(self, job: Job) -> None:
-        await self._record("finish", job, lambda conn: conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,)))
+        firing = [(a.fingerprint, job.receiver) for a in job.notification.alerts if a.status == "firing"]
+        resolved = [(a.fingerprint, job.receiver) for a in job.notification.alerts if a.status != "firing"]
+
+        def done(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+            conn.executemany("INSERT OR IGNORE INTO fired (fingerprint, receiver) VALUES (?, ?)", firing)
+            conn.executemany("DELETE FROM fired WHERE fingerprint = ? AND receiver = ?", resolved)
+
+        await self._record("finish", job, done)
+
+    async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
+        def owed(conn: sqlite3.Connection) -> dict[str, set[str]]:
+            found: dict[str, set[str]] = {}
+            for fingerprint in fingerprints:
+                for (receiver,) in conn.execute("SELECT receiver FROM fired WHERE fingerprint = ?", (fingerprint,)):
+                    found.setdefault(fingerprint, set()).add(receiver)
+            return found
+
+        return await self._read(owed)
 
     async def reschedule(self, job: Job) -> None:
         await self._record("reschedule", job, lambda conn: conn.execute(
@@ -334,6 +458,19 @@ class SQLiteStore:
 
     async def dead_letters(self) -> list[DeadLetter]:
         return await self._read(lambda conn: dead_letters(conn, self.path))
+
+    async def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        await self._write(lambda conn: insert_history(conn, entries))
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        return await self._read(lambda conn: query_history(conn, query))
+
+    async def prune_history(self, retention: Retention, now: float) -> int:
+        return await self._write(lambda conn: prune_history(conn, retention, now))
+
+    async def redrive(self, ids: Sequence[str] | None) -> list[str]:
+        """Move dead letters back to pending (as `nm deliveries redrive`); `watch` hands them on."""
+        return await self._read(lambda conn: redrive(conn, ids))
 
     async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
         """Every `watch_every` seconds, hand the dispatcher the work `nm deliveries redrive` put back."""

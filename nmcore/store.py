@@ -17,6 +17,7 @@ import orjson
 
 from nmcore.alerts import Notification
 from nmcore.errors import StoreError
+from nmcore.history import HistoryEntry, HistoryQuery, MemoryHistory, Retention
 from nmcore.schema import converter
 
 
@@ -71,7 +72,14 @@ class Store(Protocol):
         """Commit `jobs` atomically, leaving out those whose notification key was accepted within the window."""
         ...
 
-    async def finish(self, job: Job) -> None: ...
+    async def finish(self, job: Job) -> None:
+        """The job was delivered. Its firing alerts are remembered for its receiver, its resolved ones forgotten
+        (see `owed_resolved`)."""
+        ...
+
+    async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
+        """For each fingerprint, the receivers that were delivered its firing and not yet its resolved."""
+        ...
 
     async def reschedule(self, job: Job) -> None:
         """Record a failed attempt (attempts, not_before and last_error are already updated on `job`)."""
@@ -82,6 +90,18 @@ class Store(Protocol):
         ...
 
     async def dead_letters(self) -> list[DeadLetter]: ...
+
+    async def redrive(self, ids: Sequence[str] | None) -> list[str]:
+        """Move dead letters (all, or those with `ids`) back to pending; return the ids moved."""
+        ...
+
+    async def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Keep finished deliveries' history entries (see nmcore.history)."""
+        ...
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry]: ...
+
+    async def prune_history(self, retention: Retention, now: float) -> int: ...
 
     async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
         """Until cancelled, pass `enqueue` the pending jobs put back from outside (`nm deliveries redrive`) and,
@@ -104,6 +124,10 @@ class MemoryStore:
     def __init__(self, *, max_dead_letters: int = 10_000):
         self._recent: dict[str, float] = {}
         self._dead: deque[DeadLetter] = deque(maxlen=max_dead_letters)
+        self._history = MemoryHistory()
+        self._fired: dict[str, set[str]] = {}
+        self._redriven: list[Job] = []
+        self._redrive_ready = anyio.Event()
 
     async def open(self) -> list[Job]:
         return []
@@ -123,7 +147,14 @@ class MemoryStore:
         return accepted
 
     async def finish(self, job: Job) -> None:
-        return None
+        for alert in job.notification.alerts:
+            receivers = self._fired.setdefault(alert.fingerprint, set())
+            (receivers.add if alert.status == "firing" else receivers.discard)(job.receiver)
+            if not receivers:
+                del self._fired[alert.fingerprint]
+
+    async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
+        return {f: set(self._fired[f]) for f in fingerprints if f in self._fired}
 
     async def reschedule(self, job: Job) -> None:
         return None
@@ -134,8 +165,29 @@ class MemoryStore:
     async def dead_letters(self) -> list[DeadLetter]:
         return list(self._dead)
 
+    async def redrive(self, ids: Sequence[str] | None) -> list[str]:
+        chosen = [d for d in self._dead if ids is None or d.job.id in ids]
+        for letter in chosen:
+            self._dead.remove(letter)
+            self._redriven.append(attrs.evolve(letter.job, attempts=0, not_before=0.0, created=time.time()))
+        self._redrive_ready.set()
+        return [d.job.id for d in chosen]
+
+    async def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        await self._history.record_history(entries)
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        return await self._history.history(query)
+
+    async def prune_history(self, retention: Retention, now: float) -> int:
+        return await self._history.prune_history(retention, now)
+
     async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
-        await anyio.sleep_forever()
+        while True:
+            await self._redrive_ready.wait()
+            self._redrive_ready = anyio.Event()
+            jobs, self._redriven = self._redriven, []
+            enqueue(jobs)
 
     def backlog(self) -> int | None:
         return None

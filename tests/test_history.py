@@ -1,0 +1,246 @@
+"""Delivery history: every finished delivery is kept with its alerts, attempts, withheld receivers and outcome,
+survives a restart in the SQLite state, is queried by `nm history` and GET /api/v2/history with the same
+filters, is pruned by age and count, and stays on indexes at a million entries."""
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import anyio
+import attrs
+import httpx
+import pytest
+
+from nmcore.alerts import Alert, AlertGroup
+from nmcore.cli import main
+from nmcore.delivery import RetryPolicy
+from nmcore.history import AlertRecord, HistoryEntry, HistoryQuery, Retention
+from nmcore.manager import Manager
+from nmcore.manifests import documents_from_text
+from nmcore.server import create_app
+from nmcore.settings import ManagerSettings
+from nmcore.sqlitestore import SCHEMA, STATE_FILE, SQLiteStore, connect, history_sql
+from nmcore.store import MemoryStore
+from nmcore.testing import ScriptedChannel, scripted_manifests
+from tests.conftest import WebhookSink
+from tests.support import serving_app
+
+pytestmark = pytest.mark.anyio
+
+FAST = ManagerSettings(dedup_window=0, tenant_resolver="namespace",
+                       retry=RetryPolicy(initial_delay=0.01, max_delay=0.02, jitter=0))
+TENANT_RECEIVER = """---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: ScriptedReceiver
+metadata: {name: bobs, labels: {type: tenant, user: bob}}
+spec: {}
+"""
+
+
+def group(name: str, status: str = "firing", namespace: str = "") -> AlertGroup:
+    labels = {"alertname": name, **({"namespace": namespace} if namespace else {})}
+    return AlertGroup(alerts=(Alert(status=status, labels=labels),), group_key=f"{{}}:{name}")
+
+
+async def run_history(state: Path) -> ScriptedChannel:
+    channel = ScriptedChannel()
+    channel.scripts["flaky"] = ["transient", "ok"]
+    channel.scripts["broken"] = ["leak"]
+    manager = Manager.from_yaml(scripted_manifests("flaky", "broken") + TENANT_RECEIVER, plugins=[channel],
+                                settings=FAST, store=SQLiteStore(state / STATE_FILE))
+    async with manager:
+        await manager.submit(group("DiskFull"))
+        await manager.drain(10)
+    return channel
+
+
+async def test_every_attempt_and_outcome_is_kept_across_a_restart(tmp_path: Path) -> None:
+    await run_history(tmp_path)
+    # A new process on the same state dir reads what the first one recorded.
+    store = SQLiteStore(tmp_path / STATE_FILE)
+    await store.open()
+    try:
+        entries = {e.receiver: e for e in await store.history(HistoryQuery())}
+    finally:
+        await store.close()
+    flaky, broken = entries["ScriptedReceiver/kubesphere-monitoring-system/flaky"], entries["ScriptedReceiver/kubesphere-monitoring-system/broken"]
+    assert flaky.outcome == "delivered" and [a.ok for a in flaky.attempts] == [False, True]
+    assert flaky.attempts[0].answer, "the failed attempt keeps the channel's answer"
+    assert flaky.alerts == (AlertRecord(fingerprint=flaky.alerts[0].fingerprint, alertname="DiskFull",
+                                        status="firing"),)
+    assert broken.outcome == "dead" and broken.error
+    assert "hunter2" not in json.dumps([e.to_json() for e in entries.values()]), "a secret reached the history"
+    withheld = {w.receiver: w.reason for w in flaky.withheld}
+    assert "not entitled" in withheld["ScriptedReceiver/kubesphere-monitoring-system/bobs"]
+    assert "ScriptedReceiver/kubesphere-monitoring-system/bobs" not in entries
+
+
+async def test_nm_history_filters_and_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    await run_history(tmp_path)
+    capsys.readouterr()
+    assert main(["history", "--state-dir", str(tmp_path), "--outcome", "dead", "--json"]) == 0
+    dead = json.loads(capsys.readouterr().out)
+    assert [e["receiver"] for e in dead] == ["ScriptedReceiver/kubesphere-monitoring-system/broken"]
+    assert main(["history", "--state-dir", str(tmp_path), "--alertname", "DiskFull", "--since", "1h"]) == 0
+    table = capsys.readouterr().out
+    assert "delivered" in table and "dead" in table and "DiskFull[firing]" in table
+    assert main(["history", "--state-dir", str(tmp_path), "--alertname", "Other"]) == 0
+    assert "no deliveries match" in capsys.readouterr().out
+    assert main(["history", "--state-dir", str(tmp_path), "--since", "yesterday"]) == 2
+    assert "'yesterday' is not a time" in capsys.readouterr().err
+
+
+async def test_http_history_answers_the_same_filters() -> None:
+    channel = ScriptedChannel()
+    channel.scripts["broken"] = ["permanent", "permanent"]
+    async with Manager.from_yaml(scripted_manifests("ok", "broken"), plugins=[channel], settings=FAST) as manager:
+        await manager.submit(group("A"))
+        await manager.submit(group("B", "resolved"))
+        await manager.drain(10)
+        async with serving_app(create_app(manager)) as base, httpx.AsyncClient(base_url=base) as http:
+            everything = (await http.get("/api/v2/history")).json()["history"]
+            assert len(everything) == 4
+            dead_b = (await http.get("/api/v2/history", params={"outcome": "dead", "alertname": "B"})).json()
+            assert [(e["receiver"], e["alerts"][0]["status"]) for e in dead_b["history"]] == [
+                ("ScriptedReceiver/kubesphere-monitoring-system/broken", "resolved")]
+            fp = everything[0]["alerts"][0]["fingerprint"]
+            by_fp = (await http.get("/api/v2/history", params={"fingerprint": fp})).json()["history"]
+            assert {e["alerts"][0]["fingerprint"] for e in by_fp} == {fp} and len(by_fp) == 2
+            bad = await http.get("/api/v2/history", params={"colour": "red"})
+            assert bad.status_code == 400 and "unknown filter 'colour'" in bad.json()["error"]
+            bad = await http.get("/api/v2/history", params={"outcome": "lost"})
+            assert bad.status_code == 400 and "outcome must be one of" in bad.json()["error"]
+
+
+def entry(i: int, finished: float) -> HistoryEntry:
+    return HistoryEntry(id=f"job{i}", receiver=f"WebhookReceiver/ns/r{i % 50}", channel="webhook",
+                        tenant=f"user{i % 20}", group_key="g", accepted=finished, finished=finished,
+                        outcome="dead" if i % 10 == 0 else "delivered",
+                        alerts=(AlertRecord(fingerprint=f"{i:016x}", alertname=f"Alert{i % 100}", status="firing"),))
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "memory"])
+async def test_retention_prunes_by_age_and_by_count(tmp_path: Path, store_kind: str) -> None:
+    store = SQLiteStore(tmp_path / STATE_FILE) if store_kind == "sqlite" else MemoryStore()
+    await store.open()
+    try:
+        now = time.time()
+        await store.record_history([entry(i, now - 100 + i) for i in range(100)])  # finished 100s..1s ago
+        assert await store.prune_history(Retention(max_age=50, max_entries=0), now) == 50
+        assert await store.prune_history(Retention(max_age=0, max_entries=20), now) == 30
+        kept = await store.history(HistoryQuery(limit=1000))
+        assert [e.id for e in kept] == [f"job{i}" for i in range(99, 79, -1)]
+    finally:
+        await store.close()
+
+
+def test_every_filter_uses_an_index_on_a_million_entries(tmp_path: Path) -> None:
+    connect(tmp_path / STATE_FILE).close()  # the schema as nm run makes it
+    conn = sqlite3.connect(tmp_path / STATE_FILE, isolation_level=None)
+    for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-400000", "temp_store=MEMORY"):
+        conn.execute(f"PRAGMA {pragma}")
+    indexes = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                                              "tbl_name LIKE 'history%'")]
+    for index in indexes:  # filling first and indexing after is many times faster; the indexes come back below
+        conn.execute(f"DROP INDEX {index}")
+    now = time.time()
+    rows = ((i, f"job{i}", f"WebhookReceiver/ns/r{i % 500}", "webhook", f"user{i % 200}", "g", now, now + i,
+             "dead" if i % 10 == 0 else "delivered", "", "{}") for i in range(1, 1_000_001))
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany("INSERT INTO history_alerts VALUES (?, ?, ?, ?)",
+                     ((i, f"{i:016x}", f"Alert{i % 1000}", "firing") for i in range(1, 1_000_001)))
+    conn.execute("COMMIT")
+    conn.executescript(SCHEMA)
+    assert {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")} >= set(indexes)
+    filters = [HistoryQuery(), HistoryQuery(receiver="WebhookReceiver/ns/r7"), HistoryQuery(tenant="user3"),
+               HistoryQuery(alertname="Alert5"), HistoryQuery(fingerprint=f"{77:016x}"), HistoryQuery(outcome="dead"),
+               HistoryQuery(since=now + 10, until=now + 20),
+               HistoryQuery(receiver="WebhookReceiver/ns/r7", outcome="dead", since=now)]
+    for query in filters:
+        sql, params = history_sql(query)
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        scans = [step for step in plan if step.startswith("SCAN") and "USING" not in step]
+        assert not scans, f"{query}: full scan in {plan}"
+        if query != HistoryQuery():
+            # An index scan of the whole table in time order is a full scan too, for a filter.
+            assert not [s for s in plan if s.startswith("SCAN") and "history_finished" in s], f"{query}: {plan}"
+    got = conn.execute(*history_sql(HistoryQuery(fingerprint=f"{77:016x}"))).fetchall()
+    assert [row[0] for row in got] == ["job77"]
+    conn.close()
+
+
+async def test_history_write_failure_never_stops_delivery(tmp_path: Path) -> None:
+    """History is an account, not the work: a store that cannot keep history still delivers."""
+
+    class NoHistory(MemoryStore):
+        async def record_history(self, entries: object) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    channel = ScriptedChannel()
+    async with Manager.from_yaml(scripted_manifests("a"), plugins=[channel], settings=FAST,
+                                 store=NoHistory()) as manager:
+        await manager.submit(group("A"))
+        await manager.drain(10)
+        assert await manager.history(HistoryQuery()) == []
+        await anyio.sleep(0)
+    assert len(channel.sent) == 1
+
+
+
+def tenant_receiver(name: str) -> str:
+    return TENANT_RECEIVER.replace("name: bobs", f"name: {name}")
+
+
+async def test_resolved_follows_firing_across_a_restart_and_a_config_change(tmp_path: Path) -> None:
+    """`a` got the firing; before the resolved arrives nm restarts and `a` becomes a tenant receiver that
+    routing would no longer choose: it still gets the resolved. `gone` got the firing and was deleted: it does
+    not. A resolved owed once is owed once: after delivery, the next resolved goes by routing alone."""
+    firing, resolved = group("NodeDown"), group("NodeDown", "resolved")
+    first = ScriptedChannel()
+    async with Manager.from_yaml(scripted_manifests("a", "gone"), plugins=[first], settings=FAST,
+                                 store=SQLiteStore(tmp_path / STATE_FILE)) as manager:
+        await manager.submit(firing)
+        await manager.drain(10)
+    assert sorted(name for name, _, _ in first.sent) == ["a", "gone"]
+
+    second = ScriptedChannel()
+    changed = scripted_manifests("newcomer") + tenant_receiver("a")
+    async with Manager.from_yaml(changed, plugins=[second], settings=FAST,
+                                 store=SQLiteStore(tmp_path / STATE_FILE)) as manager:
+        explained = await manager.router.explain(resolved.alerts[0], manager.snapshot)
+        assert "ScriptedReceiver/kubesphere-monitoring-system/a" not in [r["receiver"] for r in explained["receivers"]]
+        await manager.submit(resolved)
+        await manager.drain(10)
+        assert sorted((name, alerts) for name, _, alerts in second.sent) == [
+            ("a", (("NodeDown", "resolved"),)), ("newcomer", (("NodeDown", "resolved"),))]
+        await manager.submit(resolved)
+        await manager.drain(10)
+    assert sorted(name for name, _, _ in second.sent) == ["a", "newcomer", "newcomer"]
+
+
+async def test_resolved_follows_firing_in_memory_too() -> None:
+    channel = ScriptedChannel()
+    async with Manager.from_yaml(scripted_manifests("a"), plugins=[channel], settings=FAST) as manager:
+        await manager.submit(group("X"))
+        await manager.drain(10)
+        manager.publish(*documents_from_text(scripted_manifests() + tenant_receiver("a"), "changed.yaml"))
+        await manager.submit(group("X", "resolved"))
+        await manager.drain(10)
+    assert [alerts for _, _, alerts in channel.sent] == [(("X", "firing"),), (("X", "resolved"),)]
+
+
+async def test_the_history_webhook_gets_every_outcome(sink: WebhookSink) -> None:
+    channel = ScriptedChannel()
+    channel.scripts["broken"] = ["permanent"]
+    settings = attrs.evolve(FAST, history_webhook=sink.url("/history"))
+    async with Manager.from_yaml(scripted_manifests("ok", "broken"), plugins=[channel], settings=settings) as manager:
+        await manager.submit(group("Posted"))
+        await manager.drain(10)
+        with anyio.fail_after(10):
+            while sum(len(b["history"]) for b in sink.bodies("/history")) < 2:
+                await anyio.sleep(0.05)
+    posted = [e for b in sink.bodies("/history") for e in b["history"]]
+    assert sorted((e["receiver"].rsplit("/", 1)[1], e["outcome"]) for e in posted) == [
+        ("broken", "dead"), ("ok", "delivered")]
