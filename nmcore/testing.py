@@ -22,6 +22,7 @@ import attrs
 import pytest
 from aiohttp import web
 
+from nmcore import v2beta2
 from nmcore.alerts import Alert, Notification, Status, fingerprint_of
 from nmcore.channel import ChannelContext, Sender, SendRequest
 from nmcore.httpclient import make_http_client, new_session
@@ -29,7 +30,7 @@ from nmcore.manifests import documents_from_text
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
 from nmcore.requests import build_request
-from nmcore.resources import ObjectMeta, Resource
+from nmcore.resources import Credential, ObjectMeta, Resource
 from nmcore.schema import SchemaError as SchemaError  # re-exported: the kit checks manifest fragments
 from nmcore.schema import structure as structure
 from nmcore.sdk import (
@@ -46,6 +47,7 @@ from nmcore.sdk import (
     utf8_len,
 )
 from nmcore.snapshot import Snapshot, build_snapshot
+from nmcore.tlsconfig import SecretSource
 
 
 def plugin_host(plugins: Iterable[object] = ()) -> PluginHost:
@@ -90,7 +92,12 @@ def block_request(receiver: Any, config: Any = None, *, channel: str, alerts: It
                                 alerts=tuple(alerts) or (alert(namespace="demo"),))
     values = secrets or {}
 
-    def secret(ref: SecretKeySelector) -> str:
+    def secret(ref: SecretSource) -> str:  # what SendRequest.secret takes: a Secret key or a credential
+        if isinstance(ref, Credential | v2beta2.Credential):
+            if ref.value_from is None:
+                return ref.value or ""
+            assert ref.value_from.secret_key_ref is not None
+            ref = ref.value_from.secret_key_ref
         try:
             return values[ref.name][ref.key]
         except KeyError:
