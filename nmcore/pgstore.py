@@ -37,7 +37,7 @@ import anyio
 import attrs
 
 from nmcore.errors import StoreError, StoreNotFound, StoreUnavailable
-from nmcore.history import HistoryEntry, HistoryQuery, MemoryHistory, Retention
+from nmcore.history import MemoryHistory
 from nmcore.store import DeadLetter, Job, job_from_row, notification_json
 
 try:
@@ -225,14 +225,16 @@ class _Finish:
     done: bool = False
 
 
-class PostgresStore:
-    """The Store protocol on a PostgreSQL database shared by every replica."""
+class PostgresStore(MemoryHistory):
+    """The Store protocol on a PostgreSQL database shared by every replica (history: MemoryHistory's, per replica,
+    until it has tables of its own)."""
 
     shared = True
 
     def __init__(self, url: str, *, per_receiver: int = 4, lease: float = 30.0, poll_every: float = 1.0,
                  max_claimed: int = 512, pool_size: int = 8, max_dead_letters: int = 100_000,
                  prune_every: float = 60.0, operation_timeout: float = 10.0, replica: str | None = None):
+        super().__init__()
         self.url = url
         self.where = redacted(url)
         self.replica = replica or default_replica_name()
@@ -256,7 +258,6 @@ class PostgresStore:
         self._finishing = False
         self._finish_queue: list[_Finish] = []
         self._finished_round = asyncio.Event()
-        self._history = MemoryHistory()
 
     # -- life cycle ---------------------------------------------------------------------------------------------
 
@@ -405,15 +406,6 @@ class PostgresStore:
     # -- history, redrive, resolved follows firing ----------------------------------------------------------------
     # Not in the database yet: each replica keeps the history of its own sends in memory, and resolved-follows-
     # firing (which needs the `fired` table SQLite has) is not kept across replicas. The README says so.
-
-    async def record_history(self, entries: Sequence[HistoryEntry]) -> None:
-        await self._history.record_history(entries)
-
-    async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
-        return await self._history.history(query)
-
-    async def prune_history(self, retention: Retention, now: float) -> int:
-        return await self._history.prune_history(retention, now)
 
     async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
         return {}

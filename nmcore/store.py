@@ -116,15 +116,16 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-class MemoryStore:
-    """Keeps nothing across restarts; for embedding and tests. The dead letters kept are bounded."""
+class MemoryStore(MemoryHistory):
+    """Keeps nothing across restarts; for embedding and tests. The dead letters kept are bounded; its history is
+    MemoryHistory's."""
 
     shared = False
 
     def __init__(self, *, max_dead_letters: int = 10_000):
         self._recent: dict[str, float] = {}
         self._dead: deque[DeadLetter] = deque(maxlen=max_dead_letters)
-        self._history = MemoryHistory()
+        super().__init__()
         self._fired: dict[str, set[str]] = {}
         self._redriven: list[Job] = []
         self._redrive_ready = anyio.Event()
@@ -172,15 +173,6 @@ class MemoryStore:
             self._redriven.append(attrs.evolve(letter.job, attempts=0, not_before=0.0, created=time.time()))
         self._redrive_ready.set()
         return [d.job.id for d in chosen]
-
-    async def record_history(self, entries: Sequence[HistoryEntry]) -> None:
-        await self._history.record_history(entries)
-
-    async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
-        return await self._history.history(query)
-
-    async def prune_history(self, retention: Retention, now: float) -> int:
-        return await self._history.prune_history(retention, now)
 
     async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
         while True:
