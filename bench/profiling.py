@@ -10,6 +10,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+CHECKOUT = f"{Path(__file__).resolve().parents[1]}/"
+"""Frames in this checkout are named relative to it."""
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -23,7 +25,7 @@ def _frames(stack: str) -> list[tuple[str, str]]:
 
 
 def _short(file: str) -> str:
-    for marker in ("site-packages/", "lib/python3.11/", "/work/main/"):
+    for marker in ("site-packages/", "lib/python3.11/", CHECKOUT):
         if marker in file:
             return file.split(marker, 1)[1]
     return file
