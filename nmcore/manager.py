@@ -77,6 +77,8 @@ class Manager:
         self._channels: dict[str, StartedChannel] = {}
         self._dispatcher: Dispatcher | None = None
         """Made on entry, once the channels it sends with have started."""
+        # Read at scrape time: a value set by hand lagged the counter (it stayed at 1 with nothing pending).
+        self.metrics.pending.set_function(lambda: self.pending)
         self._stack: AsyncExitStack | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
         self._history = (HistoryRecorder(self._store, retention=settings.history_retention)
@@ -240,7 +242,6 @@ class Manager:
         m.notifications_deduplicated.inc(len(jobs) - len(accepted))
         for job in accepted:
             m.notifications_routed.labels(job.notification.channel).inc()
-        m.pending.set(self.pending)
         return Accepted(alerts=len(group.alerts), notifications=len(accepted), duplicates=len(jobs) - len(accepted))
 
     async def submit_payload(self, payload: Any) -> Accepted:
@@ -388,7 +389,6 @@ class Manager:
             self._history.finished(job.id, job.notification, job.created, outcome.ok, outcome.error)
         self.outcomes.append(outcome)
         self.metrics.deliveries.labels(outcome.channel, "delivered" if outcome.ok else "dead").inc()
-        self.metrics.pending.set(self.pending)
 
     def _observe_attempt(self, channel: str, receiver: str, result: str, seconds: float) -> None:
         self.metrics.attempts.labels(channel, result).observe(seconds)

@@ -145,3 +145,13 @@ def test_nm_run_reloads_changed_manifests_and_stops_cleanly_on_sigterm(tmp_path:
         process.kill()
         stderr = process.communicate()[1]
     assert "SIGTERM received" in stderr
+
+
+async def test_pending_jobs_gauge_is_zero_once_everything_is_delivered(intake, sink) -> None:  # type: ignore[no-untyped-def]
+    manager, url = intake
+    assert (await post(url, (SAMPLES / "alertmanager-webhook.json").read_bytes())).status_code == 200
+    await manager.drain(5)
+    assert sink.bodies("all")
+    async with httpx.AsyncClient(base_url=url) as client:
+        metrics = (await client.get("/metrics")).text
+    assert "\nnmcore_pending_jobs 0.0\n" in metrics
