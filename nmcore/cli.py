@@ -133,8 +133,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="deliveries pending beyond which POST /api/v2/alerts answers 503 with Retry-After, "
                           "so Alertmanager retries later (default %(default)s)")
     run.add_argument("--dedup-window", type=_non_negative, default=300.0, metavar="SECONDS",
-                     help="a notification accepted again within this time (same receiver, alerts and statuses, "
-                          "e.g. from an Alertmanager HA pair) is dropped; 0 turns it off (default %(default)g)")
+                     help="a notification whose alerts were all last accepted for its receiver in the same "
+                          "statuses within this time (e.g. an Alertmanager HA pair's copy) is dropped; a re-fire is "
+                          "not; 0 turns it off (default %(default)g)")
     run.add_argument("--retry-deadline", type=_non_negative, default=24 * 3600.0, metavar="SECONDS",
                      help="transient failures are retried with backoff for this long after the alert was "
                           "accepted, then the delivery is dead-lettered (default %(default)g)")

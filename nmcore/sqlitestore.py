@@ -28,7 +28,7 @@ import orjson
 
 from nmcore.errors import StoreError
 from nmcore.history import AlertRecord, AttemptRecord, HistoryEntry, HistoryQuery, Retention, Withheld
-from nmcore.store import DeadLetter, Job, job_from_row, notification_json
+from nmcore.store import DeadLetter, Job, LastStates, is_repeat, job_from_row, notification_json
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,17 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL,
     buried REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS recent_keys (key TEXT PRIMARY KEY, accepted REAL NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS recent_keys_accepted ON recent_keys (accepted);
+-- Per (receiver, alert fingerprint): the status last accepted for delivery, and when (nmcore.store.is_repeat).
+CREATE TABLE IF NOT EXISTS last_states (
+    receiver TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL,
+    accepted REAL NOT NULL,
+    PRIMARY KEY (receiver, fingerprint)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS last_states_accepted ON last_states (accepted);
+-- Before last_states, dedup remembered whole-notification keys, which hid a re-fire within the window.
+DROP TABLE IF EXISTS recent_keys;
 CREATE TABLE IF NOT EXISTS fired (            -- firing delivered, resolved not yet: the receiver is owed it
     fingerprint TEXT NOT NULL,
     receiver TEXT NOT NULL,
@@ -95,6 +104,9 @@ CREATE INDEX IF NOT EXISTS history_alerts_fingerprint ON history_alerts (fingerp
 CREATE INDEX IF NOT EXISTS history_alerts_alertname ON history_alerts (alertname, history_seq);
 CREATE INDEX IF NOT EXISTS history_alerts_seq ON history_alerts (history_seq);
 """
+
+_LOOKUP_CHUNK = 500
+"""Fingerprints per dedup lookup: well under SQLite's limit on bound parameters."""
 
 _JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification"
 _DEAD_COLUMNS = "id, receiver, created, attempts, last_error, notification, reason, buried"
@@ -131,6 +143,17 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def _job(path: Path, row: Sequence[Any]) -> Job:
     return job_from_row(row, f"state file {path}")
+
+
+def _last_states(conn: sqlite3.Connection, job: Job) -> LastStates:
+    fingerprints = [a.fingerprint for a in job.notification.alerts]
+    found: dict[str, tuple[str, float]] = {}
+    for start in range(0, len(fingerprints), _LOOKUP_CHUNK):
+        chunk = fingerprints[start:start + _LOOKUP_CHUNK]
+        found.update((fp, (status, accepted)) for fp, status, accepted in conn.execute(
+            "SELECT fingerprint, status, accepted FROM last_states WHERE receiver = ? AND fingerprint IN "
+            f"({', '.join('?' * len(chunk))})", (job.receiver, *chunk)))
+    return found
 
 
 def pending_jobs(conn: sqlite3.Connection, path: Path, limit: int | None = None) -> list[Job]:
@@ -388,23 +411,25 @@ class SQLiteStore:
     async def add(self, jobs: Sequence[Job], dedup_window: float) -> list[Job]:
         if not jobs:
             return []
-        rows = [(job, job.notification.key, notification_json(job.notification)) for job in jobs]
+        rows = [(job, notification_json(job.notification)) for job in jobs]
 
         def insert(conn: sqlite3.Connection) -> list[Job]:
             now = time.time()
             accepted = []
-            for job, key, notification in rows:
-                seen = conn.execute("SELECT accepted FROM recent_keys WHERE key = ?", (key,)).fetchone()
-                if dedup_window > 0 and seen is not None and now - seen[0] < dedup_window:
-                    continue
-                conn.execute("INSERT OR REPLACE INTO recent_keys (key, accepted) VALUES (?, ?)", (key, now))
+            for job, notification in rows:
+                if dedup_window > 0:
+                    if is_repeat(job.notification, _last_states(conn, job), now, dedup_window):
+                        continue
+                    states = [(job.receiver, a.fingerprint, a.status, now) for a in job.notification.alerts]
+                    conn.executemany("INSERT OR REPLACE INTO last_states (receiver, fingerprint, status, accepted) "
+                                     "VALUES (?, ?, ?, ?)", states)
                 conn.execute(f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                              (job.id, job.receiver, job.created, job.attempts, job.not_before, job.last_error,
                               notification))
                 accepted.append(job)
             if now - self._pruned > self._prune_every:
                 self._pruned = now
-                conn.execute("DELETE FROM recent_keys WHERE accepted < ?", (now - dedup_window,))
+                conn.execute("DELETE FROM last_states WHERE accepted < ?", (now - dedup_window,))
             return accepted
 
         return await self._write(insert)

@@ -2,13 +2,14 @@
 
 A job is one notification for one receiver. Ingest adds the jobs of an alert group in one call (one
 transaction, for a durable store) before answering 200; the dispatcher reports each job's fate back. The
-store also remembers recently accepted notification keys, so a duplicate (an Alertmanager HA pair sends
-everything twice) is dropped within the dedup window.
+store also remembers, per (receiver, alert fingerprint), the last status accepted for delivery and when, so a
+duplicate (an Alertmanager HA pair sends everything twice) is dropped within the dedup window while a re-fire
+(firing, resolved, firing again) is not: it tells the receiver something new.
 """
 
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -58,6 +59,23 @@ def job_from_row(row: Sequence[Any], where: str) -> Job:
                last_error=last_error)
 
 
+LastStates = Mapping[str, tuple[str, float]]
+"""Alert fingerprint → (the status last accepted for one receiver, when), as a store remembers it."""
+
+
+def is_repeat(notification: Notification, last: LastStates, now: float, window: float) -> bool:
+    """True when every alert of `notification` was last accepted for its receiver in the same status within
+    `window` seconds: the receiver already has (or will get) exactly this news. Any alert whose status
+    changed since, or that is new, makes the notification news again."""
+    if window <= 0 or not notification.alerts:
+        return False
+    for alert in notification.alerts:
+        seen = last.get(alert.fingerprint)
+        if seen is None or seen[0] != alert.status or now - seen[1] >= window:
+            return False
+    return True
+
+
 class Store(Protocol):
     shared: bool
     """False: this process alone delivers the store's work; `open` and `add` return the jobs for its dispatcher.
@@ -69,7 +87,7 @@ class Store(Protocol):
         ...
 
     async def add(self, jobs: Sequence[Job], dedup_window: float) -> list[Job]:
-        """Commit `jobs` atomically, leaving out those whose notification key was accepted within the window."""
+        """Commit `jobs` atomically, leaving out the repeats (`is_repeat`) within the window."""
         ...
 
     async def finish(self, job: Job) -> None:
@@ -123,7 +141,9 @@ class MemoryStore(MemoryHistory):
     shared = False
 
     def __init__(self, *, max_dead_letters: int = 10_000):
-        self._recent: dict[str, float] = {}
+        self._last: dict[str, dict[str, tuple[str, float]]] = {}
+        """Receiver → its LastStates."""
+        self._remembered = 0
         self._dead: deque[DeadLetter] = deque(maxlen=max_dead_letters)
         super().__init__()
         self._fired: dict[str, set[str]] = {}
@@ -135,17 +155,26 @@ class MemoryStore(MemoryHistory):
 
     async def add(self, jobs: Sequence[Job], dedup_window: float) -> list[Job]:
         now = time.time()
-        if len(self._recent) > 100_000:
-            self._recent = {k: t for k, t in self._recent.items() if now - t < dedup_window}
+        if self._remembered > 100_000:
+            self._forget(now - dedup_window)
         accepted = []
         for job in jobs:
-            key = job.notification.key
-            seen = self._recent.get(key)
-            if dedup_window > 0 and seen is not None and now - seen < dedup_window:
+            last = self._last.setdefault(job.receiver, {})
+            if is_repeat(job.notification, last, now, dedup_window):
                 continue
-            self._recent[key] = now
+            before = len(last)
+            last.update((a.fingerprint, (a.status, now)) for a in job.notification.alerts)
+            self._remembered += len(last) - before
             accepted.append(job)
         return accepted
+
+    def _forget(self, before: float) -> None:
+        for receiver, last in list(self._last.items()):
+            kept = {fp: seen for fp, seen in last.items() if seen[1] >= before}
+            self._last[receiver] = kept
+            if not kept:
+                del self._last[receiver]
+        self._remembered = sum(map(len, self._last.values()))
 
     async def finish(self, job: Job) -> None:
         for alert in job.notification.alerts:

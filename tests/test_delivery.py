@@ -137,6 +137,30 @@ async def test_duplicates_within_the_window_are_delivered_once() -> None:
     assert len(channel.sent) == 2
 
 
+async def test_a_refire_within_the_window_is_delivered_and_the_ha_duplicate_of_it_is_not() -> None:
+    channel = ScriptedChannel()
+    async with manager(channel, "a") as m:
+        answers = [await m.submit(group(alert(status, namespace="demo")))
+                   for status in ("firing", "firing", "resolved", "resolved", "firing", "firing")]
+        await m.drain(5)
+    assert [a.duplicates for a in answers] == [0, 1, 0, 1, 0, 1]
+    assert [statuses for _, _, statuses in channel.sent] == [
+        (("TestAlert", "firing"),), (("TestAlert", "resolved"),), (("TestAlert", "firing"),)], "the receiver's last word is firing"
+
+
+async def test_a_group_is_news_when_any_of_its_alerts_changed() -> None:
+    channel = ScriptedChannel()
+    one, two = alert(namespace="demo", n="1"), alert(namespace="demo", n="2")
+    async with manager(channel, "a") as m:
+        await m.submit(group(one, two))
+        same = await m.submit(group(two, one))
+        partly = await m.submit(group(one, attrs.evolve(two, status="resolved")))
+        subset = await m.submit(group(one))
+        await m.drain(5)
+    assert (same.duplicates, partly.notifications, subset.duplicates) == (1, 1, 1)
+    assert len(channel.sent) == 2
+
+
 async def test_backpressure_refuses_new_work_beyond_the_bound() -> None:
     channel = ScriptedChannel()
     channel.scripts["a"] = ["slow:0.3"] * 3

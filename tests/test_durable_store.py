@@ -104,6 +104,20 @@ async def test_duplicates_are_dropped_within_the_window_even_across_a_restart(tm
 
 
 @pytest.mark.anyio
+async def test_a_refire_is_accepted_and_its_duplicate_dropped_even_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "nmcore.db"
+    firing, resolved = notification(alert("firing")), notification(alert("resolved"))
+    store, _ = await reopened(path)
+    assert await store.add([job(firing, "1")], 300) != []
+    assert await store.add([job(resolved, "2")], 300) != []
+    await store.close()
+    store, _ = await reopened(path)
+    assert await store.add([job(firing, "3")], 300) != [], "firing again after resolved is news"
+    assert await store.add([job(firing, "4")], 300) == [], "the HA pair's copy of it is not"
+    await store.close()
+
+
+@pytest.mark.anyio
 async def test_writes_made_together_are_committed_together(tmp_path: Path) -> None:
     store, _ = await reopened(tmp_path / "nmcore.db")
     jobs = [job(notification(alert(n=str(i))), str(i)) for i in range(200)]
