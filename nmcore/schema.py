@@ -95,6 +95,38 @@ def _structure_float(value: Any, _: type) -> float:
     raise ValueError(f"expected a number, got {_describe(value)}")
 
 
+class _NotAChoice(ValueError):
+    """A value outside a Literal's choices; the walker names the field and the choices."""
+
+    def __init__(self, value: Any, choices: tuple[Any, ...]):
+        super().__init__(f"expected one of {choices!r}")
+        self.value = value
+        self.choices = choices
+
+    def describe(self, path: str) -> str:
+        """`status must be 'firing' or 'resolved', got 'burning'`, with a "did you mean" for a near choice."""
+        field = _FIELD.search(path)
+        quoted = [repr(c) for c in self.choices]
+        either = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        hint = ""
+        if isinstance(self.value, str) and len(self.value) <= 64:  # an enumerated field, never a secret
+            got = f"got {self.value!r}"
+            words = {str(c).lower(): str(c) for c in self.choices}
+            near = difflib.get_close_matches(self.value.lower(), list(words), n=1, cutoff=0.6)
+            hint = f" (did you mean {words[near[0]]!r}?)" if near else ""
+        else:
+            got = f"got {_describe(self.value)}"
+        return f"{field.group(1) + ' ' if field else ''}must be {either}, {got}{hint} @ {path}"
+
+
+_FIELD = re.compile(r"(?:\.|\[')([^.\['\]]+)'?\]?$")
+"""The last key of a located path: `$.alerts[0].status` → status, `$.labels['x']` → x."""
+
+
+def _is_literal(cls: Any) -> bool:
+    return get_origin(cls) is Literal
+
+
 class _AtKey(ValueError):
     """A problem under one key of a mapping, so the error path can name the key."""
 
@@ -164,17 +196,19 @@ def _make_converter() -> cattrs.Converter:
         return is_sequence(cls) and (get_origin(cls) is not tuple or (len(args) == 2 and args[1] is Ellipsis))
 
     conv.register_structure_hook_factory(is_homogenous_sequence, sequence_factory)
+
     def literal_factory(cls: Any) -> Any:
-        allowed = get_args(cls)
+        choices = get_args(cls)
 
         def structure_literal(value: Any, _: type) -> Any:
-            if any(value == a and type(value) is type(a) for a in allowed):
+            # `True == 1`: compare types too, so `true` is not taken for the choice 1
+            if any(value == c and type(value) is type(c) for c in choices):
                 return value
-            raise ValueError(f"expected one of {', '.join(map(repr, allowed))}, got {value!r}")
+            raise _NotAChoice(value, choices)
 
         return structure_literal
 
-    conv.register_structure_hook_factory(lambda cls: get_origin(cls) is Literal, literal_factory)
+    conv.register_structure_hook_factory(_is_literal, literal_factory)
     conv.register_structure_hook_factory(_is_mapping, mapping_factory)
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
@@ -224,6 +258,8 @@ def _located(exc: BaseException, path: str) -> list[str]:
         return [f"{exc} @ {path}.{exc.field}"]
     if isinstance(exc, _AtKey):
         return _located(exc.problem, f"{path}[{exc.key!r}]")
+    if isinstance(exc, _NotAChoice):
+        return [exc.describe(path)]
     if isinstance(exc, KeyError):
         return [f"required field missing @ {path}"]
     return [f"{exc} @ {path}"]

@@ -1,5 +1,6 @@
 """The HTTP intake over a real socket: status codes a sender can act on, health, metrics, status."""
 
+import datetime
 import json
 import signal
 import subprocess
@@ -155,3 +156,33 @@ async def test_pending_jobs_gauge_is_zero_once_everything_is_delivered(intake, s
     async with httpx.AsyncClient(base_url=url) as client:
         metrics = (await client.get("/metrics")).text
     assert "\nnmcore_pending_jobs 0.0\n" in metrics
+
+
+async def test_timestamps_must_be_rfc3339_and_a_missing_start_is_the_receive_time(intake, sink) -> None:  # type: ignore[no-untyped-def]
+    manager, url = intake
+    before = datetime.datetime.now(datetime.UTC)
+    body = {"alerts": [{"labels": {"alertname": "Yesterday"}, "startsAt": "yesterday"},
+                       {"labels": {"alertname": "Month13"}, "endsAt": "2026-13-01T00:00:00Z"},
+                       {"labels": {"alertname": "NoTimes"}},
+                       {"labels": {"alertname": "Nanos"}, "startsAt": "2026-11-24T05:53:21.974712798Z"}]}
+    reply = await post(url, json.dumps(body))
+    assert reply.status_code == 200
+    assert reply.json()["rejected"] == [
+        "startsAt must be an RFC 3339 time such as 2026-11-24T05:53:21Z, got 'yesterday' @ $.alerts[0].startsAt",
+        "endsAt must be an RFC 3339 time: '2026-13-01T00:00:00Z' is out of range (month must be in 1..12) "
+        "@ $.alerts[1].endsAt"]
+    await manager.drain(5)
+    [sent] = sink.bodies("all")
+    no_times, nanos = sent["alerts"]
+    assert (no_times["labels"]["alertname"], nanos["labels"]["alertname"]) == ("NoTimes", "Nanos")
+    started = datetime.datetime.fromisoformat(no_times["startsAt"])
+    assert no_times["startsAt"].endswith("Z") and before <= started <= datetime.datetime.now(datetime.UTC)
+    assert no_times["endsAt"] == nanos["endsAt"] == "0001-01-01T00:00:00Z", "Alertmanager's 'no end yet'"
+    assert nanos["startsAt"] == "2026-11-24T05:53:21.974712798Z"
+
+
+async def test_a_status_outside_its_choices_names_them(intake) -> None:  # type: ignore[no-untyped-def]
+    _, url = intake
+    reply = await post(url, json.dumps([{"labels": {"alertname": "X"}, "status": "burning"}]))
+    assert reply.json()["rejected"] == [
+        "status must be 'firing' or 'resolved', got 'burning' (did you mean 'firing'?) @ $[0].status"]

@@ -122,7 +122,7 @@ def test_a_bad_block_is_located_and_the_objects_other_blocks_still_send() -> Non
     snapshot = snapshot_from_yaml(v2("Receiver", "r", GLOBAL, webhook={"url": "http://a"},
                                      email={"to": ["not an address"], "tmplType": "pdf"}), host=HOST)
     assert list(snapshot.targets) == ["Receiver/r:webhook"]
-    assert [p.message for p in snapshot.problems] == ["expected one of 'html', 'text', got 'pdf' @ $.spec.email.tmplType"]
+    assert [p.message for p in snapshot.problems] == ["tmplType must be 'html' or 'text', got 'pdf' @ $.spec.email.tmplType"]
 
 
 def test_secret_references_take_their_namespace_then_default_secret_namespace_then_nms_own() -> None:
@@ -217,7 +217,7 @@ async def test_notification_timeout_is_the_time_a_send_gets() -> None:
      "must be a positive number of seconds, got 0 @ $.spec.receivers.options.email.notificationTimeout"),
     ({"receivers": {"options": {"emial": {}}}}, "unknown field 'emial' (did you mean 'email'?) @ $.spec.receivers.options"),
     ({"routePolicy": "Sometimes"},
-     "expected one of 'All', 'RouterFirst', 'RouterOnly', got 'Sometimes' @ $.spec.routePolicy"),
+     "routePolicy must be 'All', 'RouterFirst' or 'RouterOnly', got 'Sometimes' @ $.spec.routePolicy"),
 ])
 def test_a_bad_notification_manager_field_is_located(spec: dict, problem: str) -> None:
     snapshot = snapshot_from_yaml(v2("NotificationManager", "nm", **spec), host=HOST)
