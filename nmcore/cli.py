@@ -275,7 +275,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from nmcore.delivery import RetryPolicy
     from nmcore.history import Retention
     from nmcore.manager import Manager
-    from nmcore.server import serve
+    from nmcore.server import ListenError, serve
     from nmcore.settings import ManagerSettings
     from nmcore.sources import ConfigSource, FolderSource
 
@@ -308,7 +308,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     manager = Manager(source, settings=settings, host=host, store=store, renderer=_renderer(args))
     token = IntakeToken.from_file(args.intake_token_file) if args.intake_token_file else None
     host, port = args.listen
-    anyio.run(serve, manager, host, port, args.grace, token)
+    try:
+        anyio.run(serve, manager, host, port, args.grace, token)
+    except ListenError as exc:
+        print(f"nm run: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -115,6 +115,13 @@ class Dispatcher:
         """Wait until every accepted job is delivered or dead-lettered."""
         await self._idle.wait()
 
+    async def stop(self) -> None:
+        """Start no new send; return once every send in flight has finished and been recorded."""
+        self._stopping = True
+        self._wake.set()
+        if self._workers:
+            await asyncio.wait(set(self._workers))
+
     async def run(self) -> None:
         """Start jobs as lanes allow, until cancelled. Sends in flight then finish (each is bounded by its
         channel's timeout); nothing new starts, and what is queued stays pending in the store."""

@@ -17,7 +17,6 @@ from nmcore.alerts import Alert, AlertGroup, Status
 from nmcore.errors import PayloadError
 from nmcore.schema import SchemaError, structure
 
-
 ZERO_TIME = "0001-01-01T00:00:00Z"
 """Go's zero time: what Alertmanager writes as the endsAt of an alert that has not ended."""
 

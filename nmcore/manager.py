@@ -260,6 +260,11 @@ class Manager:
         with anyio.fail_after(timeout):
             await dispatcher.drain()
 
+    async def stop_delivering(self) -> None:
+        """Start no new send; return once those in flight have finished and been recorded. What is queued
+        stays pending in the store for the next start. Leaving the `async with` does this too."""
+        await self._dispatcher.stop()
+
     async def verify(self, name: str) -> VerifyResult:
         """Send a test notification to the receiver called `name` now, past the queue, and say how it went.
         Raises UnknownReceiver when no single receiver has that name."""

@@ -3,10 +3,14 @@
 An ASGI app (Starlette) served by uvicorn. The intake answers 200 only once the alerts' jobs are stored,
 503 with Retry-After when not ready, overloaded or stopping (Alertmanager retries 5xx), 4xx with a message
 naming the problem for input that can never succeed.
+
+On SIGTERM the listener stays open while the sends in flight finish: new requests get 503 and Retry-After
+(Alertmanager retries them, at this instance's successor), not a refused connection.
 """
 
 import logging
 import signal
+import socket
 from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Any
@@ -232,6 +236,28 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
     return app
 
 
+class ListenError(Exception):
+    """The address to listen on cannot be used; the message names it and why."""
+
+
+def listen_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """Bind and listen before anything else starts, so "address already in use" is one clear error."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                            flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
 class _Server(uvicorn.Server):
     """uvicorn re-raises the signal after shutting down, which would kill us before sends in flight finish;
     nmcore handles SIGTERM/SIGINT itself."""
@@ -243,23 +269,30 @@ class _Server(uvicorn.Server):
 
 async def serve(manager: Manager, host: str, port: int, grace: float = 10.0,
                 intake_token: IntakeToken | None = None) -> None:
-    """Run the manager behind the HTTP server until SIGTERM or SIGINT, then stop cleanly."""
+    """Run the manager behind the HTTP server until SIGTERM or SIGINT, then stop cleanly: answer 503 while the
+    sends in flight finish and are recorded, then close the listener. Raises ListenError before starting
+    anything when the address cannot be used."""
+    sock = listen_socket(host, port)
     app = create_app(manager, intake_token=intake_token)
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
                             timeout_graceful_shutdown=int(grace))
     server = _Server(config)
 
-    async def stop_on_signal() -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async for received in signals:
-                log.info("%s received: no new alerts accepted; finishing sends in flight",
-                         signal.Signals(received).name)
-                app.state.stopping.set()
-                server.should_exit = True
-                return
+    async def run_server(tasks: anyio.abc.TaskGroup) -> None:
+        await server.serve(sockets=[sock])
+        tasks.cancel_scope.cancel()  # it stopped on its own (it failed): stop everything
 
-    async with manager, anyio.create_task_group() as tasks:
-        tasks.start_soon(stop_on_signal)
-        log.info("listening on http://%s:%d/api/v2/alerts", host, port)
-        await server.serve()
-        tasks.cancel_scope.cancel()
+    try:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with manager, anyio.create_task_group() as tasks:
+                tasks.start_soon(run_server, tasks)
+                log.info("listening on http://%s:%d/api/v2/alerts", host, port)
+                async for received in signals:
+                    log.info("%s received: answering 503 to new alerts; finishing sends in flight",
+                             signal.Signals(received).name)
+                    break
+                app.state.stopping.set()
+                await manager.stop_delivering()
+                server.should_exit = True
+    finally:
+        sock.close()

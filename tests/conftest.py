@@ -5,7 +5,8 @@ import json
 import os
 import threading
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,6 +14,8 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from tests.pgserver import PostgresServer
+
+from tests.support import Nm
 
 
 @pytest.fixture
@@ -122,3 +125,19 @@ def postgres_server() -> Iterator["PostgresServer"]:
 def postgres_url(postgres_server: "PostgresServer") -> str:
     """The URL of a new, empty database on the session's server."""
     return postgres_server.new_database()
+
+
+@pytest.fixture
+def nm(tmp_path: Path) -> Iterator[Callable[..., Nm]]:
+    """Start `nm run` processes; any still running at the end are killed."""
+    started: list[Nm] = []
+
+    def start(config: Path, state: Path, *options: str) -> Nm:
+        process = Nm(tmp_path / f"nm-{len(started)}.log", config, state, *options)
+        started.append(process)
+        return process.wait_ready()
+
+    yield start
+    for process in started:
+        if process.popen.poll() is None:
+            process.kill()

@@ -1,16 +1,24 @@
 """Small helpers shared by the tests that run real processes and servers."""
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 
 from nmcore.server import _Server
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -42,3 +50,45 @@ async def serving_app(app: Starlette) -> AsyncIterator[str]:
                 await anyio.sleep(0.01)
         yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
         server.should_exit = True
+
+
+class Nm:
+    """`nm run` in a child process on a config dir and a state dir (or a store URL); its log is quoted when
+    something fails."""
+
+    def __init__(self, log: Path, config: Path, state: Path | str, *options: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        store = ["--store", state] if isinstance(state, str) else ["--state-dir", str(state)]
+        with log.open("wb") as out:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "nmcore", "run", "--config-dir", str(config), *store,
+                 "--listen", f"127.0.0.1:{self.port}", *options],
+                stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def output(self) -> str:
+        return f"--- nm run log ({self.log}) ---\n" + self.log.read_text(errors="replace")[-4000:]
+
+    def wait_ready(self) -> "Nm":
+        def ready() -> bool:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"nm run exited with {self.popen.returncode}\n{self.output()}")
+            try:
+                return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(ready, "nm run to be ready")
+        return self
+
+    def post(self, alerts: list[dict]) -> httpx.Response:
+        return httpx.post(f"{self.url}/api/v2/alerts", json=alerts, timeout=10)
+
+    def kill(self) -> None:
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self) -> int:
+        self.popen.send_signal(signal.SIGTERM)
+        return self.popen.wait(20)

@@ -12,7 +12,6 @@ import itertools
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from nmcore.sources import Publish, StaticSource
 from nmcore.sqlitestore import STATE_FILE, SQLiteStore, connect, pending_jobs
 from nmcore.store import Job
 from tests.conftest import WebhookSink
-from tests.support import free_port, wait_for
+from tests.support import Nm, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
@@ -152,64 +151,6 @@ def slow_sink() -> Iterator[RecordingSink]:
     server.start()
     yield server
     server.stop()
-
-
-class Nm:
-    """`nm run` in a child process on a config dir and a state dir (or a store URL); its log is quoted when
-    something fails."""
-
-    def __init__(self, log: Path, config: Path, state: Path | str, *options: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        store = ["--store", state] if isinstance(state, str) else ["--state-dir", str(state)]
-        with log.open("wb") as out:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "nmcore", "run", "--config-dir", str(config), *store,
-                 "--listen", f"127.0.0.1:{self.port}", *options],
-                stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-    def output(self) -> str:
-        return f"--- nm run log ({self.log}) ---\n" + self.log.read_text(errors="replace")[-4000:]
-
-    def wait_ready(self) -> "Nm":
-        def ready() -> bool:
-            if self.popen.poll() is not None:
-                raise AssertionError(f"nm run exited with {self.popen.returncode}\n{self.output()}")
-            try:
-                return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(ready, "nm run to be ready")
-        return self
-
-    def post(self, alerts: list[dict]) -> httpx.Response:
-        return httpx.post(f"{self.url}/api/v2/alerts", json=alerts, timeout=10)
-
-    def kill(self) -> None:
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self) -> int:
-        self.popen.send_signal(signal.SIGTERM)
-        return self.popen.wait(20)
-
-
-@pytest.fixture
-def nm(tmp_path: Path) -> Iterator[Callable[..., Nm]]:
-    """Start `nm run` processes; any still running at the end are killed."""
-    started: list[Nm] = []
-
-    def start(config: Path, state: Path, *options: str) -> Nm:
-        process = Nm(tmp_path / f"nm-{len(started)}.log", config, state, *options)
-        started.append(process)
-        return process.wait_ready()
-
-    yield start
-    for process in started:
-        if process.popen.poll() is None:
-            process.kill()
 
 
 def nm_deliveries(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
