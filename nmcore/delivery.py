@@ -119,8 +119,7 @@ class Dispatcher:
         """Start no new send; return once every send in flight has finished and been recorded."""
         self._stopping = True
         self._wake.set()
-        if self._workers:
-            await asyncio.wait(set(self._workers))
+        await hotpath.finish(set(self._workers))
 
     async def run(self) -> None:
         """Start jobs as lanes allow, until cancelled. Sends in flight then finish (each is bounded by its

@@ -70,6 +70,8 @@ class Manager:
                              on_lookup_failure=lambda namespace, error: self.metrics.tenant_lookup_failures.inc())
         self._store = store or MemoryStore()
         self._renderer = renderer or DefaultRenderer(default_namespace=settings.default_namespace)
+        self._reserved = 0
+        """Deliveries of POSTs being stored right now: they count against max_pending too."""
         self._http = http_client
         self._session: aiohttp.ClientSession | None = None
         self._snapshot = empty_snapshot(self.host.channels)
@@ -224,15 +226,18 @@ class Manager:
         """Route `group` and commit its jobs; return once they are stored (delivery happens after)."""
         dispatcher = self._running
         await self._await_config()
-        limit = self.settings.max_pending
-        if (pending := self.pending) >= limit:
-            raise Busy(f"{pending} deliveries pending (limit {limit})", retry_after=5)
+        self._check_room(0)
         if self.cluster:
             group = with_default_label(group, "cluster", self.cluster)
         routed = await self._with_owed_resolved(group, await self.router.route(group, self._snapshot))
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
-        accepted = await self._store.add(jobs, self.settings.dedup_window)
+        self._check_room(len(jobs))
+        self._reserved += len(jobs)  # concurrent POSTs storing at the same time count against the limit too
+        try:
+            accepted = await self._store.add(jobs, self.settings.dedup_window)
+        finally:
+            self._reserved -= len(jobs)
         if self._history and accepted:
             self._history.withheld([j.id for j in accepted], self._withheld(routed))
         if not self._store.shared:  # a shared store's work reaches the dispatcher when claimed
@@ -243,6 +248,19 @@ class Manager:
         for job in accepted:
             m.notifications_routed.labels(job.notification.channel).inc()
         return Accepted(alerts=len(group.alerts), notifications=len(accepted), duplicates=len(jobs) - len(accepted))
+
+    def _check_room(self, wanted: int) -> None:
+        """Busy unless `wanted` more deliveries fit under `max_pending`: a hard limit, one POST included."""
+        limit = self.settings.max_pending
+        pending = self.pending + self._reserved
+        if wanted > limit:
+            log.error("a POST routed to %d deliveries, more than --max-pending %d allows at all: it is refused "
+                      "until the limit is raised", wanted, limit)
+            raise Busy(f"this POST needs {wanted} deliveries, more than the limit of {limit} pending "
+                       "allows (raise --max-pending)", retry_after=30)
+        if pending + wanted > limit or pending >= limit:
+            raise Busy(f"{pending} deliveries pending; {wanted or 'more'} more would exceed the limit of "
+                       f"{limit}", retry_after=5)
 
     async def submit_payload(self, payload: Any) -> Accepted:
         """Accept what POST /api/v2/alerts receives (already JSON-decoded); raises PayloadError if unusable."""
@@ -263,7 +281,8 @@ class Manager:
     async def stop_delivering(self) -> None:
         """Start no new send; return once those in flight have finished and been recorded. What is queued
         stays pending in the store for the next start. Leaving the `async with` does this too."""
-        await self._dispatcher.stop()
+        if self._dispatcher is not None:
+            await self._dispatcher.stop()
 
     async def verify(self, name: str) -> VerifyResult:
         """Send a test notification to the receiver called `name` now, past the queue, and say how it went.

@@ -4,6 +4,7 @@ redaction of secrets from errors, backpressure. A scripted in-process channel st
 import time
 
 import anyio
+import attrs
 import pytest
 
 from nmcore.alerts import AlertGroup
@@ -174,6 +175,32 @@ async def test_backpressure_refuses_new_work_beyond_the_bound() -> None:
         await m.submit(group(alert(n="3")))
         await m.drain(5)
     assert len(channel.sent) == 3
+
+
+async def test_the_bound_is_hard_a_post_that_would_exceed_it_is_refused_whole() -> None:
+    channel = ScriptedChannel()
+    names = "abcde"
+    for name in names:
+        channel.scripts[name] = ["slow:0.3"] * 2
+    async with manager(channel, *names, max_pending=12) as m:
+        await m.submit(group(alert(n="1")))
+        await m.submit(group(alert(n="2")))
+        assert m.pending == 10
+        with pytest.raises(Busy, match="10 deliveries pending; 5 more would exceed the limit of 12"):
+            await m.submit(group(alert(n="3")))
+        assert m.pending == 10, "nothing of the refused POST was accepted"
+        await m.drain(5)
+    assert len(channel.sent) == 10
+
+
+async def test_a_post_that_can_never_fit_is_refused_and_says_to_raise_the_limit() -> None:
+    channel = ScriptedChannel()
+    names = [f"r{i}" for i in range(50)]
+    async with manager(channel, *names, max_pending=10) as m:
+        with pytest.raises(Busy, match=r"this POST needs 50 deliveries, more than the limit of 10 pending allows"):
+            await m.submit(group())
+        assert m.pending == 0
+    assert channel.sent == []
 
 
 async def test_no_alert_is_routed_before_the_configuration_is_loaded() -> None:
