@@ -57,16 +57,28 @@ async def _json_body(request: Request, limit: int) -> Any:
         return None
 
 
+MAX_DISCARD_BYTES = 64 * 1024 * 1024
+"""How much of a body over the limit is read and thrown away before answering 413, so that a client still
+sending it reads the 413 rather than a connection reset (beyond this, the connection is cut)."""
+
+
 async def _read_body(request: Request, limit: int) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    """The body, or None when it is over `limit` (then read to its end, up to MAX_DISCARD_BYTES, and dropped)."""
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isdigit() else 0
+    if size > MAX_DISCARD_BYTES:
         return None
-    body = bytearray()
+    body: bytearray | None = None if size > limit else bytearray()
+    seen = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
+        seen += len(chunk)
+        if body is not None:
+            body += chunk
+            if len(body) > limit:
+                body = None
+        if seen > MAX_DISCARD_BYTES:
+            break
+    return None if body is None else bytes(body)
 
 
 def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,

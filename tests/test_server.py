@@ -3,6 +3,7 @@
 import datetime
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -186,3 +187,35 @@ async def test_a_status_outside_its_choices_names_them(intake) -> None:  # type:
     reply = await post(url, json.dumps([{"labels": {"alertname": "X"}, "status": "burning"}]))
     assert reply.json()["rejected"] == [
         "status must be 'firing' or 'resolved', got 'burning' (did you mean 'firing'?) @ $[0].status"]
+
+
+def send_raw(url: str, request: bytes) -> bytes:
+    """Send a whole request as a plain socket client does (all of it, then read), and return the reply."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    return reply
+
+
+async def test_a_body_over_the_limit_is_answered_413_after_the_client_finished_sending_it(intake) -> None:  # type: ignore[no-untyped-def]
+    _, url = intake
+    body = b"[" + b'{"labels": {"alertname": "Big"}},' * 250_000 + b"{}]"  # 8 MB against a limit of 64 KiB
+    head = (f"POST /api/v2/alerts HTTP/1.1\r\nHost: nm\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    reply = await anyio.to_thread.run_sync(send_raw, url, head + body)  # a reset while writing raises here
+    assert reply.startswith(b"HTTP/1.1 413 "), reply[:200]
+    assert b"body larger than 65536 bytes" in reply
+
+
+async def test_a_chunked_body_over_the_limit_is_answered_413_too(intake) -> None:  # type: ignore[no-untyped-def]
+    _, url = intake
+    chunk = b'{"labels": {"alertname": "Big"}},' * 1000
+    body = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    head = (b"POST /api/v2/alerts HTTP/1.1\r\nHost: nm\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    reply = await anyio.to_thread.run_sync(send_raw, url, head + body * 250 + b"0\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 413 "), reply[:200]
