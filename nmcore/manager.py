@@ -27,7 +27,7 @@ from nmcore.errors import Busy, NotReady
 from nmcore.fallback import choose_fallback, redirected
 from nmcore.history import HistoryEntry, HistoryQuery, HistoryRecorder, Withheld
 from nmcore.httpclient import make_http_client, new_session
-from nmcore.ingest import parse_payload
+from nmcore.ingest import Parsed, parse_payload
 from nmcore.metrics import Metrics
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer, Renderer
@@ -264,7 +264,10 @@ class Manager:
 
     async def submit_payload(self, payload: Any) -> Accepted:
         """Accept what POST /api/v2/alerts receives (already JSON-decoded); raises PayloadError if unusable."""
-        parsed = parse_payload(payload)
+        return await self.submit_parsed(parse_payload(payload))
+
+    async def submit_parsed(self, parsed: Parsed) -> Accepted:
+        """Accept a checked payload: its good alerts are routed and stored, its rejected ones counted and logged."""
         if parsed.rejected:
             self.metrics.alerts_rejected.inc(len(parsed.rejected))
             for problem in parsed.rejected:

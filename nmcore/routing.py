@@ -7,6 +7,7 @@ user can access the alert's namespace. Routing looks receivers up by tenant and 
 import logging
 from collections.abc import Callable, Sequence
 
+import anyio
 import attrs
 
 from nmcore.alerts import Alert, AlertGroup, Notification
@@ -16,6 +17,9 @@ from nmcore.snapshot import Snapshot, Target
 from nmcore.tenancy import TenantResolver
 
 log = logging.getLogger(__name__)
+
+YIELD_EVERY = 1000
+"""Routing a large group lets the event loop run every this many alerts."""
 
 
 @attrs.frozen
@@ -69,7 +73,9 @@ class Router:
             self._on_lookup_failure(namespace, error)
         filtering = self._host.has_route_filters
         chosen: dict[str, tuple[Target, list[Alert]]] = {}
-        for alert in group.alerts:
+        for index, alert in enumerate(group.alerts):
+            if index and not index % YIELD_EVERY:
+                await anyio.sleep(0)  # a group of 100,000 alerts must not stall the event loop
             for target in self.entitled(alert, access, snapshot):
                 if filtering and self._host.route_filter(alert, target.receiver, target.tenant):
                     continue

@@ -27,7 +27,7 @@ from starlette.routing import Route
 from nmcore import console
 from nmcore.errors import BadRequest, Busy, NotReady, PayloadError, StoreUnavailable, UnknownReceiver
 from nmcore.history import query_from
-from nmcore.ingest import parse_payload
+from nmcore.ingest import decode_payload, parse_payload
 from nmcore.intaketoken import IntakeToken
 from nmcore.manager import Manager
 from nmcore.ui import ui_routes
@@ -56,6 +56,9 @@ async def _json_body(request: Request, limit: int) -> Any:
     except orjson.JSONDecodeError:
         return None
 
+
+INLINE_PARSE_BYTES = 256 * 1024
+"""Bodies larger than this are decoded and checked in a worker thread (a small one is quicker on the loop)."""
 
 MAX_DISCARD_BYTES = 64 * 1024 * 1024
 """How much of a body over the limit is read and thrown away before answering 413, so that a client still
@@ -99,11 +102,11 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
         if body is None:
             return _error(413, f"body larger than {max_body_bytes} bytes; lower max_alerts in Alertmanager")
         try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return _error(400, f"malformed JSON: {exc}")
-        try:
-            accepted = await manager.submit_payload(payload)
+            if len(body) > INLINE_PARSE_BYTES:
+                parsed = await anyio.to_thread.run_sync(decode_payload, body)
+            else:
+                parsed = decode_payload(body)
+            accepted = await manager.submit_parsed(parsed)
         except PayloadError as exc:
             return _error(400, str(exc))
         except NotReady as exc:

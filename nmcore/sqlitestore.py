@@ -105,6 +105,9 @@ CREATE INDEX IF NOT EXISTS history_alerts_alertname ON history_alerts (alertname
 CREATE INDEX IF NOT EXISTS history_alerts_seq ON history_alerts (history_seq);
 """
 
+INLINE_SERIALIZE_ALERTS = 1000
+"""Jobs holding more alerts than this are serialized in a worker thread."""
+
 _LOOKUP_CHUNK = 500
 """Fingerprints per dedup lookup: well under SQLite's limit on bound parameters."""
 
@@ -411,7 +414,12 @@ class SQLiteStore:
     async def add(self, jobs: Sequence[Job], dedup_window: float) -> list[Job]:
         if not jobs:
             return []
-        rows = [(job, notification_json(job.notification)) for job in jobs]
+        def serialize() -> list[tuple[Job, str]]:
+            return [(job, notification_json(job.notification)) for job in jobs]
+
+        # A POST of 100,000 alerts takes most of a second to serialize: off the event loop, as parsing it was.
+        large = sum(len(job.notification.alerts) for job in jobs) > INLINE_SERIALIZE_ALERTS
+        rows = await anyio.to_thread.run_sync(serialize) if large else serialize()
 
         def insert(conn: sqlite3.Connection) -> list[Job]:
             now = time.time()

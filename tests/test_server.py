@@ -6,13 +6,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import httpx
+import orjson
 import pytest
 
+from nmcore import hookimpl
 from nmcore.manager import Manager
 from nmcore.server import create_app
 from tests.support import free_port, serving_app
@@ -219,3 +223,62 @@ async def test_a_chunked_body_over_the_limit_is_answered_413_too(intake) -> None
             b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
     reply = await anyio.to_thread.run_sync(send_raw, url, head + body * 250 + b"0\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 413 "), reply[:200]
+
+
+
+class RoutingStarted:
+    """A route filter that withholds nothing and notes when routing has begun."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+
+    @hookimpl
+    def nmcore_route_filter(self, alert, receiver, tenant):  # type: ignore[no-untyped-def]
+        self.started.set()
+
+
+async def answered_while_busy(url: str, body: bytes, busy: threading.Event) -> list[str]:
+    """POST `body`; once `busy` is set, GET /healthz; return the order in which the two were answered."""
+    order: list[str] = []
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client, anyio.create_task_group() as tasks:
+        async def post_it() -> None:
+            reply = await client.post("/api/v2/alerts", content=body, headers={"Content-Type": "application/json"})
+            order.append(f"POST {reply.status_code}")
+
+        tasks.start_soon(post_it)
+        while not busy.is_set():
+            await anyio.sleep(0.005)
+        order.append(f"healthz {(await client.get('/healthz')).status_code}")
+    return order
+
+
+def huge_body(alerts: int) -> bytes:
+    return orjson.dumps({"alerts": [{"labels": {"alertname": "Flood", "pod": f"web-{i}"}} for i in range(alerts)]})
+
+
+UNREACHABLE = "http://127.0.0.1:9/"
+"""Where the flood tests' receiver points: its delivery (not what they test) fails at once."""
+
+
+async def test_healthz_answers_while_a_huge_post_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoding = threading.Event()
+    loads = orjson.loads
+
+    def noting_loads(data):  # type: ignore[no-untyped-def]
+        if len(data) > 1_000_000:
+            decoding.set()
+        return loads(data)
+
+    monkeypatch.setattr(orjson, "loads", noting_loads)
+    manager = Manager.from_yaml(config(UNREACHABLE))
+    async with manager, serving_app(create_app(manager, max_body_bytes=16 * 1024 * 1024)) as url:
+        order = await answered_while_busy(url, huge_body(50_000), decoding)
+    assert order == ["healthz 200", "POST 200"]
+
+
+async def test_healthz_answers_while_a_huge_post_is_routed() -> None:
+    routing = RoutingStarted()
+    manager = Manager.from_yaml(config(UNREACHABLE), plugins=[routing])
+    async with manager, serving_app(create_app(manager, max_body_bytes=16 * 1024 * 1024)) as url:
+        order = await answered_while_busy(url, huge_body(50_000), routing.started)
+    assert order == ["healthz 200", "POST 200"]

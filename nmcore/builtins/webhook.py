@@ -10,6 +10,7 @@ import ssl
 from typing import Any
 
 import aiohttp
+import anyio
 import attrs
 import orjson
 
@@ -36,6 +37,8 @@ from nmcore.sdk import (
 )
 
 LIMITS = ChannelLimits(send_timeout=5.0)
+THREAD_BODY_ALERTS = 1000
+"""A notification with more alerts than this is turned into its JSON body in a worker thread."""
 
 
 @attrs.frozen(kw_only=True)
@@ -196,7 +199,11 @@ class WebhookSender:
         headers = {"Content-Type": "application/json", **_authorization(http_config, request.secret)}
         tls = http_config.tls_config if http_config else None
         proxy = getattr(http_config, "proxy_url", "") or None
-        body = orjson.dumps(webhook_body(request.notification))
+        notification = request.notification
+        if len(notification.alerts) > THREAD_BODY_ALERTS:  # seconds of work for 100,000 alerts: off the loop
+            body = await anyio.to_thread.run_sync(lambda: orjson.dumps(webhook_body(notification)))
+        else:
+            body = orjson.dumps(webhook_body(notification))
         service = f"webhook {url}"
         with transport_errors(service):
             async with self._session().post(url, data=body, headers=headers, ssl=self._ssl(tls, request.secret),
