@@ -585,8 +585,9 @@ def _print_deliveries(counts: dict[str, tuple[int, int]], pending: list[Job], de
         alerts = job.notification.alerts
         names = sorted({a.labels.get("alertname", "") for a in alerts} - {""})
         named = ", ".join(names[:3]) + (f" (+{len(names) - 3})" if len(names) > 3 else "")
-        return (f"{job.id}  {job.receiver}  {job.notification.status}, {_plural(len(alerts), 'alert')}"
-                f"{': ' + named if named else ''}, accepted {_duration(now - job.created)} ago")
+        what = f"{job.notification.status}, {_plural(len(alerts), 'alert')}" if alerts else "unreadable"
+        return (f"{job.id}  {job.receiver}  {what}{': ' + named if named else ''}, "
+                f"accepted {_duration(now - job.created)} ago")
 
     if pending:
         print("\npending, oldest first:")

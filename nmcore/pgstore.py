@@ -38,7 +38,7 @@ import attrs
 
 from nmcore.errors import StoreError, StoreNotFound, StoreUnavailable
 from nmcore.history import MemoryHistory
-from nmcore.store import DeadLetter, Job, job_from_row, notification_json
+from nmcore.store import DeadLetter, Job, dead_letter_from_row, job_from_row, notification_json
 
 try:
     import psycopg
@@ -184,12 +184,6 @@ async def migrate(conn: Conn, where: str) -> int:
         return newest
     finally:
         await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
-
-
-def dead_letter_from_row(row: Sequence[Any], where: str) -> DeadLetter:
-    job_id, receiver, created, attempts, last_error, notification, reason, buried = row
-    job = job_from_row((job_id, receiver, created, attempts, 0.0, last_error, notification), f"store {where}")
-    return DeadLetter(job=job, reason=reason, buried=buried)
 
 
 def _fingerprints(job: Job) -> str:
@@ -482,7 +476,7 @@ class PostgresStore(MemoryHistory):
             cursor = await conn.execute(f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY seq")
             return await cursor.fetchall()
 
-        return [dead_letter_from_row(row, self.where) for row in await self._transaction(read)]
+        return [dead_letter_from_row(row, f"store {self.where}") for row in await self._transaction(read)]
 
     # -- claiming -------------------------------------------------------------------------------------------------
 
@@ -659,7 +653,7 @@ def pending_jobs(conn: "psycopg.Connection[Any]", where: str, limit: int | None 
 
 def dead_letters(conn: "psycopg.Connection[Any]", where: str, limit: int | None = None) -> list[DeadLetter]:
     rows = conn.execute(f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY seq LIMIT %s", (limit,)).fetchall()
-    return [dead_letter_from_row(row, where) for row in rows]
+    return [dead_letter_from_row(row, f"store {where}") for row in rows]
 
 
 def redrive(conn: "psycopg.Connection[Any]", ids: Sequence[str] | None) -> list[str]:

@@ -28,7 +28,7 @@ import orjson
 
 from nmcore.errors import StoreError
 from nmcore.history import AlertRecord, AttemptRecord, HistoryEntry, HistoryQuery, Retention, Withheld
-from nmcore.store import DeadLetter, Job, LastStates, is_repeat, job_from_row, notification_json
+from nmcore.store import DeadLetter, Job, LastStates, dead_letter_from_row, is_repeat, job_from_row, notification_json
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,21 @@ _JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notific
 _DEAD_COLUMNS = "id, receiver, created, attempts, last_error, notification, reason, buried"
 
 
+def check_not_orphaned(path: Path) -> None:
+    """A state file deleted while its write-ahead log was kept: creating a fresh one would start with nothing
+    pending, silently, while the log still holds the accepted work. Refuse, naming the files."""
+    wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+    if path.exists() or not wal.exists() or wal.stat().st_size == 0:
+        return
+    raise StoreError(
+        f"state file {path} is missing but its write-ahead log {wal} ({wal.stat().st_size} bytes) is still there: "
+        f"the database was deleted, and the deliveries pending in the log cannot be recovered without it. Put "
+        f"{path.name} back (from a backup), or move {wal.name} and {shm.name} aside to start with an empty state")
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the state database in WAL mode with FULL sync and check it is sound."""
+    check_not_orphaned(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
     except sqlite3.Error as exc:
@@ -148,6 +161,23 @@ def _job(path: Path, row: Sequence[Any]) -> Job:
     return job_from_row(row, f"state file {path}")
 
 
+def _readable_jobs(conn: sqlite3.Connection, path: Path, rows: Sequence[Sequence[Any]]) -> list[Job]:
+    """The jobs of `rows`; each unreadable one is moved to the dead letters (in `conn`'s transaction) and logged,
+    so one damaged row never stops nm from starting or from delivering the rest."""
+    jobs = []
+    for row in rows:
+        try:
+            jobs.append(_job(path, row))
+        except StoreError as exc:
+            reason = f"unreadable in the state file, quarantined: {exc}"
+            conn.execute(f"INSERT OR REPLACE INTO dead_letters ({_DEAD_COLUMNS}) SELECT id, receiver, created, "
+                         "attempts, last_error, notification, ?, ? FROM jobs WHERE id = ?",
+                         (reason, time.time(), row[0]))
+            conn.execute("DELETE FROM jobs WHERE id = ?", (row[0],))
+            log.error("%s; moved to the dead letters (nm deliveries shows it)", exc)
+    return jobs
+
+
 def _last_states(conn: sqlite3.Connection, job: Job) -> LastStates:
     fingerprints = [a.fingerprint for a in job.notification.alerts]
     found: dict[str, tuple[str, float]] = {}
@@ -168,7 +198,7 @@ def pending_jobs(conn: sqlite3.Connection, path: Path, limit: int | None = None)
 def dead_letters(conn: sqlite3.Connection, path: Path, limit: int | None = None) -> list[DeadLetter]:
     """The dead letters, oldest first (all, or the first `limit`)."""
     rows = conn.execute(f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY seq LIMIT ?", (limit or -1,)).fetchall()
-    return [DeadLetter(job=_job(path, (*row[:4], 0.0, *row[4:6])), reason=row[6], buried=row[7]) for row in rows]
+    return [dead_letter_from_row(row, f"state file {path}") for row in rows]
 
 
 Counts = dict[str, tuple[int, int]]
@@ -318,8 +348,11 @@ class SQLiteStore:
         self._take_state_dir()
         try:
             self._conn = connect(self.path)
-            jobs = pending_jobs(self._conn, self.path)
+            self._conn.execute("BEGIN IMMEDIATE")
+            rows = self._conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY seq").fetchall()
+            jobs = _readable_jobs(self._conn, self.path, rows)
             self._conn.execute("UPDATE jobs SET handed = 1 WHERE handed = 0")
+            self._conn.execute("COMMIT")
             dead = self._conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
         except sqlite3.Error as exc:
             self._release()
@@ -514,7 +547,7 @@ class SQLiteStore:
         def take(conn: sqlite3.Connection) -> list[Job]:
             rows = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE handed = 0 ORDER BY seq").fetchall()
             conn.execute("UPDATE jobs SET handed = 1 WHERE handed = 0")
-            return [_job(self.path, row) for row in rows]
+            return _readable_jobs(conn, self.path, rows)
 
         while True:
             await anyio.sleep(self._watch_every)

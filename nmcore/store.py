@@ -53,10 +53,29 @@ def job_from_row(row: Sequence[Any], where: str) -> Job:
     job_id, _receiver, created, attempts, not_before, last_error, notification = row
     try:
         parsed = converter.structure(orjson.loads(notification), Notification)
+        if not all(isinstance(n, int | float) for n in (created, attempts, not_before)) or not isinstance(
+                last_error, str):
+            raise ValueError("a column holds the wrong type")
     except Exception as exc:  # any failure here means the stored row is unreadable
         raise StoreError(f"{where}: delivery {job_id} cannot be read ({exc})") from None
     return Job(id=job_id, notification=parsed, created=created, attempts=attempts, not_before=not_before,
                last_error=last_error)
+
+
+def _number(value: Any) -> float:
+    return value if isinstance(value, int | float) else 0.0
+
+
+def dead_letter_from_row(row: Sequence[Any], where: str) -> DeadLetter:
+    """A stored dead letter: (id, receiver, created, attempts, last_error, notification JSON, reason, buried). One
+    whose row cannot be read (quarantined as unreadable) keeps its id, receiver and reason, and no alerts."""
+    job_id, receiver, created, attempts, last_error, notification, reason, buried = row
+    try:
+        job = job_from_row((job_id, receiver, created, attempts, 0.0, last_error, notification), where)
+    except StoreError:
+        job = Job(id=job_id, notification=Notification(receiver=str(receiver), channel="", tenant="", alerts=()),
+                  created=_number(created), attempts=int(_number(attempts)), last_error=str(last_error))
+    return DeadLetter(job=job, reason=reason, buried=buried)
 
 
 LastStates = Mapping[str, tuple[str, float]]

@@ -141,6 +141,7 @@ def inspect(location: StoreLocation) -> Iterator[Inspection]:
             yield _PostgresInspection(pg, location.where)
         return
     assert location.path is not None
+    sqlitestore.check_not_orphaned(location.path)
     if not location.path.is_file():
         raise StoreNotFound(f"no state file {location.path}: nm run has not used this state dir")
     conn = sqlitestore.connect(location.path)

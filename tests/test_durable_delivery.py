@@ -296,6 +296,71 @@ async def test_work_resumed_at_start_waits_for_the_first_configuration(tmp_path:
     assert sorted(a["labels"]["id"] for a in sink.alerts_by_path()["/hook"]) == ["0", "1", "2"]
 
 
+@pytest.mark.anyio
+async def test_an_unreadable_row_is_quarantined_as_a_dead_letter_and_the_rest_delivered(
+        tmp_path: Path, sink: WebhookSink, caplog: pytest.LogCaptureFixture) -> None:
+    config = write_config(tmp_path / "config", hook=sink.url("hook"))
+    state = tmp_path / "state" / STATE_FILE
+    ref = "WebhookReceiver/kubesphere-monitoring-system/hook"
+    left_over = SQLiteStore(state)
+    await left_over.open()
+    await left_over.add([Job(id=f"left-{i}", created=time.time(), notification=Notification(
+        receiver=ref, channel="webhook", tenant="", alerts=(Alert(labels={"alertname": "Left", "id": str(i)}),)))
+        for i in range(3)], 0)
+    await left_over.close()
+    with contextlib.closing(connect(state)) as conn:  # a torn write, a bad disk block, a hand edit
+        conn.execute("UPDATE jobs SET notification = '{\"receiver\": 1' WHERE id = 'left-1'")
+
+    source = StaticSource(*documents_from_folder(config))
+    async with Manager(source, store=SQLiteStore(state), host=PluginHost(load_entrypoints=False)) as manager:
+        await manager.drain(10)
+        [dead] = await manager.store.dead_letters()
+    assert sorted(a["labels"]["id"] for a in sink.alerts_by_path()["/hook"]) == ["0", "2"]
+    assert (dead.job.id, dead.job.receiver) == ("left-1", ref)
+    assert dead.reason.startswith(f"unreadable in the state file, quarantined: state file {state}: delivery left-1 "
+                                  "cannot be read (")
+    assert "delivery left-1 cannot be read" in caplog.text and "moved to the dead letters" in caplog.text
+    listing = nm_deliveries(state.parent)
+    assert listing.returncode == 0, listing.stderr
+    assert f"left-1  {ref}  unreadable, accepted" in listing.stdout
+
+
+def test_a_state_file_deleted_without_its_log_is_refused_naming_the_files(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    writer = f"""
+import os, time, anyio
+from nmcore.alerts import Alert, Notification
+from nmcore.sqlitestore import SQLiteStore
+from nmcore.store import Job
+
+async def main():
+    store = SQLiteStore({str(state / STATE_FILE)!r})
+    await store.open()
+    await store.add([Job(id=str(i), created=time.time(), notification=Notification(
+        receiver="WebhookReceiver/ns/hook", channel="webhook", tenant="",
+        alerts=(Alert(labels={{"alertname": "Kept", "id": str(i)}}),))) for i in range(200)], 0)
+    os._exit(0)  # as a kill -9 would: the log is not folded into the database
+
+anyio.run(main)
+"""
+    subprocess.run([sys.executable, "-c", writer], check=True, cwd=REPO, timeout=60)
+    wal = state / f"{STATE_FILE}-wal"
+    assert wal.stat().st_size > 0, "the accepted work is still in the write-ahead log"
+    (state / STATE_FILE).unlink()  # an operator tidying up, a volume restore that missed a file
+
+    config = write_config(tmp_path / "config", hook="http://127.0.0.1:9/")
+    result = subprocess.run([sys.executable, "-m", "nmcore", "run", "--config-dir", str(config), "--state-dir",
+                             str(state), "--listen", f"127.0.0.1:{free_port()}"], capture_output=True, text=True,
+                            timeout=30, cwd=REPO)
+    assert result.returncode == 2, result.stderr
+    assert (f"nm run: state file {state / STATE_FILE} is missing but its write-ahead log {wal} "
+            f"({wal.stat().st_size} bytes) is still there") in result.stderr
+    assert f"move {STATE_FILE}-wal and {STATE_FILE}-shm aside" in result.stderr
+    assert "Traceback" not in result.stderr and not (state / STATE_FILE).exists()
+    listing = nm_deliveries(state)
+    assert listing.returncode == 2 and "is missing but its write-ahead log" in listing.stderr
+
+
 def test_a_permanently_failing_receiver_ends_in_dead_letters_with_the_error_and_can_be_redriven(
         tmp_path: Path, sink: WebhookSink, nm: Callable[..., Nm]) -> None:
     sink.script("bad", [404] * 5)
