@@ -574,6 +574,28 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
+def next_tries(pending: Sequence[Job]) -> list[float]:
+    """When each pending job (oldest first) can be tried at the earliest: its own retry time, but never before
+    the earlier jobs of its receiver, which its lane sends first."""
+    blocked: dict[str, float] = {}
+    earliest = []
+    for job in pending:
+        at = max(job.not_before, blocked.get(job.receiver, 0.0))
+        blocked[job.receiver] = at
+        earliest.append(at)
+    return earliest
+
+
+def _next_try(job: Job, at: float, now: float) -> str:
+    if at <= now:
+        return ", due now" if job.attempts else ""
+    behind = " (behind an earlier delivery to this receiver)" if at > job.not_before else ""
+    left = at - now
+    when = f"{left:.1f}s" if left < 60 else f"{int(left) // 60}m{int(left) % 60:02d}s" if left < 3600 else (
+        _duration(left))
+    return f", next try in {when}{behind}"
+
+
 def _print_deliveries(counts: dict[str, tuple[int, int]], pending: list[Job], dead: list[DeadLetter]) -> None:
     now = time.time()
     total_pending, total_dead = (sum(c[i] for c in counts.values()) for i in (0, 1))
@@ -591,9 +613,8 @@ def _print_deliveries(counts: dict[str, tuple[int, int]], pending: list[Job], de
 
     if pending:
         print("\npending, oldest first:")
-    for job in pending:
-        retry = f", next try in {_duration(job.not_before - now)}" if job.not_before > now else ""
-        print(f"  {summary(job)}, {_plural(job.attempts, 'attempt')}{retry}")
+    for job, next_try in zip(pending, next_tries(pending), strict=True):
+        print(f"  {summary(job)}, {_plural(job.attempts, 'attempt')}{_next_try(job, next_try, now)}")
         if job.last_error:
             print(f"      last error: {job.last_error}")
     if len(pending) < total_pending:
@@ -632,7 +653,8 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         print(json.dumps({
             **where,
             "receivers": {r: {"pending": p, "dead": d} for r, (p, d) in counts.items()},
-            "pending": [{**_describe(j), "not_before": j.not_before, "last_error": j.last_error} for j in pending],
+            "pending": [{**_describe(j), "not_before": j.not_before, "next_try": at, "last_error": j.last_error}
+                        for j, at in zip(pending, next_tries(pending), strict=True)],
             "dead_letters": [{**_describe(d.job), "reason": d.reason, "buried": d.buried} for d in dead],
         }, indent=2, ensure_ascii=False))
     else:

@@ -5,6 +5,11 @@ never delays the others. A job that fails transiently goes back to the head of i
 time: later work for that receiver waits behind it, so a resolved notification is never delivered before
 the firing one it follows. Jobs whose alerts overlap one in flight wait for it, for the same reason.
 
+After an outage the first success to a destination (the config a receiver sends with, or the receiver itself
+when it needs none) is proof it is back: the jobs waiting out their backoff for it are retried at once, instead
+of each waiting up to its full backoff (a minute and more after a long outage). A wait a server asked for
+(Retry-After) is still honoured.
+
 This is the hot path: it uses asyncio's own tasks, events and timeouts, through `nmcore.hotpath` (see the
 concurrency rule there).
 """
@@ -89,6 +94,10 @@ class Dispatcher:
         self._on_attempt = on_attempt
         self._on_send = on_send
         self._lanes: dict[str, _Lane] = {}
+        self._backing_off: dict[str, str] = {}
+        """Job id → destination, for queued jobs waiting out our own backoff (not a server's Retry-After)."""
+        self._waiting: dict[str, set[str]] = {}
+        """Destination → the receivers whose lanes hold such jobs."""
         self._workers: set[hotpath.Task[None]] = set()
         self._crashed: BaseException | None = None
         self._in_flight = 0
@@ -174,6 +183,7 @@ class Dispatcher:
         if any(lane.fingerprints[f] for f in fingerprints):
             return None
         lane.queue.popleft()
+        self._backing_off.pop(head.id, None)
         lane.in_flight += 1
         lane.fingerprints.update(fingerprints)
         return head
@@ -220,7 +230,9 @@ class Dispatcher:
             return None
         result = await send_once(channel, snapshot, target, notification, self._renderer)
         self._on_send(job, result.ok, "; ".join(result.warnings) if result.ok else result.error)
+        destination = target.config.ref if target.config else target.receiver.ref
         if result.ok:
+            self._retry_now(destination)
             self._on_attempt(notification.channel, notification.receiver, "ok", result.seconds)
             for warning in result.warnings:
                 log.warning("delivered to %s with a warning: %s", notification.receiver, warning)
@@ -237,9 +249,14 @@ class Dispatcher:
                             notification.receiver, attempts, delay, error)
                 retry = attrs.evolve(job, attempts=attempts, not_before=time.time() + delay, last_error=error)
                 await self._store.reschedule(retry)
-                # A shared store hands the retry to whichever process claims it when due; a local one leaves it
-                # to this lane, which waits for it.
-                return None if self._store.shared else retry
+                if self._store.shared:
+                    # A shared store hands the retry to whichever process claims it when due (so the prompt retry
+                    # after an outage below applies to this process's own lanes only).
+                    return None
+                if result.retry_after is None:
+                    self._backing_off[retry.id] = destination
+                    self._waiting.setdefault(destination, set()).add(notification.receiver)
+                return retry  # this lane waits for it
             error = f"gave up after {attempts} attempts over {age:.0f}s: {error}"
         elif transient and self._stopping:
             # Shutting down: leave it pending in the store for the next start, without a verdict.
@@ -247,6 +264,28 @@ class Dispatcher:
             return None
         await self._finish(job, attempts, error=error)
         return None
+
+    def _retry_now(self, destination: str) -> None:
+        """`destination` just took a send: what waits out a backoff for it goes now (after an outage)."""
+        receivers = self._waiting.pop(destination, None)
+        if not receivers:
+            return
+        now, woken = time.time(), 0
+        for receiver in receivers:
+            lane = self._lanes.get(receiver)
+            if lane is None:
+                continue
+            queue: deque[Job] = deque()
+            for job in lane.queue:
+                if self._backing_off.get(job.id) == destination and job.not_before > now:
+                    del self._backing_off[job.id]
+                    job = attrs.evolve(job, not_before=now)
+                    woken += 1
+                queue.append(job)
+            lane.queue = queue
+        if woken:
+            log.info("%s took a delivery again: retrying the %d waiting for it now", destination, woken)
+            self._wake.set()
 
     async def _finish(self, job: Job, attempts: int, *, error: str = "", warnings: tuple[str, ...] = ()) -> None:
         notification = job.notification

@@ -10,7 +10,9 @@ import contextlib
 import datetime
 import itertools
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,12 +24,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import anyio
+import attrs
 import httpx
 import pytest
 import yaml
 from aiohttp import web
 
-from nmcore.alerts import Alert, Notification
+from nmcore.alerts import Alert, AlertGroup, Notification
 from nmcore.delivery import RetryPolicy
 from nmcore.manager import Manager
 from nmcore.manifests import documents_from_folder
@@ -329,7 +332,7 @@ def test_a_state_file_deleted_without_its_log_is_refused_naming_the_files(tmp_pa
     state = tmp_path / "state"
     writer = f"""
 import os, time, anyio
-from nmcore.alerts import Alert, Notification
+from nmcore.alerts import Alert, AlertGroup, Notification
 from nmcore.sqlitestore import SQLiteStore
 from nmcore.store import Job
 
@@ -359,6 +362,99 @@ anyio.run(main)
     assert "Traceback" not in result.stderr and not (state / STATE_FILE).exists()
     listing = nm_deliveries(state)
     assert listing.returncode == 2 and "is missing but its write-ahead log" in listing.stderr
+
+
+@attrs.frozen
+class ScriptedDelays(RetryPolicy):
+    """Backoff delays handed out in turn, whatever the attempt: an outage's uneven waits, made exact."""
+
+    delays: list[float] = attrs.Factory(list)
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        return self.delays.pop(0)
+
+
+def one_alert_job(job_id: str, receiver: str) -> Job:
+    return Job(id=job_id, created=time.time(), notification=Notification(
+        receiver=receiver, channel="webhook", tenant="", alerts=(Alert(labels={"alertname": "Out", "id": job_id}),)))
+
+
+@pytest.mark.anyio
+async def test_after_an_outage_the_first_success_sends_what_waits_on_the_same_receiver_at_once(
+        tmp_path: Path, sink: WebhookSink) -> None:
+    config = write_config(tmp_path / "config", hook=sink.url("hook"))
+    state = tmp_path / "state" / STATE_FILE
+    ref = "WebhookReceiver/kubesphere-monitoring-system/hook"
+    left_over = SQLiteStore(state)
+    await left_over.open()
+    await left_over.add([one_alert_job(str(i), ref) for i in range(3)], 0)
+    await left_over.close()
+    sink.script("hook", [503, 503, 503])  # down for the three sends that start together; then back
+    policy = ScriptedDelays(delays=[3600.0, 3600.0, 0.2])  # two wait an hour, the last to fail a moment
+    source = StaticSource(*documents_from_folder(config))
+    async with Manager(source, store=SQLiteStore(state), host=PluginHost(load_entrypoints=False),
+                       retry=policy) as manager:
+        await manager.drain(30)  # far less than the hour the other two were told to wait
+    assert sorted(a["labels"]["id"] for a in sink.alerts_by_path()["/hook"]) == ["0", "1", "2"]
+    assert policy.delays == [], "each of the three failed once"
+
+
+@pytest.mark.anyio
+async def test_a_success_through_a_shared_config_sends_what_other_receivers_wait_on_it_at_once(
+        sink: WebhookSink, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="nmcore.delivery")
+    receiver = "apiVersion: notification.kubesphere.io/v1alpha1\nkind: WebhookReceiver\nspec: {}\n"
+    manifests = f"""
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: WebhookConfig
+metadata: {{name: relay, labels: {{type: default}}}}
+spec: {{url: "{sink.url('relay')}"}}
+---
+{receiver}metadata: {{name: first, labels: {{type: global}}}}
+---
+{receiver}metadata: {{name: second, labels: {{type: global}}}}
+---
+{receiver}metadata: {{name: alices, labels: {{type: tenant, user: alice}}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: alice, namespace: team}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}
+subjects: [{{kind: User, name: alice}}]
+"""
+    sink.script("relay", [503, 503])  # the relay is down for the first alert, to the two global receivers
+    async with Manager.from_yaml(manifests, retry=RetryPolicy(initial_delay=300, jitter=0)) as manager:
+        await manager.submit(AlertGroup(alerts=(Alert(labels={"alertname": "Down"}),)))
+        with anyio.fail_after(10):
+            while caplog.text.count("retrying in 300.0s") < 2:
+                await anyio.sleep(0.02)
+        # the globals' copies wait behind their five-minute backoff; alice's goes through the same relay now
+        await manager.submit(AlertGroup(alerts=(Alert(labels={"alertname": "Up", "namespace": "team"}),)))
+        await manager.drain(30)
+    names = [(b["receiver"].rsplit("/", 1)[1], b["alerts"][0]["labels"]["alertname"]) for b in sink.bodies("relay")]
+    assert sorted(names) == [("alices", "Up"), ("first", "Down"), ("first", "Up"), ("second", "Down"),
+                             ("second", "Up")]
+    assert names.index(("alices", "Up")) == 0, "alice's was the first success after the outage"
+    assert "WebhookConfig/kubesphere-monitoring-system/relay took a delivery again: retrying the 2 waiting" in caplog.text
+
+
+def test_nm_deliveries_shows_the_true_next_try_also_for_work_queued_behind_a_retry(
+        tmp_path: Path, sink: WebhookSink, nm: Callable[..., Nm]) -> None:
+    sink.script("hook", [(503, {"Retry-After": "120"})])
+    state = tmp_path / "state"
+    server = nm(write_config(tmp_path / "config", hook=sink.url("hook")), state)
+    assert server.post(alert("first")).status_code == 200
+    wait_for(lambda: "retrying in 120.0s" in server.output(), "the first delivery to fail")
+    assert server.post(alert("second")).status_code == 200
+    listing = wait_for(lambda: len((r := deliveries_json(state))["pending"]) == 2 and r, "both pending")
+    first, second = listing["pending"]
+    assert first["attempts"] == 1 and second["attempts"] == 0
+    assert second["next_try"] == first["next_try"] == first["not_before"], "it is sent after the first, not now"
+    text = nm_deliveries(state).stdout
+    [first_line, second_line] = [line for line in text.splitlines() if " ago, " in line]
+    assert re.search(r"1 attempt, next try in 1m[0-5]\ds$", first_line), text
+    assert re.search(r"0 attempts, next try in 1m[0-5]\ds \(behind an earlier delivery to this receiver\)$",
+                     second_line), text
 
 
 def test_a_permanently_failing_receiver_ends_in_dead_letters_with_the_error_and_can_be_redriven(
