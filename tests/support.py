@@ -56,7 +56,7 @@ class Nm:
     """`nm run` in a child process on a config dir and a state dir (or a store URL); its log is quoted when
     something fails."""
 
-    def __init__(self, log: Path, config: Path, state: Path | str, *options: str):
+    def __init__(self, log: Path, config: Path, state: Path | str, *options: str, **popen: Any):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -65,7 +65,7 @@ class Nm:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "nmcore", "run", "--config-dir", str(config), *store,
                  "--listen", f"127.0.0.1:{self.port}", *options],
-                stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, **popen)
 
     def output(self) -> str:
         return f"--- nm run log ({self.log}) ---\n" + self.log.read_text(errors="replace")[-4000:]
