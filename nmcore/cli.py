@@ -159,6 +159,9 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check manifests; every problem on its own line")
     validate.add_argument("paths", nargs="+", type=Path, help="folders or files of manifests")
     validate.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    validate.add_argument("--tenant-resolver", default="rbac",
+                          help="the resolver nm run will use: with rbac (default), a tenant receiver whose user no "
+                               "RoleBinding names is a warning")
     _templates_argument(validate)
 
     route = commands.add_parser("route", help="for each alert in a payload: who gets it, and why not the others")
@@ -332,10 +335,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _note_own_layouts(args.templates, renderer, snapshot)
     for problem_text in template_problems:
         print(problem_text)
+    warnings = snapshot.access_warnings if args.tenant_resolver == "rbac" else ()
+    for warning in warnings:  # on stderr: stdout stays one problem per line
+        print(f"warning: {warning}", file=sys.stderr)
     faults = [p for p in snapshot.problems if not p.notice]
     notes = len(snapshot.problems) - len(faults)
     print(f"{len(documents)} manifests: {len(snapshot.targets)} receivers can send, {len(snapshot.skipped)} cannot, "
-          f"{len(faults) + len(template_problems)} problems" + (f", {notes} notes" if notes else ""), file=sys.stderr)
+          f"{len(faults) + len(template_problems)} problems" + (f", {notes} notes" if notes else "")
+          + (f", {_plural(len(warnings), 'warning')}" if warnings else ""), file=sys.stderr)
     return 1 if faults or template_problems else 0
 
 

@@ -66,6 +66,7 @@ class Manager:
         self.source = source
         self.metrics = Metrics()
         self.outcomes: deque[Outcome] = deque(maxlen=settings.keep_outcomes)
+        self._warned: set[str] = set()
         self.router = Router(self.host, self.host.tenant_resolver(settings.tenant_resolver, settings.tenant_options),
                              on_lookup_failure=lambda namespace, error: self.metrics.tenant_lookup_failures.inc())
         self._store = store or MemoryStore()
@@ -96,6 +97,11 @@ class Manager:
     @property
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """What in the configuration is probably not what was meant, though valid (a tenant nobody can reach)."""
+        return self._snapshot.access_warnings if self.settings.tenant_resolver == "rbac" else ()
 
     @property
     def ready(self) -> bool:
@@ -141,6 +147,9 @@ class Manager:
         log.info("configuration loaded in %.0f ms: %d receivers can send, %d cannot, %d problems",
                  (time.perf_counter() - started) * 1000, len(snapshot.targets), len(snapshot.skipped),
                  len(snapshot.problems))
+        warned, self._warned = self._warned, {str(w) for w in self.warnings}
+        for warning in sorted(self._warned - warned):  # once each, not at every reload
+            log.warning("config: %s", warning)
         return snapshot
 
     async def __aenter__(self) -> "Manager":

@@ -110,6 +110,9 @@ class Secret:
             raise ValueError(f"data.{key} is not base64 of UTF-8 text") from None
 
 
+RBAC_GROUP_VERSION = "rbac.authorization.k8s.io/v1"
+
+
 @attrs.frozen(kw_only=True)
 class ConfigMap:
     """A core v1 ConfigMap: where message templates and language packs come from (`binaryData` is not read)."""
@@ -139,30 +142,47 @@ class ConfigMapKeySelector:
 @attrs.frozen(kw_only=True)
 class RoleRef:
     api_group: str = "rbac.authorization.k8s.io"
-    kind: str
+    kind: Literal["Role", "ClusterRole"]
     name: str
 
 
 @attrs.frozen(kw_only=True)
 class Subject:
-    kind: str
+    """A binding's subject, its kind checked: `kind: user` silently granted nothing before."""
+
+    kind: Literal["User", "Group", "ServiceAccount"]
     name: str
     api_group: str = ""
     namespace: str = ""
 
 
+class _Binding:
+    subjects: tuple[Subject, ...]
+
+    def users(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.subjects if s.kind == "User")
+
+
 @attrs.frozen(kw_only=True)
-class RoleBinding:
+class RoleBinding(_Binding):
     """An rbac.authorization.k8s.io/v1 RoleBinding: its `User` subjects can access its namespace."""
 
-    api_version: str = attrs.field(default="rbac.authorization.k8s.io/v1", metadata={KEY: "apiVersion"})
+    api_version: str = attrs.field(default=RBAC_GROUP_VERSION, metadata={KEY: "apiVersion"})
     kind: Literal["RoleBinding"] = "RoleBinding"
     metadata: ObjectMeta
     subjects: tuple[Subject, ...] = ()
     role_ref: RoleRef
 
-    def users(self) -> frozenset[str]:
-        return frozenset(s.name for s in self.subjects if s.kind == "User")
+
+@attrs.frozen(kw_only=True)
+class ClusterRoleBinding(_Binding):
+    """An rbac.authorization.k8s.io/v1 ClusterRoleBinding: its `User` subjects can access every namespace."""
+
+    api_version: str = attrs.field(default=RBAC_GROUP_VERSION, metadata={KEY: "apiVersion"})
+    kind: Literal["ClusterRoleBinding"] = "ClusterRoleBinding"
+    metadata: ObjectMeta
+    subjects: tuple[Subject, ...] = ()
+    role_ref: RoleRef
 
 
 SpecT = TypeVar("SpecT")

@@ -221,6 +221,7 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
                 "secret_namespace": snapshot.secret_namespace, "cluster": snapshot.settings.cluster or None,
             },
             "problems": [str(p) for p in snapshot.problems],
+            "warnings": [str(w) for w in manager.warnings],
         })
 
     async def history(request: Request) -> Response:

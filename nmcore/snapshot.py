@@ -14,11 +14,13 @@ from typing import Any
 import attrs
 
 from nmcore import v2beta2, v2objects
+from nmcore.apikinds import CORE_KINDS, RBAC_GROUP, RBAC_KINDS, RBAC_VERSIONS, near_group, suggestion
 from nmcore.channel import RegisteredChannel
 from nmcore.errors import PermanentError
 from nmcore.gcpause import gc_paused
 from nmcore.resources import (
     GROUP_VERSION,
+    ClusterRoleBinding,
     ConfigMap,
     Credential,
     ObjectMeta,
@@ -32,6 +34,7 @@ from nmcore.schema import SchemaError, structure
 log = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACE = "kubesphere-monitoring-system"
+NOTIFICATION_GROUP = GROUP_VERSION.split("/")[0]
 PRIORITY_LABEL = "priority"
 
 
@@ -91,9 +94,14 @@ class Snapshot:
     routers: tuple[Resource, ...] = ()
     silences: tuple[Resource, ...] = ()
     notification_manager: Resource | None = None
+    cluster_users: frozenset[str] = frozenset()
+    """Users a ClusterRoleBinding names: they can access every namespace."""
+    access_warnings: tuple[Problem, ...] = ()
+    """Tenant receivers whose user no RoleBinding or ClusterRoleBinding names (for the rbac resolver)."""
 
     def rolebinding_users(self, namespace: str) -> frozenset[str]:
-        return self.namespace_users.get(namespace, frozenset())
+        users = self.namespace_users.get(namespace, frozenset())
+        return users | self.cluster_users if self.cluster_users else users
 
     def targets_for_user(self, user: str) -> tuple[Target, ...]:
         return self.tenant_targets.get(user, ())
@@ -193,6 +201,7 @@ class _Builder:
         self.configmap_origins: dict[tuple[str, str], str] = {}
         self.origins: dict[str, str] = {}
         self.namespace_users: dict[str, set[str]] = defaultdict(set)
+        self.cluster_users: set[str] = set()
 
     def ref_of(self, body: Any) -> str:
         return _ref_of(body, self.default_namespace)
@@ -211,25 +220,61 @@ class _Builder:
         if not isinstance(kind, str) or not isinstance(api_version, str):
             self.problem(doc.origin, "", "missing apiVersion or kind @ $")
             return
+        group, _, version = api_version.rpartition("/")
         try:
-            if api_version == "v1" and kind == "Secret":
-                self.add_secret(doc, structure(body, Secret))
-            elif api_version == "v1" and kind == "ConfigMap":
-                self.add_configmap(doc, structure(body, ConfigMap))
-            elif api_version.startswith("rbac.authorization.k8s.io/") and kind == "RoleBinding":
-                self.add_rolebinding(doc, structure(body, RoleBinding))
-            elif api_version == GROUP_VERSION:
+            if api_version == GROUP_VERSION:
                 self.add_resource(doc, body, kind)
             elif api_version == v2beta2.GROUP_VERSION:
                 self.add_v2(doc, body, kind)
-            elif api_version.startswith("notification.kubesphere.io/"):
+            elif api_version == "v1":
+                self.add_core(doc, body, kind)
+            elif group == RBAC_GROUP:
+                self.add_rbac(doc, body, kind, version)
+            elif group == NOTIFICATION_GROUP:
                 self.problem(doc.origin, self.ref_of(body), f"apiVersion {api_version} is not supported; use "
                                                             f"{v2beta2.GROUP_VERSION} or {GROUP_VERSION}")
+            elif not group:
+                self.problem(doc.origin, self.ref_of(body), f"unknown apiVersion {api_version!r}"
+                             f"{suggestion(api_version, ['v1'])} @ $.apiVersion")
+            elif near := near_group(group, (RBAC_GROUP, NOTIFICATION_GROUP)):
+                self.problem(doc.origin, self.ref_of(body),
+                             f"unknown API group {group!r} (did you mean {near!r}?) @ $.apiVersion")
             else:
                 log.debug("%s: %s %s is not nmcore configuration, ignored", doc.origin, api_version, kind)
         except SchemaError as exc:
             for line in exc.problems:
                 self.problem(doc.origin, self.ref_of(body), line)
+
+    def add_core(self, doc: Document, body: Mapping[str, Any], kind: str) -> None:
+        if kind == "Secret":
+            self.add_secret(doc, structure(body, Secret))
+        elif kind == "ConfigMap":
+            self.add_configmap(doc, structure(body, ConfigMap))
+        elif kind == "List":  # what `kubectl get ... -o yaml > file` writes
+            items = body.get("items")
+            if not isinstance(items, list):
+                self.problem(doc.origin, "", "a List needs an items array @ $.items")
+                return
+            for index, item in enumerate(items):
+                self.add(Document(f"{doc.origin}:items[{index}]", item))
+        elif kind not in CORE_KINDS:
+            self.problem(doc.origin, self.ref_of(body),
+                         f"unknown kind {kind!r} in apiVersion v1{suggestion(kind, CORE_KINDS)} @ $.kind")
+
+    def add_rbac(self, doc: Document, body: Mapping[str, Any], kind: str, version: str) -> None:
+        if version not in RBAC_VERSIONS:
+            self.problem(doc.origin, self.ref_of(body),
+                         f"apiVersion {RBAC_GROUP}/{version} is not served (Kubernetes 1.22 removed it), so this "
+                         f"{kind} grants nothing; use {RBAC_GROUP}/v1 @ $.apiVersion")
+        elif kind == "RoleBinding":
+            self.add_rolebinding(doc, structure(body, RoleBinding))
+        elif kind == "ClusterRoleBinding":
+            binding = structure(body, ClusterRoleBinding)
+            if self.claim(doc, kind, binding.metadata, cluster_scoped=True):
+                self.cluster_users.update(binding.users())
+        elif kind not in RBAC_KINDS:
+            self.problem(doc.origin, self.ref_of(body),
+                         f"unknown kind {kind!r} in {RBAC_GROUP}{suggestion(kind, RBAC_KINDS)} @ $.kind")
 
     def claim(self, doc: Document, kind: str, meta: ObjectMeta, *, cluster_scoped: bool = False) -> bool:
         """Record an object's identity; a second object with the same kind, namespace and name is an error."""
@@ -462,6 +507,12 @@ def build_snapshot(
         skipped[receiver.ref] = reason
         builder.problem(receiver.origin, receiver.ref, f"will not send: {reason}")
 
+    accessible = set(builder.cluster_users).union(*builder.namespace_users.values())
+    access_warnings = tuple(
+        Problem(target.receiver.origin, ref, f"user {target.tenant!r} can access no namespace: no RoleBinding or "
+                                             "ClusterRoleBinding names them as a User, so this receiver gets nothing")
+        for ref, target in sorted(targets.items()) if target.tenant and target.tenant not in accessible)
+
     return Snapshot(
         channels=channels,
         receivers=tuple(builder.receivers),
@@ -479,6 +530,8 @@ def build_snapshot(
         routers=tuple(builder.routers),
         silences=tuple(builder.silences),
         notification_manager=builder.notification_manager,
+        cluster_users=frozenset(builder.cluster_users),
+        access_warnings=access_warnings,
     )
 
 

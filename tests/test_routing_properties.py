@@ -1,4 +1,5 @@
-"""Tenant isolation, proved over random worlds: users, namespaces, RoleBindings, receivers, configs and alerts, in
+"""Tenant isolation, proved over random worlds: users, namespaces, RoleBindings and ClusterRoleBindings, receivers,
+configs and alerts, in
 v1alpha1, in v2beta2 (with or without a NotificationManager naming another tenantKey), and both mixed.
 
 - a tenant receiver never gets an alert from a namespace its user cannot access;
@@ -35,6 +36,19 @@ def rolebinding(namespace: str, users: list[str], index: int) -> Document:
         "metadata": {"name": f"rb{index}", "namespace": namespace},
         "roleRef": {"kind": "ClusterRole", "name": "view"}, "subjects": subjects,
     })
+
+
+def clusterrolebinding(users: list[str]) -> Document:
+    return Document("crb", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "crb"},
+        "roleRef": {"kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "User", "name": u} for u in users] + [{"kind": "ServiceAccount", "name": "sa"}],
+    })
+
+
+def can_access(access: dict[str, frozenset[str]], user: str, namespace: str) -> bool:
+    """The model: a RoleBinding in the namespace, or a ClusterRoleBinding (under the key "*"), names the user."""
+    return bool(namespace) and (user in access.get(namespace, ()) or user in access.get("*", ()))
 
 
 def receiver(index: int, owner: str | None, selector: dict | None, v2: bool = False, other: str = "user0",
@@ -106,6 +120,9 @@ def worlds(draw: st.DrawFn) -> tuple[Snapshot, dict[str, frozenset[str]], AlertG
         ns, extra = draw(st.sampled_from(NAMESPACES)), draw(st.sampled_from(USERS))
         documents.append(rolebinding(ns, [extra], 99))
         access[ns] = access[ns] | {extra}
+    if everywhere := draw(st.sets(st.sampled_from(USERS), max_size=2)):  # cluster-wide access for some
+        documents.append(clusterrolebinding(sorted(everywhere)))
+        access["*"] = frozenset(everywhere)
     if tenant_key != "user" or (version != "v1alpha1" and draw(st.booleans())):
         documents.append(notification_manager(tenant_key))
     for i, labels in enumerate(draw(st.lists(config_labels, max_size=6))):
@@ -144,7 +161,7 @@ def test_tenant_receivers_only_get_alerts_their_user_can_access(world: tuple) ->
         if labels.get("type") == "tenant":
             user = labels["user"] if not target.receiver.block else labels[tenant_key]  # from the labels themselves
             assert target.receiver.user == user
-            assert all(a.namespace and user in access.get(a.namespace, ()) for a in alerts), (ref, alerts)
+            assert all(can_access(access, user, a.namespace) for a in alerts), (ref, alerts)
         else:
             assert target.receiver.scope == "global"
 
@@ -157,8 +174,7 @@ def test_every_entitled_receiver_gets_each_alert_exactly_once(world: tuple) -> N
     for ref, target in snapshot.targets.items():
         counts = Counter(a.fingerprint for a in delivered.get(ref, []))
         for alert in group.alerts:
-            entitled = target.receiver.scope == "global" or (
-                alert.namespace != "" and target.receiver.user in access.get(alert.namespace, ()))
+            entitled = target.receiver.scope == "global" or can_access(access, target.receiver.user, alert.namespace)
             assert counts[alert.fingerprint] == (1 if entitled else 0), (ref, alert.labels)
 
 

@@ -41,6 +41,8 @@ V2_KINDS = tuple(WatchedKind(kind, GROUP, "v2beta2", plural, cluster_wide=True) 
     ("Router", "routers"), ("Silence", "silences")))
 """The v2beta2 kinds: cluster-scoped, as the Go original's CRDs declare them."""
 ROLEBINDINGS = WatchedKind("RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", cluster_wide=True)
+CLUSTERROLEBINDINGS = WatchedKind("ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", "clusterrolebindings",
+                                  cluster_wide=True)
 
 
 def custom_kind(kind: str) -> WatchedKind:
@@ -56,8 +58,9 @@ def channel_kinds(channels: Mapping[str, RegisteredChannel]) -> list[WatchedKind
 
 def kinds_for(channels: Mapping[str, RegisteredChannel], *, rolebindings: bool = True) -> list[WatchedKind]:
     """Everything a manager needs: the channels' v1alpha1 kinds, the v2beta2 kinds, Secrets, ConfigMaps (templates,
-    language packs) and, for the `rbac` tenant resolver, RoleBindings."""
-    return [*channel_kinds(channels), *V2_KINDS, SECRETS, CONFIGMAPS, *([ROLEBINDINGS] if rolebindings else [])]
+    language packs) and, for the `rbac` tenant resolver, RoleBindings and ClusterRoleBindings."""
+    return [*channel_kinds(channels), *V2_KINDS, SECRETS, CONFIGMAPS,
+            *([ROLEBINDINGS, CLUSTERROLEBINDINGS] if rolebindings else [])]
 
 
 def secret_namespaces(objects: Iterable[Mapping[str, Any]], own: str) -> set[str]:

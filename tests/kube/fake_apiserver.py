@@ -65,6 +65,8 @@ BUILTINS = (
     ResourceType("", "v1", "events", "Event", builtin=True),
     ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", builtin=True),
     ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role", builtin=True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False,
+                 builtin=True),
     ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
                  namespaced=False, builtin=True),
 )

@@ -117,6 +117,25 @@ async def test_live_changes_change_who_gets_an_alert(apiserver: FakeApiServer, k
         await wait_until(async_equals(who, "demo", {GLOBAL_RECEIVER}), what="a receiver deleted")
 
 
+async def test_a_clusterrolebinding_to_a_user_grants_every_namespace_live(apiserver: FakeApiServer,
+                                                                          kubeconfig: Path):
+    for obj in seed_objects():
+        apiserver.apply(obj)
+    async with running(source_for(kubeconfig)) as published:
+        await wait_until(lambda: published.snapshots)
+        who = published.who_gets
+        assert await who("kube-system") == {GLOBAL_RECEIVER}
+        binding = {**rolebinding("test-user-everywhere", "", "test-user"), "kind": "ClusterRoleBinding",
+                   "metadata": {"name": "test-user-everywhere"}}
+        apiserver.apply(binding)
+        await wait_until(async_equals(who, "kube-system", {GLOBAL_RECEIVER, TENANT_RECEIVER}),
+                         what="cluster-wide access for test-user")
+        assert await who("any-namespace-at-all") == {GLOBAL_RECEIVER, TENANT_RECEIVER}
+        apiserver.delete("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", None, "test-user-everywhere")
+        await wait_until(async_equals(who, "kube-system", {GLOBAL_RECEIVER}), what="the ClusterRoleBinding deleted")
+    assert published.latest.problems == ()
+
+
 async def test_bursts_are_published_together(apiserver: FakeApiServer, kubeconfig: Path):
     async with running(source_for(kubeconfig, debounce=0.2)) as published:
         await wait_until(lambda: published.snapshots)
@@ -338,6 +357,7 @@ async def test_the_deploy_rbac_is_enough_and_no_more(apiserver: FakeApiServer, t
     assert not allowed("update", "notification.kubesphere.io", "webhookreceivers", NS)
     assert not allowed("create", "", "events", "kube-system")
     assert allowed("watch", "rbac.authorization.k8s.io", "rolebindings", None)
+    assert allowed("watch", "rbac.authorization.k8s.io", "clusterrolebindings", None)
 
 
 async def test_watches_that_end_at_once_do_not_hammer_the_api_server(apiserver: FakeApiServer, kubeconfig: Path):
