@@ -1,19 +1,20 @@
 """`nm`: run the manager, validate manifests, explain routing, test-send, list plugins, inspect deliveries."""
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import anyio
 import httpx
 
 from nmcore.errors import NmcoreError, PayloadError, StoreNotFound, TemplateProblem
-from nmcore.ingest import parse_payload
+from nmcore.ingest import decode_payload, parse_payload
 from nmcore.intaketoken import IntakeToken
 from nmcore.manifests import documents_from_paths
 from nmcore.plugins import PluginHost
@@ -164,9 +165,14 @@ def _parser() -> argparse.ArgumentParser:
                                "RoleBinding names is a warning")
     _templates_argument(validate)
 
-    route = commands.add_parser("route", help="for each alert in a payload: who gets it, and why not the others")
-    route.add_argument("--config-dir", type=Path, required=True)
-    route.add_argument("payload", type=Path, help="an Alertmanager webhook body or a JSON array of alerts")
+    route = commands.add_parser("route", help="for each alert in a payload: who gets it, and why not the others; "
+                                              "exit 1 if an alert was rejected")
+    where = route.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config-dir", type=Path, help="route with the manifests in this folder, here")
+    where.add_argument("--url", help="ask a running nm (e.g. http://localhost:19093) to route with its live "
+                                     "configuration and tenant resolver")
+    route.add_argument("payload", help="a file with an Alertmanager webhook body or a JSON array of alerts "
+                                       "(- for stdin)")
     _tenant_arguments(route)
 
     verify = commands.add_parser("verify", help="send a test notification to receivers now and say whether each "
@@ -322,7 +328,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     host = _host()
     documents, problems = documents_from_paths(args.paths)
-    snapshot = build_snapshot(documents, host.channels, default_namespace=args.namespace, problems=problems)
+    snapshot = build_snapshot(documents, host.channels, default_namespace=args.namespace, problems=problems,
+                              unloaded_plugin=host.unloaded_plugin)
     for problem in snapshot.problems:
         print(problem)
     try:
@@ -361,26 +368,47 @@ def _note_own_layouts(folder: Path, renderer: DefaultRenderer, snapshot: Snapsho
 
 
 def cmd_route(args: argparse.Namespace) -> int:
+    try:
+        body = sys.stdin.buffer.read() if args.payload == "-" else Path(args.payload).read_bytes()
+        explanations, rejected = _route_remote(args.url, body) if args.url else _route_local(args, body)
+    except (OSError, PayloadError) as exc:
+        print(f"nm route: {args.payload}: {exc}", file=sys.stderr)
+        return 2
+    except httpx.HTTPError as exc:
+        print(f"nm route: {args.url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    for problem in rejected:
+        print(f"nm route: {args.payload}: alert rejected: {problem}", file=sys.stderr)
+    for explanation in explanations:
+        print(json.dumps(explanation, ensure_ascii=False))
+    return 1 if rejected else 0
+
+
+def _route_local(args: argparse.Namespace, body: bytes) -> tuple[list[dict], Sequence[str]]:
     from nmcore.routing import Router
 
     host = _host()
     documents, problems = documents_from_paths([args.config_dir])
-    snapshot = build_snapshot(documents, host.channels, default_namespace=args.namespace, problems=problems)
-    try:
-        parsed = parse_payload(json.loads(args.payload.read_text()))
-    except (OSError, ValueError, PayloadError) as exc:
-        print(f"nm route: {args.payload}: {exc}", file=sys.stderr)
-        return 2
-    for problem in parsed.rejected:
-        print(f"nm route: {args.payload}: alert rejected: {problem}", file=sys.stderr)
+    snapshot = build_snapshot(documents, host.channels, default_namespace=args.namespace, problems=problems,
+                              unloaded_plugin=host.unloaded_plugin)
+    parsed = decode_payload(body)
     router = Router(host, host.tenant_resolver(args.tenant_resolver, TenantOptions(kubesphere_url=args.kubesphere_url)))
 
-    async def explain_all() -> None:
-        for alert in parsed.group.alerts:
-            print(json.dumps(await router.explain(alert, snapshot), ensure_ascii=False))
+    async def explain_all() -> list[dict]:
+        return [await router.explain(alert, snapshot) for alert in parsed.group.alerts]
 
-    anyio.run(explain_all)
-    return 0
+    return anyio.run(explain_all), parsed.rejected
+
+
+def _route_remote(url: str, body: bytes) -> tuple[list[dict], Sequence[str]]:
+    """The same explanation, from a running nm's POST /api/v2/route."""
+    with _quiet_http():
+        reply = httpx.post(f"{url.rstrip('/')}/api/v2/route", content=body, timeout=60,
+                           headers={"Content-Type": "application/json"})
+    if reply.status_code == 400:
+        raise PayloadError(reply.json()["error"])
+    answer = reply.raise_for_status().json()
+    return answer["alerts"], answer["rejected"]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -433,26 +461,32 @@ async def _verify_local(args: argparse.Namespace) -> list[dict]:
     return [results[ref] for ref in refs]
 
 
-def _verify_remote(args: argparse.Namespace) -> list[dict]:
-    quiet = logging.getLogger("httpx")  # one INFO line per request would drown the verdicts
+@contextlib.contextmanager
+def _quiet_http() -> Iterator[None]:
+    """httpx logs one INFO line per request: it would drown what the command prints."""
+    quiet = logging.getLogger("httpx")
     level = quiet.level
     quiet.setLevel(logging.WARNING)
     try:
-        with httpx.Client(base_url=args.url, timeout=90) as client:
-            names = args.receivers
-            if not names:
-                status = client.get("/api/v2/status").raise_for_status().json()
-                names = sorted(r["receiver"] for r in status["receivers"] + status["cannot_send"]
-                               if r.get("reason") != DISABLED)
-            results = []
-            for name in names:
-                response = client.post("/api/v2/verify", json={"receiver": name})
-                if response.status_code == 404:
-                    raise LookupError(response.json()["error"])
-                results.append(response.raise_for_status().json())
-        return results
+        yield
     finally:
         quiet.setLevel(level)
+
+
+def _verify_remote(args: argparse.Namespace) -> list[dict]:
+    with _quiet_http(), httpx.Client(base_url=args.url, timeout=90) as client:
+        names = args.receivers
+        if not names:
+            status = client.get("/api/v2/status").raise_for_status().json()
+            names = sorted(r["receiver"] for r in status["receivers"] + status["cannot_send"]
+                           if r.get("reason") != DISABLED)
+        results = []
+        for name in names:
+            response = client.post("/api/v2/verify", json={"receiver": name})
+            if response.status_code == 404:
+                raise LookupError(response.json()["error"])
+            results.append(response.raise_for_status().json())
+    return results
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -516,6 +550,8 @@ async def _kubernetes_snapshot(args: argparse.Namespace, host: PluginHost) -> "S
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(source.run, publish)
     return listed[0]
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     import yaml
 

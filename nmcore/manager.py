@@ -133,7 +133,8 @@ class Manager:
         """Build a snapshot from a source's documents and swap it in whole."""
         started = time.perf_counter()
         snapshot = build_snapshot(documents, self.host.channels, default_namespace=self.settings.default_namespace,
-                                  problems=problems, cluster=self.settings.cluster)
+                                  problems=problems, cluster=self.settings.cluster,
+                                  unloaded_plugin=self.host.unloaded_plugin)
         template_problems = self._renderer.prepare(snapshot)
         if template_problems:
             snapshot = attrs.evolve(snapshot, problems=(*snapshot.problems, *template_problems))
@@ -283,6 +284,14 @@ class Manager:
                 log.warning("alert rejected: %s", problem)
         accepted = await self.submit(parsed.group)
         return attrs.evolve(accepted, rejected=parsed.rejected)
+
+    async def explain(self, parsed: Parsed) -> list[dict]:
+        """For each alert of a checked payload, as routing would see it now: who gets it and why not the others
+        (`nm route`, `POST /api/v2/route`). Nothing is stored or sent."""
+        await self._await_config()
+        group = with_default_label(parsed.group, "cluster", self.cluster) if self.cluster else parsed.group
+        snapshot = self._snapshot
+        return [await self.router.explain(alert, snapshot) for alert in group.alerts]
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until everything accepted so far is delivered or dead-lettered."""

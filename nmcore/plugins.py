@@ -45,6 +45,12 @@ def _split_env(name: str) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
+def _named_for(ep: importlib.metadata.EntryPoint, channel: str) -> bool:
+    """Whether an entry point looks like channel `teams`'s: named `teams`, or from a distribution `nm-teams`."""
+    dist = (ep.dist.name if ep.dist else "").lower().replace("_", "-").removeprefix("nm-")
+    return channel in (ep.name.lower(), dist)
+
+
 class PluginHost:
     def __init__(self, *, load_entrypoints: bool = True, plugins: Iterable[object] = ()):
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -52,6 +58,9 @@ class PluginHost:
         self._info: dict[str, PluginInfo] = {}
         self._channels: dict[str, RegisteredChannel] | None = None
         self.failures: list[PluginInfo] = []
+        self._excluded: set[str] = set()
+        self._seen: set[str] | None = None
+        """The entry points there were when this host loaded them (None: it loaded none)."""
         if load_entrypoints:
             self._load_entrypoints()
         for plugin in plugins:
@@ -72,9 +81,12 @@ class PluginHost:
 
     def _load_entrypoints(self) -> None:
         allowed, blocked = _split_env(ALLOW_ENV), _split_env(BLOCK_ENV) or set()
+        self._seen = set()
         for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+            self._seen.add(ep.name)
             if (allowed is not None and ep.name not in allowed) or ep.name in blocked:
                 log.info("plugin %s not loaded: excluded by %s/%s", ep.name, ALLOW_ENV, BLOCK_ENV)
+                self._excluded.add(ep.name)
                 continue
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else "?"
@@ -122,6 +134,27 @@ class PluginHost:
                 log.error("plugin %s (%s %s) failed to register its channels, skipped: %s",
                           info.name, info.distribution, info.version, failure.error)
         return channels
+
+    def unloaded_plugin(self, kind: str) -> str:
+        """Why `kind` may be missing although a plugin for it is installed: installed after this host loaded its
+        plugins (the answer is a restart, not `pip install`), excluded, or broken. "" when nothing says so."""
+        if self._seen is None:
+            return ""
+        channel = kind.removesuffix("Config").removesuffix("Receiver").lower()
+        importlib.invalidate_caches()  # see distributions installed since
+        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+            if not _named_for(ep, channel):
+                continue
+            where = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "?"
+            if ep.name not in self._seen:
+                return (f"plugin {ep.name!r} ({where}) was installed after nm started and is not loaded yet: "
+                        "restart nm to load it")
+            if ep.name in self._excluded:
+                return f"plugin {ep.name!r} ({where}) is installed but excluded by {ALLOW_ENV}/{BLOCK_ENV}"
+        for failed in self.failures:
+            if failed.name.lower() == channel:
+                return f"plugin {failed.name!r} ({failed.distribution} {failed.version}) failed to load: {failed.error}"
+        return ""
 
     def tenant_resolver(self, name: str, options: TenantOptions | None = None) -> TenantResolver:
         resolver = self._pm.hook.nmcore_tenant_resolver(name=name, options=options or TenantOptions())

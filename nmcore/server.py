@@ -27,7 +27,7 @@ from starlette.routing import Route
 from nmcore import console
 from nmcore.errors import BadRequest, Busy, NotReady, PayloadError, StoreUnavailable, UnknownReceiver
 from nmcore.history import query_from
-from nmcore.ingest import decode_payload, parse_payload
+from nmcore.ingest import Parsed, decode_payload, parse_payload
 from nmcore.intaketoken import IntakeToken
 from nmcore.manager import Manager
 from nmcore.ui import ui_routes
@@ -84,6 +84,12 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return None if body is None else bytes(body)
 
 
+async def _decode(body: bytes) -> Parsed:
+    """The body checked as alerts; a large one in a worker thread, so the event loop keeps serving."""
+    return await anyio.to_thread.run_sync(decode_payload, body) if len(body) > INLINE_PARSE_BYTES else (
+        decode_payload(body))
+
+
 def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
                intake_token: IntakeToken | None = None) -> Starlette:
     stopping = anyio.Event()
@@ -102,11 +108,7 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
         if body is None:
             return _error(413, f"body larger than {max_body_bytes} bytes; lower max_alerts in Alertmanager")
         try:
-            if len(body) > INLINE_PARSE_BYTES:
-                parsed = await anyio.to_thread.run_sync(decode_payload, body)
-            else:
-                parsed = decode_payload(body)
-            accepted = await manager.submit_parsed(parsed)
+            accepted = await manager.submit_parsed(await _decode(body))
         except PayloadError as exc:
             return _error(400, str(exc))
         except NotReady as exc:
@@ -189,6 +191,20 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
     async def receiver_with_config(request: Request) -> Response:
         return JSONResponse(console.receivers_with_config(manager.snapshot, query(request)))
 
+    async def explain_route(request: Request) -> Response:
+        """`nm route --url`: for each alert of an Alertmanager body, who gets it and why not the others."""
+        body = await _read_body(request, max_body_bytes)
+        if body is None:
+            return _error(413, f"body larger than {max_body_bytes} bytes")
+        try:
+            parsed = await _decode(body)
+            explanations = await manager.explain(parsed)
+        except PayloadError as exc:
+            return _error(400, str(exc))
+        except NotReady as exc:
+            return _error(503, str(exc), retry_after=1)
+        return JSONResponse({"alerts": explanations, "rejected": list(parsed.rejected)})
+
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -241,6 +257,7 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
         Route("/receivers", receivers),
         Route("/configs", configs),
         Route("/receiverWithConfig", receiver_with_config),
+        Route("/api/v2/route", explain_route, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

@@ -8,7 +8,7 @@ indexes receivers by tenant so routing is a lookup. A reload builds a new snapsh
 import difflib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -176,10 +176,17 @@ def secret_refs(value: Any) -> Iterator[SecretRef]:
             yield from secret_refs(item)
 
 
+UnloadedPlugin = Callable[[str], str]
+"""Kind → why an installed plugin that may provide it is not loaded (installed after start, excluded, broken),
+or "" (PluginHost.unloaded_plugin)."""
+
+
 class _Builder:
-    def __init__(self, channels: Mapping[str, RegisteredChannel], default_namespace: str):
+    def __init__(self, channels: Mapping[str, RegisteredChannel], default_namespace: str,
+                 unloaded_plugin: UnloadedPlugin):
         self.channels = channels
         self.default_namespace = default_namespace
+        self.unloaded_plugin = unloaded_plugin
         self.kinds = {}
         self.blocks: dict[str, RegisteredChannel] = {}
         for name, registered in channels.items():
@@ -313,7 +320,8 @@ class _Builder:
     def add_resource(self, doc: Document, body: Mapping[str, Any], kind: str) -> None:
         if kind not in self.kinds:
             known = ", ".join(sorted(self.kinds)) or "none"
-            self.problem(doc.origin, self.ref_of(body),
+            not_loaded = self.unloaded_plugin(kind)
+            self.problem(doc.origin, self.ref_of(body), f"unknown kind {kind}: {not_loaded}" if not_loaded else
                          f"unknown kind {kind}: no installed channel plugin provides it (installed kinds: {known})"
                          + _missing_kind_hint(kind, list(self.kinds)))
             return
@@ -457,10 +465,11 @@ def build_snapshot(
     default_namespace: str = DEFAULT_NAMESPACE,
     problems: Iterable[Problem] = (),
     cluster: str = "",
+    unloaded_plugin: UnloadedPlugin = lambda kind: "",
 ) -> Snapshot:
     """Decode and index `documents`; `problems` found before decoding (YAML syntax) are kept in the result.
     `cluster` (nm's `--cluster`) names this cluster, before the NotificationManager's `options.global.cluster`."""
-    builder = _Builder(channels, default_namespace)
+    builder = _Builder(channels, default_namespace, unloaded_plugin)
     builder.problems.extend(problems)
     for doc in documents:
         builder.add(doc)

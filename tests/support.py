@@ -65,7 +65,8 @@ class Nm:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "nmcore", "run", "--config-dir", str(config), *store,
                  "--listen", f"127.0.0.1:{self.port}", *options],
-                stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, **popen)
+                stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
+                env={**popen.pop("env", os.environ), "PYTHONUNBUFFERED": "1"}, **popen)
 
     def output(self) -> str:
         return f"--- nm run log ({self.log}) ---\n" + self.log.read_text(errors="replace")[-4000:]

@@ -1,14 +1,17 @@
 """The `nm` command as a user runs it: validate, route and plugins, in a subprocess, reading what it prints."""
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from nmcore.plugins import PluginHost
+from tests.support import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 NS = "kubesphere-monitoring-system"
@@ -206,3 +209,55 @@ def test_log_format_json_writes_one_object_per_line_for_log_collectors() -> None
     assert failed["level"] == "INFO" and failed["logger"] == "nmcore.manager"
     assert "Secret 'test-user-wehat-secret' not found" in failed["message"]
     assert result.stdout.startswith("FAIL  WechatReceiver/kubesphere-monitoring-system/test-user-wechat")
+
+
+ROUTE_PAYLOAD = json.dumps({"alerts": [
+    {"labels": {"alertname": "KubePodCrashLooping", "namespace": "team-a"}, "startsAt": "2026-11-24T05:53:21Z"},
+    {"labels": {"alertname": "Burning"}, "status": "burning"},
+]})
+
+
+def test_route_reads_stdin_and_exits_1_when_an_alert_was_rejected() -> None:
+    result = subprocess.run([sys.executable, "-m", "nmcore", "route", "--config-dir", "examples/quickstart", "-"],
+                            input=ROUTE_PAYLOAD, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 1, result.stderr
+    [explanation] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert explanation["alert"]["labels"]["alertname"] == "KubePodCrashLooping"
+    assert ("nm route: -: alert rejected: status must be 'firing' or 'resolved', got 'burning' (did you mean "
+            "'firing'?) @ $.alerts[1].status") in result.stderr
+
+
+def test_route_url_asks_a_running_nm_and_explains_the_same(tmp_path: Path, nm) -> None:  # type: ignore[no-untyped-def]
+    server = nm(REPO / "examples" / "quickstart", tmp_path / "state")
+    here = subprocess.run([sys.executable, "-m", "nmcore", "route", "--config-dir", "examples/quickstart", "-"],
+                          input=ROUTE_PAYLOAD, capture_output=True, text=True, timeout=60, cwd=REPO)
+    there = subprocess.run([sys.executable, "-m", "nmcore", "route", "--url", server.url, "-"],
+                           input=ROUTE_PAYLOAD, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert (there.returncode, there.stdout, there.stderr) == (here.returncode, here.stdout, here.stderr)
+    assert there.returncode == 1 and json.loads(there.stdout)["receivers"]
+
+
+def test_a_kind_whose_plugin_was_installed_after_start_says_restart_to_load(tmp_path: Path, nm) -> None:  # type: ignore[no-untyped-def]
+    site, config = tmp_path / "site", tmp_path / "config"
+    site.mkdir()
+    config.mkdir()
+    (config / "receivers.yaml").write_text(
+        "apiVersion: notification.kubesphere.io/v1alpha1\nkind: WebhookReceiver\n"
+        "metadata: {name: hook, labels: {type: global}}\nspec: {url: 'http://127.0.0.1:9/'}\n")
+    server = nm(config, tmp_path / "state", env={**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{REPO}"})
+    info = site / "nm_pigeon-0.1.dist-info"  # what `pip install nm-pigeon` leaves, while nm runs
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nm-pigeon\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[nmcore]\npigeon = nm_pigeon\n")
+    (site / "nm_pigeon.py").write_text("raise ImportError('never imported by a running nm')\n")
+    (config / "pigeon.yaml").write_text(
+        "apiVersion: notification.kubesphere.io/v1alpha1\nkind: PigeonReceiver\n"
+        "metadata: {name: ops, labels: {type: global}}\nspec: {}\n")
+
+    def problems() -> list[str]:
+        return httpx.get(f"{server.url}/api/v2/status", timeout=5).json()["problems"]
+
+    [problem] = wait_for(problems, "the new manifest to be read")
+    assert problem == (f"{config / 'pigeon.yaml'}: PigeonReceiver/{NS}/ops: unknown kind PigeonReceiver: plugin "
+                       "'pigeon' (nm-pigeon 0.1) was installed after nm started and is not loaded yet: restart nm to "
+                       "load it")
