@@ -134,7 +134,7 @@ class Manager:
         started = time.perf_counter()
         snapshot = build_snapshot(documents, self.host.channels, default_namespace=self.settings.default_namespace,
                                   problems=problems, cluster=self.settings.cluster,
-                                  unloaded_plugin=self.host.unloaded_plugin)
+                                  unloaded_plugin=self.host.unloaded_plugin, previous=self._snapshot)
         template_problems = self._renderer.prepare(snapshot)
         if template_problems:
             snapshot = attrs.evolve(snapshot, problems=(*snapshot.problems, *template_problems))

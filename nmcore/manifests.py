@@ -175,32 +175,39 @@ def documents_from_file(path: Path) -> tuple[list[Document], list[Problem]]:
     return documents_from_text(text, str(path))
 
 
-@gc_paused()
-def documents_from_folder(folder: Path | str, last_good: dict[Path, list[Document]] | None = None,
-                          ) -> tuple[list[Document], list[Problem]]:
-    """Every manifest file's documents. With `last_good` (kept by the caller across reloads, updated here), a
-    file that no longer parses keeps its last good documents in force, the problem still reported."""
-    folder = Path(folder)
+def files_and_documents(folder: Path, last_good: dict[Path, list[Document]] | None = None,
+                        ) -> Iterator[tuple[Path, list[Document], list[Problem]]]:
+    """Each manifest file's documents and problems. With `last_good` (kept by the caller across reloads, updated
+    here), a file that no longer parses keeps its last good documents in force, the problem still reported."""
     if not folder.is_dir():
-        return [], [Problem(str(folder), "", "not a folder")]
-    documents: list[Document] = []
-    problems: list[Problem] = []
+        yield folder, [], [Problem(str(folder), "", "not a folder")]
+        return
     previous = dict(last_good or {})
     files = manifest_files(folder)
-    for path in files:
-        found, trouble = documents_from_file(path)
-        if last_good is not None:
-            if not trouble:
-                last_good[path] = found
-            elif path in previous:
-                found = previous[path]
-                trouble = [attrs.evolve(p, message=f"{p.message}; its last good version stays in force")
-                           for p in trouble]
-        documents += found
-        problems += trouble
+    with gc_paused():
+        for path in files:
+            found, trouble = documents_from_file(path)
+            if last_good is not None:
+                if not trouble:
+                    last_good[path] = found
+                elif path in previous:
+                    found = previous[path]
+                    trouble = [attrs.evolve(p, message=f"{p.message}; its last good version stays in force")
+                               for p in trouble]
+            yield path, found, trouble
     if last_good is not None:
         for gone in previous.keys() - set(files):
             del last_good[gone]
+
+
+def documents_from_folder(folder: Path | str, last_good: dict[Path, list[Document]] | None = None,
+                          ) -> tuple[list[Document], list[Problem]]:
+    """Every manifest file's documents and problems (see files_and_documents)."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for _, found, trouble in files_and_documents(Path(folder), last_good):
+        documents += found
+        problems += trouble
     return documents, problems
 
 

@@ -98,6 +98,8 @@ class Snapshot:
     """Users a ClusterRoleBinding names: they can access every namespace."""
     access_warnings: tuple[Problem, ...] = ()
     """Tenant receivers whose user no RoleBinding or ClusterRoleBinding names (for the rbac resolver)."""
+    documents: Mapping[tuple[str, str, str], Document] = attrs.field(factory=dict, repr=False)
+    """The document of every object in force, by (kind, namespace, name)."""
 
     def rolebinding_users(self, namespace: str) -> frozenset[str]:
         users = self.namespace_users.get(namespace, frozenset())
@@ -161,6 +163,25 @@ def _missing_kind_hint(kind: str, known: list[str]) -> str:
     return _suggest(kind, known)
 
 
+def _affected(snapshot: Snapshot, identity: tuple[str, str, str]) -> str:
+    """` (receivers affected: …)`: who sends with the object, as the log must say when it is kept."""
+    kind, namespace, name = identity
+
+    def same(resource: Resource | None) -> bool:  # a cluster-scoped object (v2beta2) has no namespace
+        return resource is not None and (resource.kind, resource.name) == (kind, name) and (
+            resource.metadata.namespace in (namespace, ""))
+
+    def uses(target: Target) -> bool:
+        if kind == "Secret":
+            specs = [target.receiver] + ([target.config] if target.config else [])
+            return any(ref.name == name for s in specs if s.metadata.namespace in (namespace, "")
+                       for ref in secret_refs(s.spec))
+        return same(target.receiver) or same(target.config)
+
+    receivers = sorted(r for r, target in snapshot.targets.items() if uses(target))
+    return f" (receivers affected: {', '.join(receivers)})" if receivers else ""
+
+
 def secret_refs(value: Any) -> Iterator[SecretRef]:
     """Every Secret reference inside a structured spec, wherever the schema put it."""
     if isinstance(value, SecretKeySelector | v2beta2.SecretKeyRef):
@@ -183,10 +204,13 @@ or "" (PluginHost.unloaded_plugin)."""
 
 class _Builder:
     def __init__(self, channels: Mapping[str, RegisteredChannel], default_namespace: str,
-                 unloaded_plugin: UnloadedPlugin):
+                 unloaded_plugin: UnloadedPlugin, previous: "Snapshot | None"):
         self.channels = channels
         self.default_namespace = default_namespace
         self.unloaded_plugin = unloaded_plugin
+        self.previous = previous
+        self.good: dict[tuple[str, str, str], Document] = {}
+        """Every object decoded, by (kind, namespace, name): what the next build falls back on."""
         self.kinds = {}
         self.blocks: dict[str, RegisteredChannel] = {}
         for name, registered in channels.items():
@@ -217,6 +241,31 @@ class _Builder:
         self.problems.append(Problem(origin, obj, message))
 
     def add(self, doc: Document) -> None:
+        """Decode one document. One that stops validating while an earlier snapshot had a good version of the
+        same object keeps that version in force (a half-finished edit must not take a receiver away), and its
+        problems say so, naming the receivers affected."""
+        before = len(self.problems)
+        self.add_one(doc)
+        identity = self.identity_of(doc.body)
+        last_good = self.previous.documents.get(identity) if identity and self.previous else None
+        if identity is None or identity in self.good or last_good is None or len(self.problems) == before:
+            return
+        fresh = self.problems[before:]
+        del self.problems[before:]
+        self.add_one(last_good)
+        assert self.previous is not None
+        note = f"; its last good version stays in force{_affected(self.previous, identity)}"
+        self.problems += [attrs.evolve(p, message=p.message + note) for p in fresh]
+
+    def identity_of(self, body: Any) -> tuple[str, str, str] | None:
+        if not isinstance(body, Mapping) or not isinstance(body.get("metadata"), Mapping):
+            return None
+        kind, meta = body.get("kind"), body["metadata"]
+        if not isinstance(kind, str) or not isinstance(meta.get("name"), str):
+            return None
+        return kind, str(meta.get("namespace") or self.default_namespace), meta["name"]
+
+    def add_one(self, doc: Document) -> None:
         body = doc.body
         if body is None:
             return
@@ -291,7 +340,15 @@ class _Builder:
                          f"duplicate of the object in {self.seen[identity]}; ignored")
             return False
         self.seen[identity] = doc.origin
+        if (written := self.identity_of(doc.body)) is not None:
+            self.good[written] = doc
         return True
+
+    def unclaim(self, doc: Document, kind: str, meta: ObjectMeta) -> None:
+        """An object claimed, then found invalid after all."""
+        self.seen.pop((kind, meta.namespace or self.default_namespace, meta.name), None)
+        if (written := self.identity_of(doc.body)) is not None:
+            self.good.pop(written, None)
 
     def namespace_of(self, meta: ObjectMeta) -> str:
         return meta.namespace or self.default_namespace
@@ -302,6 +359,7 @@ class _Builder:
         try:
             secret.check()
         except ValueError as exc:
+            self.unclaim(doc, "Secret", secret.metadata)
             self.problem(doc.origin, f"Secret/{self.namespace_of(secret.metadata)}/{secret.metadata.name}",
                          f"{exc} @ $.data")
             return
@@ -466,10 +524,12 @@ def build_snapshot(
     problems: Iterable[Problem] = (),
     cluster: str = "",
     unloaded_plugin: UnloadedPlugin = lambda kind: "",
+    previous: Snapshot | None = None,
 ) -> Snapshot:
     """Decode and index `documents`; `problems` found before decoding (YAML syntax) are kept in the result.
-    `cluster` (nm's `--cluster`) names this cluster, before the NotificationManager's `options.global.cluster`."""
-    builder = _Builder(channels, default_namespace, unloaded_plugin)
+    `cluster` (nm's `--cluster`) names this cluster, before the NotificationManager's `options.global.cluster`.
+    With `previous` (the snapshot in force), an object that no longer validates keeps its version there."""
+    builder = _Builder(channels, default_namespace, unloaded_plugin, previous)
     builder.problems.extend(problems)
     for doc in documents:
         builder.add(doc)
@@ -541,6 +601,7 @@ def build_snapshot(
         notification_manager=builder.notification_manager,
         cluster_users=frozenset(builder.cluster_users),
         access_warnings=access_warnings,
+        documents=builder.good,
     )
 
 

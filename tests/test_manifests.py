@@ -333,7 +333,7 @@ async def test_a_file_broken_mid_edit_keeps_its_last_good_version_until_it_parse
                 await anyio.sleep(0.05)
         return manager.snapshot
 
-    async with Manager(FolderSource(tmp_path, debounce_ms=50), host=plugin_host()) as manager:
+    async with Manager(FolderSource(tmp_path, settle=0.05, removal_delay=0.5), host=plugin_host()) as manager:
         await manager.wait_ready(5)
         assert set(manager.snapshot.targets) == {ref.format("hook"), ref.format("second"), ref.format("other")}
 
@@ -348,7 +348,7 @@ async def test_a_file_broken_mid_edit_keeps_its_last_good_version_until_it_parse
         await reloaded(lambda s: ref.format("other") not in s.targets)
 
         (tmp_path / "receivers.yaml").write_text(RECEIVERS.split("---")[0])
-        fixed = await reloaded(lambda s: not s.problems)
+        fixed = await reloaded(lambda s: not s.problems and ref.format("second") not in s.targets)
         assert set(fixed.targets) == {ref.format("hook")}, "the fixed file replaces its last good version"
 
 

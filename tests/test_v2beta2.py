@@ -143,7 +143,7 @@ async def test_a_rotated_secret_is_used_from_the_next_send_without_a_restart(tmp
     (tmp_path / "receiver.yaml").write_text(v2("Receiver", "hook", GLOBAL, webhook={
         "url": sink.url("hook"), "httpConfig": {"bearerToken": from_secret("token", "value", "team-secrets")}}))
     (tmp_path / "secret.yaml").write_text(secret("token", "team-secrets", value="first-token"))
-    async with Manager(FolderSource(tmp_path, debounce_ms=50), host=HOST) as manager:
+    async with Manager(FolderSource(tmp_path, settle=0.05), host=HOST) as manager:
         await manager.wait_ready(5)
         assert (await manager.verify("hook")).ok
         (tmp_path / "secret.yaml").write_text(secret("token", "team-secrets", value="second-token"))
