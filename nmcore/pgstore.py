@@ -1,9 +1,9 @@
 """The shared Store: PostgreSQL, so any number of `nm run` replicas accept and deliver the same work.
 
 - Accepting (`add`): one transaction per alert group, committed before the 200. It locks the lanes (one row per
-  receiver) of its notifications in name order, inserts their dedup keys (a unique key: an Alertmanager HA pair
-  posting one group to two replicas is accepted once, by whichever commits first), then the jobs, and NOTIFYs
-  the other replicas.
+  receiver) of its notifications in name order, leaves out the repeats (every alert last accepted for that
+  receiver in the same status within the dedup window: an Alertmanager HA pair posting one group to two replicas
+  is accepted once, by whichever commits first, a re-fire is news), stores the rest, and NOTIFYs the others.
 - Claiming (`watch`): a replica locks lanes that have work `FOR UPDATE SKIP LOCKED` (replicas never wait for each
   other's lanes), walks each lane's head in acceptance order and claims (claimed_by, lease_until) what may go out
   now: at most `per_receiver` jobs claimed per receiver across all replicas, nothing behind a job waiting for its
@@ -81,21 +81,35 @@ _INPUT = """
     input AS (
         SELECT * FROM unnest(%(ids)s::text[], %(receivers)s::text[], %(created)s::float8[], %(attempts)s::int[],
                              %(not_before)s::float8[], %(errors)s::text[], %(notifications)s::text[],
-                             %(fingerprints)s::text[], %(keys)s::text[])
+                             %(fingerprints)s::text[])
             WITH ORDINALITY AS t(id, receiver, created, attempts, not_before, last_error, notification,
-                                 fingerprints, key, position))"""
+                                 fingerprints, position))"""
 _INSERT_JOBS = """
     INSERT INTO jobs (id, receiver, created, attempts, not_before, last_error, notification, fingerprints)
     SELECT id, receiver, created, attempts, not_before, last_error, notification::json,
            string_to_array(fingerprints, ' ')
     FROM {source} ORDER BY position
     RETURNING id"""
+# A job is a repeat when each of its alerts was last accepted for its receiver in the same status within the window
+# (nmcore.store.is_repeat); the others are stored, and their alerts' states remembered.
 _ADD_DEDUPLICATED = ("WITH " + _INPUT + """,
-    fresh AS (
-        INSERT INTO recent_keys AS seen (key, accepted) SELECT key, now() FROM input
-        ON CONFLICT (key) DO UPDATE SET accepted = EXCLUDED.accepted
-            WHERE seen.accepted < now() - %(window)s * interval '1 second'
-        RETURNING key)""" + _INSERT_JOBS.format(source="input JOIN fresh USING (key)"))
+    alerts AS (
+        SELECT input.position, input.receiver, a.fingerprint, a.status
+        FROM unnest(%(alert_positions)s::int[], %(alert_fingerprints)s::text[], %(alert_statuses)s::text[])
+            AS a(position, fingerprint, status)
+        JOIN input ON input.position = a.position),
+    repeats AS (
+        SELECT alerts.position FROM alerts
+        LEFT JOIN last_states AS seen ON seen.receiver = alerts.receiver AND seen.fingerprint = alerts.fingerprint
+            AND seen.status = alerts.status AND seen.accepted >= now() - %(window)s * interval '1 second'
+        GROUP BY alerts.position HAVING bool_and(seen.receiver IS NOT NULL)),
+    fresh AS (SELECT * FROM input WHERE position NOT IN (SELECT position FROM repeats)),
+    remembered AS (
+        INSERT INTO last_states AS seen (receiver, fingerprint, status, accepted)
+        SELECT DISTINCT ON (receiver, fingerprint) receiver, fingerprint, status, now() FROM alerts
+        WHERE position IN (SELECT position FROM fresh) ORDER BY receiver, fingerprint, position DESC
+        ON CONFLICT (receiver, fingerprint) DO UPDATE SET status = EXCLUDED.status, accepted = EXCLUDED.accepted)
+""" + _INSERT_JOBS.format(source="fresh"))
 _ADD_ALL = "WITH " + _INPUT + _INSERT_JOBS.format(source="input")
 
 # The lanes with work another replica does not hold, locked for this claim; and the head of each in order.
@@ -370,18 +384,15 @@ class PostgresStore(MemoryHistory):
         if not jobs:
             return []
         self._window = dedup_window
-        if dedup_window > 0:  # one row per key: the unique key does the rest across replicas
-            unique: dict[str, Job] = {}
-            for job in jobs:
-                unique.setdefault(job.notification.key, job)
-            jobs = list(unique.values())
+        alerts = [(position, a) for position, j in enumerate(jobs, start=1) for a in j.notification.alerts]
         parameters = {
             "ids": [j.id for j in jobs], "receivers": [j.receiver for j in jobs],
             "created": [j.created for j in jobs], "attempts": [j.attempts for j in jobs],
             "not_before": [j.not_before for j in jobs], "errors": [j.last_error for j in jobs],
             "notifications": [notification_json(j.notification) for j in jobs],
-            "fingerprints": [_fingerprints(j) for j in jobs], "keys": [j.notification.key for j in jobs],
-            "window": dedup_window,
+            "fingerprints": [_fingerprints(j) for j in jobs], "window": dedup_window,
+            "alert_positions": [p for p, _ in alerts], "alert_fingerprints": [a.fingerprint for _, a in alerts],
+            "alert_statuses": [a.status for _, a in alerts],
         }
         receivers = sorted({j.receiver for j in jobs})
 
@@ -482,7 +493,7 @@ class PostgresStore(MemoryHistory):
 
     async def watch(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
         """Until cancelled: claim work for this replica and pass it to `enqueue`; renew the leases held; listen
-        for other replicas' new work; keep the backlog estimate and the dedup keys trimmed."""
+        for other replicas' new work; keep the backlog estimate and the dedup states trimmed."""
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(self._listen)
             tasks.start_soon(self._renew)
@@ -580,7 +591,7 @@ class PostgresStore(MemoryHistory):
             delay = min(delay * 2, 5.0)
 
     async def _maintain(self) -> None:
-        """Every poll: the backlog estimate (for 503 on overload); every `prune_every`: expired dedup keys."""
+        """Every poll: the backlog estimate (for 503 on overload); every `prune_every`: expired dedup states."""
         pruned = time.monotonic()
         while True:
             await anyio.sleep(self._poll_every)
@@ -589,7 +600,7 @@ class PostgresStore(MemoryHistory):
                 if self._window > 0 and time.monotonic() - pruned > self._prune_every:
                     pruned = time.monotonic()
                     await self._transaction(_statement(
-                        "DELETE FROM recent_keys WHERE accepted < now() - %s * interval '1 second'",
+                        "DELETE FROM last_states WHERE accepted < now() - %s * interval '1 second'",
                         (self._window,)))
 
 

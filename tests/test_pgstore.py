@@ -97,6 +97,28 @@ async def test_the_same_notification_accepted_by_two_replicas_at_once_is_stored_
 
 
 @pytest.mark.anyio
+async def test_a_refire_is_news_on_any_replica_and_its_ha_copy_is_not(postgres_url: str) -> None:
+    first, second = PostgresStore(postgres_url), PostgresStore(postgres_url)
+    await first.open()
+    await second.open()
+    async def post(store: PostgresStore, status: str, answers: list[list[Job]]) -> None:
+        answers.append(await store.add([job("Flapping", status)], dedup_window=300))
+
+    for status in ("firing", "resolved", "firing"):  # within the window: each is news to the receiver
+        answers: list[list[Job]] = []
+        async with anyio.create_task_group() as tasks:  # the HA pair: both replicas at once
+            tasks.start_soon(post, first, status, answers)
+            tasks.start_soon(post, second, status, answers)
+        assert sorted(len(a) for a in answers) == [0, 1], status
+    assert await first.add([job("Flapping", "firing")], dedup_window=300) == [], "firing again is no news"
+    with psycopg.connect(postgres_url) as conn:
+        stored = [s for (s,) in conn.execute("SELECT coalesce(notification->'alerts'->0->>'status', 'firing') FROM jobs ORDER BY seq")]
+    assert stored == ["firing", "resolved", "firing"]
+    await first.close()
+    await second.close()
+
+
+@pytest.mark.anyio
 async def test_two_replicas_keep_the_in_flight_limit_and_never_send_a_resolved_before_its_firing(
         postgres_url: str) -> None:
     a, b = Replica(postgres_url, per_receiver=2), Replica(postgres_url, per_receiver=2)
