@@ -156,8 +156,12 @@ class Subject:
     namespace: str = ""
 
 
+@attrs.frozen(kw_only=True)
 class _Binding:
-    subjects: tuple[Subject, ...]
+    api_version: str = attrs.field(default=RBAC_GROUP_VERSION, metadata={KEY: "apiVersion"})
+    metadata: ObjectMeta
+    subjects: tuple[Subject, ...] = ()
+    role_ref: RoleRef
 
     def users(self) -> frozenset[str]:
         return frozenset(s.name for s in self.subjects if s.kind == "User")
@@ -167,22 +171,14 @@ class _Binding:
 class RoleBinding(_Binding):
     """An rbac.authorization.k8s.io/v1 RoleBinding: its `User` subjects can access its namespace."""
 
-    api_version: str = attrs.field(default=RBAC_GROUP_VERSION, metadata={KEY: "apiVersion"})
     kind: Literal["RoleBinding"] = "RoleBinding"
-    metadata: ObjectMeta
-    subjects: tuple[Subject, ...] = ()
-    role_ref: RoleRef
 
 
 @attrs.frozen(kw_only=True)
 class ClusterRoleBinding(_Binding):
     """An rbac.authorization.k8s.io/v1 ClusterRoleBinding: its `User` subjects can access every namespace."""
 
-    api_version: str = attrs.field(default=RBAC_GROUP_VERSION, metadata={KEY: "apiVersion"})
     kind: Literal["ClusterRoleBinding"] = "ClusterRoleBinding"
-    metadata: ObjectMeta
-    subjects: tuple[Subject, ...] = ()
-    role_ref: RoleRef
 
 
 SpecT = TypeVar("SpecT")

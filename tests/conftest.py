@@ -132,7 +132,7 @@ def nm(tmp_path: Path) -> Iterator[Callable[..., Nm]]:
     """Start `nm run` processes; any still running at the end are killed."""
     started: list[Nm] = []
 
-    def start(config: Path, state: Path, *options: str, **popen: Any) -> Nm:
+    def start(config: Path, state: Path | str, *options: str, **popen: Any) -> Nm:
         process = Nm(tmp_path / f"nm-{len(started)}.log", config, state, *options, **popen)
         started.append(process)
         return process.wait_ready()

@@ -271,6 +271,20 @@ def test_sends_in_flight_to_one_receiver_are_bounded_and_configurable(
     assert sink.most_in_flight == (int(option[1]) if option else PER_RECEIVER)
 
 
+def one_alert_job(job_id: str, receiver: str, alert_id: str = "") -> Job:
+    return Job(id=job_id, created=time.time(), notification=Notification(
+        receiver=receiver, channel="webhook", tenant="",
+        alerts=(Alert(labels={"alertname": "Left", "id": alert_id or job_id}),)))
+
+
+async def leave_pending(state: Path, jobs: list[Job]) -> None:
+    """A state file as an earlier nm run left it: `jobs` pending."""
+    left_over = SQLiteStore(state)
+    await left_over.open()
+    await left_over.add(jobs, 0)
+    await left_over.close()
+
+
 class SlowToSyncSource(StaticSource):
     """Like a Kubernetes source listing a big cluster: the first configuration arrives after a while."""
 
@@ -284,12 +298,7 @@ async def test_work_resumed_at_start_waits_for_the_first_configuration(tmp_path:
     config = write_config(tmp_path / "config", hook=sink.url("hook"))
     state = tmp_path / "state" / STATE_FILE
     ref = "WebhookReceiver/kubesphere-monitoring-system/hook"
-    left_over = SQLiteStore(state)
-    await left_over.open()
-    await left_over.add([Job(id=f"left-{i}", created=time.time(), notification=Notification(
-        receiver=ref, channel="webhook", tenant="", alerts=(Alert(labels={"alertname": "Left", "id": str(i)}),)))
-        for i in range(3)], 0)
-    await left_over.close()
+    await leave_pending(state, [one_alert_job(f"left-{i}", ref, str(i)) for i in range(3)])
 
     source = SlowToSyncSource(*documents_from_folder(config))
     async with Manager(source, store=SQLiteStore(state), host=PluginHost(load_entrypoints=False)) as manager:
@@ -305,12 +314,7 @@ async def test_an_unreadable_row_is_quarantined_as_a_dead_letter_and_the_rest_de
     config = write_config(tmp_path / "config", hook=sink.url("hook"))
     state = tmp_path / "state" / STATE_FILE
     ref = "WebhookReceiver/kubesphere-monitoring-system/hook"
-    left_over = SQLiteStore(state)
-    await left_over.open()
-    await left_over.add([Job(id=f"left-{i}", created=time.time(), notification=Notification(
-        receiver=ref, channel="webhook", tenant="", alerts=(Alert(labels={"alertname": "Left", "id": str(i)}),)))
-        for i in range(3)], 0)
-    await left_over.close()
+    await leave_pending(state, [one_alert_job(f"left-{i}", ref, str(i)) for i in range(3)])
     with contextlib.closing(connect(state)) as conn:  # a torn write, a bad disk block, a hand edit
         conn.execute("UPDATE jobs SET notification = '{\"receiver\": 1' WHERE id = 'left-1'")
 
@@ -374,9 +378,6 @@ class ScriptedDelays(RetryPolicy):
         return self.delays.pop(0)
 
 
-def one_alert_job(job_id: str, receiver: str) -> Job:
-    return Job(id=job_id, created=time.time(), notification=Notification(
-        receiver=receiver, channel="webhook", tenant="", alerts=(Alert(labels={"alertname": "Out", "id": job_id}),)))
 
 
 @pytest.mark.anyio
@@ -385,15 +386,12 @@ async def test_after_an_outage_the_first_success_sends_what_waits_on_the_same_re
     config = write_config(tmp_path / "config", hook=sink.url("hook"))
     state = tmp_path / "state" / STATE_FILE
     ref = "WebhookReceiver/kubesphere-monitoring-system/hook"
-    left_over = SQLiteStore(state)
-    await left_over.open()
-    await left_over.add([one_alert_job(str(i), ref) for i in range(3)], 0)
-    await left_over.close()
+    await leave_pending(state, [one_alert_job(str(i), ref) for i in range(3)])
     sink.script("hook", [503, 503, 503])  # down for the three sends that start together; then back
     policy = ScriptedDelays(delays=[3600.0, 3600.0, 0.2])  # two wait an hour, the last to fail a moment
     source = StaticSource(*documents_from_folder(config))
     async with Manager(source, store=SQLiteStore(state), host=PluginHost(load_entrypoints=False),
-                       retry=policy) as manager:
+                       settings=ManagerSettings(retry=policy)) as manager:
         await manager.drain(30)  # far less than the hour the other two were told to wait
     assert sorted(a["labels"]["id"] for a in sink.alerts_by_path()["/hook"]) == ["0", "1", "2"]
     assert policy.delays == [], "each of the three failed once"
@@ -423,7 +421,7 @@ roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}
 subjects: [{{kind: User, name: alice}}]
 """
     sink.script("relay", [503, 503])  # the relay is down for the first alert, to the two global receivers
-    async with Manager.from_yaml(manifests, retry=RetryPolicy(initial_delay=300, jitter=0)) as manager:
+    async with Manager.from_yaml(manifests, settings=ManagerSettings(retry=RetryPolicy(initial_delay=300, jitter=0))) as manager:
         await manager.submit(AlertGroup(alerts=(Alert(labels={"alertname": "Down"}),)))
         with anyio.fail_after(10):
             while caplog.text.count("retrying in 300.0s") < 2:

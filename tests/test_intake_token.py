@@ -8,14 +8,14 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import WebhookSink
-from tests.support import free_port, wait_for
-from tests.test_durable_delivery import Nm, alert, nm, write_config  # noqa: F401  (nm: the fixture)
+from tests.support import Nm, free_port, wait_for
+from tests.test_durable_delivery import alert, write_config
 
 TOKEN = "t0k3n-that-must-stay-secret"
 
 
 def test_alerts_without_the_token_are_refused_401_and_with_it_delivered(
-        tmp_path: Path, sink: WebhookSink, nm: Callable[..., Nm]) -> None:  # noqa: F811
+        tmp_path: Path, sink: WebhookSink, nm: Callable[..., Nm]) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")  # as a mounted Secret often ends
     server = nm(write_config(tmp_path / "config", hook=sink.url("hook")), tmp_path / "state",

@@ -22,9 +22,8 @@ import psycopg
 import pytest
 
 from tests.pgserver import PostgresServer
-from tests.support import wait_for
-from tests.test_durable_delivery import Nm, RecordingSink, alert, post_each, write_config
-from tests.test_durable_delivery import nm as started  # noqa: F401  (the fixture: nm run processes)
+from tests.support import Nm, wait_for
+from tests.test_durable_delivery import RecordingSink, alert, post_each, write_config
 
 pytestmark = pytest.mark.postgresql
 PER_RECEIVER = 4
@@ -33,9 +32,9 @@ LEASE = ("--lease", "3")
 
 
 @pytest.fixture
-def replicas(started: Callable[..., Nm]) -> Callable[..., Nm]:  # noqa: F811
-    """Start `nm run` replicas on a store URL, with short leases."""
-    return lambda config, store, *options: started(config, store, *LEASE, *options)
+def replicas(nm: Callable[..., Nm]) -> Callable[..., Nm]:
+    """Start `nm run` replicas on a store URL, with short leases (the `nm` fixture: nm run processes)."""
+    return lambda config, store, *options: nm(config, store, *LEASE, *options)
 
 
 
