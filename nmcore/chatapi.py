@@ -24,7 +24,7 @@ from nmcore.splitting import split_text
 from nmcore.tlsconfig import credential_value
 
 __all__ = ["PART_ROOM", "AlertFacts", "Destination", "Origin", "ResumingPoster", "check_webhook",
-           "config_credential", "paginate", "requested_wait", "webhook_of"]
+           "config_credential", "paginate", "requested_wait", "to_each", "webhook_of"]
 
 M = TypeVar("M")
 
@@ -138,6 +138,25 @@ def webhook_of(request: SendRequest) -> tuple[str, str]:
     return credential_value(webhook, request.secret), where
 
 
+async def to_each(sends: Sequence[Callable[[], Awaitable[object]]]) -> SendReport | None:
+    """Every destination's send tried, whatever the others did (one holding its messages for a rate limit holds
+    no other back). TransientError if any should be tried again (the longest wait asked for), PermanentError if
+    every one failed for good; some failing for good are warnings."""
+    failures: list[DeliveryError] = []
+    for send in sends:
+        try:
+            await send()
+        except DeliveryError as exc:
+            failures.append(exc)
+    summary = "; ".join(str(f) for f in failures)
+    if any(f.transient for f in failures):
+        delays = [f.retry_after for f in failures if f.retry_after is not None]
+        raise TransientError(summary, retry_after=max(delays) if delays else None)
+    if failures and len(failures) == len(sends):
+        raise PermanentError(summary)
+    return SendReport(warnings=tuple(str(f) for f in failures)) if failures else None
+
+
 @attrs.frozen
 class Destination(Generic[M]):
     """One place a receiver's messages go (a channel, a chat, a user's devices), named for error messages."""
@@ -159,19 +178,7 @@ class ResumingPoster:
         """Raise TransientError if any destination should be tried again (the longest wait asked for), and
         PermanentError if every destination failed for good; some failing for good are warnings."""
         with self._progress.notification(key):
-            failures: list[DeliveryError] = []
-            for destination in destinations:
-                try:
-                    await self._deliver(destination, messages, key)
-                except DeliveryError as exc:
-                    failures.append(exc)
-            summary = "; ".join(str(f) for f in failures)
-            if any(f.transient for f in failures):
-                delays = [f.retry_after for f in failures if f.retry_after is not None]
-                raise TransientError(summary, retry_after=max(delays) if delays else None)
-            if failures and len(failures) == len(destinations):
-                raise PermanentError(summary)
-            return SendReport(warnings=tuple(str(f) for f in failures)) if failures else None
+            return await to_each([functools.partial(self._deliver, d, messages, key) for d in destinations])
 
     async def _deliver(self, destination: Destination[M], messages: Sequence[M], key: str) -> None:
         for number, message in enumerate(messages):

@@ -28,7 +28,8 @@ and may change. An import-linter contract in the lint session holds the plugins 
   `utf16_len` (Telegram counts its limits in UTF-16 units).
 - Chat services (`nmcore.chatapi`): `paginate` (numbered messages within a limit, cut between alerts),
   `ResumingPoster` and `Destination` (every message to every destination in order, through a `Progress`, so a
-  retry posts only what is missing; some destinations failing for good are warnings), `requested_wait` (the wait
+  retry posts only what is missing; some destinations failing for good are warnings), `to_each` (the same
+  outcome for a sender that reaches its destinations its own way), `requested_wait` (the wait
   a 429 asks for, from a header or the body), `Origin` and `config_credential`, `webhook_of`, `check_webhook`,
   `AlertFacts` (what a channel that lays alerts out itself shows of one).
 - Sending within a service's rules: `RateLimiter` with `Rate`s (the send that would be over is held with its
@@ -64,6 +65,7 @@ from nmcore.chatapi import (
     config_credential,
     paginate,
     requested_wait,
+    to_each,
     webhook_of,
 )
 from nmcore.errors import DeliveryError, PermanentError, TransientError
@@ -158,6 +160,7 @@ __all__ = [
     "split_text",
     "ssl_context",
     "timestamp_signature",
+    "to_each",
     "token_of",
     "transport_errors",
     "utf8_len",

@@ -169,3 +169,39 @@ async def test_a_markdown_receiver_gets_its_title_template_as_the_title(dingtalk
     [message] = robot.messages
     assert message["msgtype"] == "markdown" and message["markdown"]["title"] == "集群告警 2 条"
     assert message["markdown"]["text"] == request.message.markdown + "\n\n[Keywords] kubesphere"
+
+
+def robot_and_chat_spec(api_url: str) -> str:
+    return chatbot_spec(signed=False) + f"""
+  conversation:
+    appkey: {{name: dingtalk, key: appkey}}
+    appsecret: {{name: dingtalk, key: appsecret}}
+    chatid: chat-ops
+    apiUrl: {api_url}"""
+
+
+async def test_a_robot_holding_its_message_does_not_hold_the_chat_back_and_the_retry_sends_only_it(
+        dingtalk, sender, v1_request):
+    robot, webhook = dingtalk.robot("ops", keywords=("kubesphere",), per_minute=0)
+    request = v1_request(robot_and_chat_spec(dingtalk.url), webhook=webhook, appkey=dingtalk.appkey,
+                         appsecret=dingtalk.appsecret)
+
+    with pytest.raises(TransientError, match="130101") as caught:
+        await sender.send(request)
+    assert caught.value.retry_after == 60 and dingtalk.chat_texts("chat-ops") == [request.message.text]
+
+    robot.per_minute = 20  # a minute later
+    assert await sender.send(request) is None
+    assert len(robot.messages) == 1 and dingtalk.chat_texts("chat-ops") == [request.message.text]
+
+
+async def test_a_misconfigured_robot_beside_a_working_chat_is_a_warning_of_a_delivered_notification(
+        dingtalk, sender, v1_request):
+    _, webhook = dingtalk.robot("ops", keywords=("告警",))  # chatbot.keywords does not list it
+    request = v1_request(robot_and_chat_spec(dingtalk.url), webhook=webhook, appkey=dingtalk.appkey,
+                         appsecret=dingtalk.appsecret)
+
+    report = await sender.send(request)
+
+    assert report is not None and "keywords not in content" in report.warnings[0]
+    assert dingtalk.chat_texts("chat-ops") == [request.message.text]

@@ -39,20 +39,21 @@ class Apps:
         self._log = log
         self._tokens = TokenCache()
 
-    async def send(self, request: Request, config: FeishuConfigSpec, owner: str) -> tuple[int, set[str]]:
-        """Send to the receiver's users and departments; return how many requests that took, and warnings."""
+    async def send(self, request: Request, config: FeishuConfigSpec, owner: str, warnings: set[str]) -> int:
+        """Send to the receiver's users and departments, adding to `warnings` the IDs Feishu does not know;
+        return how many requests that took."""
         receiver = request.receiver.spec
         app = App(config.api_url, credential_value(config.app_id, request.secret),
                   credential_value(config.app_secret, request.secret), owner)
         recipients = {"user_ids": [u for u in receiver.user if not u.startswith("ou_")],
                       "open_ids": [u for u in receiver.user if u.startswith("ou_")],
                       "department_ids": list(receiver.department)}  # at most 200 each: one request takes them
-        sent, warnings = 0, set[str]()
+        sent = 0
         for index, content in enumerate(contents(request.message, receiver.tmpl_type)):
             body = {"msg_type": receiver.tmpl_type, "content": content, **recipients}
             sent += await self._progress.once(request.notification.key, f"{index}\0{content}",
                                               partial(self._send, app, body, warnings))
-        return sent, warnings
+        return sent
 
     async def _send(self, app: App, body: Mapping[str, Any], warnings: set[str]) -> None:
         reply = await self._tokens.call(app.key, lambda: self._fetch_token(app), lambda t: self._post(app, t, body),
