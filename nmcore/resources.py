@@ -236,13 +236,3 @@ class Credential:
     def __attrs_post_init__(self) -> None:
         if (self.value is None) == (self.value_from is None):
             raise ValueError("give exactly one of value and valueFrom.secretKeyRef")
-
-
-@attrs.frozen(kw_only=True, slots=False)
-class ReceiverBlock:
-    """What a v2beta2 Receiver block has beyond a receiver spec: `enabled` and `alertSelector`. A channel's
-    block is its receiver spec (template fields included, from `ReceiverTemplates`) and this:
-    `class FeishuReceiverBlock(FeishuReceiverSpec, ReceiverBlock)`; no slots here, so both can be bases."""
-
-    enabled: bool = True
-    alert_selector: LabelSelector | None = None

@@ -11,11 +11,9 @@ and may change. An import-linter contract in the lint session holds the plugins 
 - v2beta2 blocks (`ChannelSpec.v2beta2`): the module `v2beta2` has their shared pieces (`ConfigBlock`,
   `ReceiverBlock`, its `Credential` with an optional Secret namespace, `TLSConfig`, `HTTPClientConfig`,
   `LabelSelector` with `Match`).
-- Schema pieces for Config/Receiver specs: `LabelSelector`, `SecretKeySelector`, `Credential` (and its
-  `CredentialSource`), `TLSConfig`,
+- Schema pieces for Config/Receiver specs: `LabelSelector`, `SecretKeySelector`, `Credential`, `TLSConfig`,
   `ReceiverTemplates` (the base of a Receiver spec with the template fields: `template`, `tmplText`, `language`;
   add `subject_template`, `title_template`, `tmpl_type` where the channel has them), `ConfigMapKeySelector`,
-  `ReceiverBlock` (`enabled` and `alertSelector`, what a v2beta2 block adds to a receiver spec),
   `MANIFEST_KEY` (field metadata for a manifest key that is not the camelCase of the field's name) and
   `converter` (to register a structure hook for a type of your own).
 - HTTP: `check_status`/`raise_for_status` (2xx ok; 408, 425, 429 and 5xx transient with `Retry-After`;
@@ -86,9 +84,7 @@ from nmcore.render import HIDDEN_LABELS, format_time
 from nmcore.resources import (
     ConfigMapKeySelector,
     Credential,
-    CredentialSource,
     LabelSelector,
-    ReceiverBlock,
     SecretKeySelector,
 )
 from nmcore.robots import keyword_footer, timestamp_signature, with_keyword
@@ -114,7 +110,6 @@ __all__ = [
     "ClientCertificate",
     "ConfigMapKeySelector",
     "Credential",
-    "CredentialSource",
     "DeliveryError",
     "Destination",
     "LabelSelector",
@@ -124,7 +119,6 @@ __all__ = [
     "Progress",
     "Rate",
     "RateLimiter",
-    "ReceiverBlock",
     "ReceiverTemplates",
     "RegisterChannel",
     "Rendered",

@@ -164,9 +164,11 @@ class ConfigBlock:
     labels: Mapping[str, str] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ReceiverBlock:
-    """What every Receiver block has: a plugin's block adds its `<channel>ConfigSelector` and its own fields.
+    """What every Receiver block has: a plugin's block adds its `<channel>ConfigSelector` and its own fields, or
+    is its v1alpha1 receiver spec and this (`class SmsReceiverBlock(SmsReceiverSpec, ReceiverBlock)`: no slots
+    here, so both can be bases).
 
     `alertSelector`, `template` and `tmplText` are kept for routing and templates; `enabled: false` turns the
     block off."""

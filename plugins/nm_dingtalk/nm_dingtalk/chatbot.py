@@ -17,14 +17,13 @@ import httpx
 
 from nm_dingtalk.errcodes import DINGTALK, check_robot
 from nm_dingtalk.message import MsgType, message
-from nm_dingtalk.schema import Chatbot
+from nm_dingtalk.schema import Robot
 from nmcore.sdk import (
     PermanentError,
     Progress,
     Rate,
     RateLimiter,
     SendRequest,
-    credential_value,
     keyword_footer,
     split_text,
     timestamp_signature,
@@ -46,14 +45,14 @@ class Robots:
         self._progress = progress
         self._limiter = RateLimiter(RATE)
 
-    async def send(self, request: SendRequest[Any, Any], bot: Chatbot, owner: str, msg_type: MsgType,
+    async def send(self, request: SendRequest[Any, Any], bot: Robot, owner: str, msg_type: MsgType,
                    content: str) -> int:
         """Send `content` through the robot that `owner` (a ref) describes; return how many messages it took."""
-        url = credential_value(bot.webhook, request.secret)
+        url = request.secret(bot.webhook)
         if not url.startswith(("https://", "http://")):
             raise PermanentError(f"{owner}: chatbot.webhook must be the robot's webhook URL "
                                  "(https://oapi.dingtalk.com/robot/send?access_token=…)")
-        secret = credential_value(bot.secret, request.secret) if bot.secret else ""
+        secret = request.secret(bot.secret) if bot.secret else ""
         footer = keyword_footer(bot.keywords)
         mentions = " ".join(f"@{who}" for who in (*bot.at_mobiles, *bot.at_users)) if msg_type == "markdown" else ""
         room = MAX_BYTES - utf8_len(footer) - utf8_len(mentions) - 1

@@ -15,7 +15,7 @@ import httpx
 
 from nm_dingtalk.errcodes import DINGTALK, TOKEN_REJECTED
 from nm_dingtalk.message import MsgType, message
-from nm_dingtalk.schema import AppCredentials
+from nm_dingtalk.schema import Application
 from nmcore.sdk import (
     App,
     Progress,
@@ -23,7 +23,6 @@ from nmcore.sdk import (
     RateLimiter,
     SendRequest,
     TokenCache,
-    credential_value,
     split_text,
     token_of,
     transport_errors,
@@ -43,11 +42,10 @@ class Conversations:
         self._tokens = TokenCache()
         self._limiter = RateLimiter(RATE)
 
-    async def send(self, request: SendRequest[Any, Any], app: AppCredentials, chat_ids: tuple[str, ...], owner: str,
+    async def send(self, request: SendRequest[Any, Any], app: Application, chat_ids: tuple[str, ...], owner: str,
                    msg_type: MsgType, content: str) -> int:
         """Send `content` to every chat; return how many messages that took."""
-        resolved = App(app.api_url, credential_value(app.appkey, request.secret),
-                       credential_value(app.appsecret, request.secret), owner)
+        resolved = App(app.api_url, request.secret(app.appkey), request.secret(app.appsecret), owner)
         sent = 0
         for chat in chat_ids:
             for index, piece in enumerate(split_text(content, MAX_BYTES, utf8_len)):

@@ -28,14 +28,14 @@ class DingTalkSender:
     async def send(self, request: SendRequest[Any, Any]) -> SendReport | None:
         plan = plan_of(request)
         content = request.message.markdown if plan.msg_type == "markdown" else request.message.text
-        if plan.chatbot is None and not plan.chat_ids:
+        if plan.robot is None and not plan.chat_ids:
             raise PermanentError(f"{plan.owner}: nowhere to send: no DingTalkConfig with a chatbot or conversation")
         if plan.chat_ids and plan.app is None:
             raise PermanentError(f"{plan.owner}: conversation.chatids need a DingTalk Config with conversation."
                                  "appkey and conversation.appsecret: label one `type: default` or select one")
         destinations = []
-        if plan.chatbot is not None:
-            destinations.append(partial(self._robots.send, request, plan.chatbot, plan.owner, plan.msg_type, content))
+        if plan.robot is not None:
+            destinations.append(partial(self._robots.send, request, plan.robot, plan.owner, plan.msg_type, content))
         if plan.chat_ids and plan.app is not None:
             destinations.append(partial(self._chats.send, request, plan.app, plan.chat_ids, plan.owner, plan.msg_type,
                                         content))

@@ -1,8 +1,10 @@
 """Enterprise conversations: the app's token shared and refreshed, chats served in order within 5,000 bytes."""
 
 import logging
+from pathlib import Path
 
 import pytest
+import yaml
 
 from nmcore.sdk import PermanentError
 from nmcore.testing import alert, send_all
@@ -86,3 +88,20 @@ async def test_a_long_notification_reaches_every_chat_whole_in_order(dingtalk, s
 async def test_chat_ids_without_a_config_are_a_permanent_error_saying_what_to_add(sender, v2_request):
     with pytest.raises(PermanentError, match=r"conversation\.chatids need a DingTalk Config"):
         await sender.send(v2_request({"conversation": {"chatids": [CHAT]}}))
+
+
+async def test_the_documented_v2beta2_blocks_send_through_the_fake(dingtalk, sender, v2_request):
+    """config.md's and receiver.md's blocks as written, but for the robot's webhook and the API, the fake's."""
+    docs = Path(__file__).parent / "docs"
+    [config], [receiver] = ([yaml.safe_load((docs / f"{kind}-v2beta2-dingtalk.yaml").read_text())["spec"]["dingtalk"]]
+                            for kind in ("config", "receiver"))
+    config["conversation"]["apiUrl"] = dingtalk.url
+    robot, webhook = dingtalk.robot("docs", secret="SECdocs-robot-secret", keywords=("kubesphere",))
+    secrets = {"defalut-config-secret": {"appkey": dingtalk.appkey, "appsecret": dingtalk.appsecret},
+               "global-receiver-secret": {"webhook": webhook, "secret": "SECdocs-robot-secret"}}
+    request = v2_request(receiver, config, secrets=secrets)
+
+    assert await sender.send(request) is None
+
+    assert robot.texts() == [request.message.text + "\n\n[Keywords] kubesphere"]  # signed: the fake checked it
+    assert dingtalk.chat_texts(CHAT) == [request.message.text]

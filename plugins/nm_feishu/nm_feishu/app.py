@@ -16,7 +16,7 @@ import httpx
 
 from nm_feishu.errcodes import FEISHU, TOKEN_REJECTED
 from nm_feishu.message import contents
-from nm_feishu.schema import FeishuConfigSpec, FeishuReceiverSpec
+from nm_feishu.schema import FeishuConfigBlock, FeishuConfigSpec, FeishuReceiverBlock, FeishuReceiverSpec
 from nmcore.sdk import (
     App,
     Progress,
@@ -28,7 +28,7 @@ from nmcore.sdk import (
 )
 
 REQUEST_TIMEOUT = 5.0
-Request = SendRequest[FeishuConfigSpec, FeishuReceiverSpec]
+Request = SendRequest[FeishuConfigSpec | FeishuConfigBlock, FeishuReceiverSpec | FeishuReceiverBlock]
 UNDELIVERED = {"invalid_user_ids": "user IDs", "invalid_open_ids": "open IDs", "invalid_department_ids": "departments"}
 
 
@@ -39,7 +39,8 @@ class Apps:
         self._log = log
         self._tokens = TokenCache()
 
-    async def send(self, request: Request, config: FeishuConfigSpec, owner: str, warnings: set[str]) -> int:
+    async def send(self, request: Request, config: FeishuConfigSpec | FeishuConfigBlock, owner: str,
+                   warnings: set[str]) -> int:
         """Send to the receiver's users and departments, adding to `warnings` the IDs Feishu does not know;
         return how many requests that took."""
         receiver = request.receiver.spec

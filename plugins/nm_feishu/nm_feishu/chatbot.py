@@ -14,7 +14,7 @@ import httpx
 
 from nm_feishu.errcodes import FEISHU
 from nm_feishu.message import MsgType, contents
-from nm_feishu.schema import Chatbot
+from nm_feishu.schema import Chatbot, ChatbotBlock
 from nmcore.sdk import (
     PermanentError,
     Progress,
@@ -38,7 +38,7 @@ class Robots:
         self._progress = progress
         self._limiter = RateLimiter(*RATES)
 
-    async def send(self, request: SendRequest[Any, Any], bot: Chatbot, msg_type: MsgType) -> int:
+    async def send(self, request: SendRequest[Any, Any], bot: Chatbot | ChatbotBlock, msg_type: MsgType) -> int:
         """Send the notification through the receiver's robot; return how many messages that took."""
         owner = request.receiver.ref
         url = credential_value(bot.webhook, request.secret)

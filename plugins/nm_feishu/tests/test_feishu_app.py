@@ -3,12 +3,15 @@
 
 import json
 import logging
+from pathlib import Path
 
 import nm_feishu
 import pytest
+import yaml
+from nm_feishu.schema import FeishuConfigBlock, FeishuReceiverBlock
 
 from nmcore.sdk import PermanentError, TransientError
-from nmcore.testing import alert, send_all, send_request, snapshot_from_yaml
+from nmcore.testing import alert, block_request, send_all, send_request, snapshot_from_yaml, structure
 
 pytestmark = pytest.mark.anyio
 
@@ -127,3 +130,24 @@ async def test_a_retry_after_the_limit_half_way_sends_only_the_rest(feishu, send
 
     assert len(feishu.batches) > 2
     assert feishu.rows_of(feishu.batches) == rows  # once each, in order
+
+
+async def test_the_documented_v2beta2_blocks_send_through_the_fake(feishu, sender):
+    """config.md's and receiver.md's blocks as written, but for the robot's webhook and the API, the fake's."""
+    docs = Path(__file__).parent / "docs"
+    [config], [receiver] = ([yaml.safe_load((docs / f"{kind}-v2beta2-feishu.yaml").read_text())["spec"]["feishu"]]
+                            for kind in ("config", "receiver"))
+    config["apiUrl"] = feishu.api
+    robot, webhook = feishu.robot("docs", secret="docs-robot-secret", keywords=("kubesphere",))
+    secrets = {"defalut-config-secret": {"appkey": feishu.app_id, "appsecret": feishu.app_secret},
+               "global-receiver-secret": {"webhook": webhook, "secret": "docs-robot-secret"}}
+    request = block_request(structure(receiver, FeishuReceiverBlock, "$.spec.feishu"),
+                            structure(config, FeishuConfigBlock, "$.spec.feishu"), channel="feishu", secrets=secrets)
+
+    assert await sender.send(request) is None
+
+    [message] = robot.messages  # text, as the block's tmplType says; signed: the fake checked it
+    assert message["content"] == {"text": request.message.text + "\n\n[Keywords] kubesphere"}
+    [batch] = feishu.batches
+    assert (batch["user_ids"], batch["department_ids"], batch["content"]) == (
+        ["test"], ["dev"], {"text": request.message.text})

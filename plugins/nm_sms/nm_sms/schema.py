@@ -11,7 +11,7 @@ from typing import Any, Literal, NewType
 
 import attrs
 
-from nmcore.sdk import MANIFEST_KEY, LabelSelector, ReceiverBlock, ReceiverTemplates, converter
+from nmcore.sdk import MANIFEST_KEY, LabelSelector, ReceiverTemplates, converter, v2beta2
 
 PROVIDER_ORDER = ("aliyun", "tencent", "huawei", "aws")
 PHONE = re.compile(r"\+?\d+")
@@ -150,5 +150,5 @@ class SmsReceiverSpec(ReceiverTemplates):
 
 
 @attrs.frozen(kw_only=True)
-class SmsReceiverBlock(SmsReceiverSpec, ReceiverBlock):
+class SmsReceiverBlock(SmsReceiverSpec, v2beta2.ReceiverBlock):
     """v2beta2 `Receiver` `spec.sms` (the v2beta2 `Config` `spec.sms` is SmsConfigSpec itself)."""
