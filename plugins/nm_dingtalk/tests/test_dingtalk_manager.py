@@ -60,3 +60,63 @@ async def test_a_notification_over_the_robots_rate_is_held_and_then_finished_in_
     joined = "".join(t.removesuffix("\n\n[Keywords] kubesphere") for t in texts)
     positions = [joined.index(f"容器 web-{i} 反复崩溃") for i in range(20)]
     assert positions == sorted(positions)
+
+
+V2BETA2 = """
+apiVersion: v1
+kind: Secret
+metadata: {{name: dingtalk-secrets, namespace: kubesphere-monitoring-system}}
+stringData: {{appkey: {appkey}, appsecret: {appsecret}, ops-robot: "{ops}", alice-robot: "{alice}"}}
+---
+apiVersion: notification.kubesphere.io/v2beta2
+kind: Config
+metadata: {{name: default-config, labels: {{type: default}}}}
+spec:
+  dingtalk:
+    conversation:
+      appkey: {{valueFrom: {{secretKeyRef: {{namespace: kubesphere-monitoring-system, name: dingtalk-secrets, key: appkey}}}}}}
+      appsecret: {{valueFrom: {{secretKeyRef: {{namespace: kubesphere-monitoring-system, name: dingtalk-secrets, key: appsecret}}}}}}
+      apiUrl: {api}
+---
+apiVersion: notification.kubesphere.io/v2beta2
+kind: Receiver
+metadata: {{name: platform-oncall, labels: {{type: global}}}}
+spec:
+  dingtalk:
+    chatbot:
+      webhook: {{valueFrom: {{secretKeyRef: {{namespace: kubesphere-monitoring-system, name: dingtalk-secrets, key: ops-robot}}}}}}
+      keywords: [kubesphere]
+      atMobiles: ["13800001111"]
+    conversation: {{chatids: [{chat}]}}
+    tmplType: markdown
+---
+apiVersion: notification.kubesphere.io/v2beta2
+kind: Receiver
+metadata: {{name: alice, labels: {{type: tenant, user: alice}}}}
+spec:
+  dingtalk:
+    chatbot:
+      webhook: {{valueFrom: {{secretKeyRef: {{namespace: kubesphere-monitoring-system, name: dingtalk-secrets, key: alice-robot}}}}}}
+      keywords: [kubesphere]
+"""
+
+
+async def test_v2beta2_receivers_deliver_the_global_robot_and_chat_everything_and_the_tenant_its_own(dingtalk):
+    ops, ops_url = dingtalk.robot("ops", keywords=("kubesphere",))
+    alice, alice_url = dingtalk.robot("alice", keywords=("kubesphere",))
+    manifests = V2BETA2.format(appkey=dingtalk.appkey, appsecret=dingtalk.appsecret, ops=ops_url, alice=alice_url,
+                               api=dingtalk.url, chat=CHAT) + rolebinding_yaml("alice", "demo")
+    async with Manager.from_yaml(manifests, plugins=[nm_dingtalk]) as manager:
+        assert manager.snapshot.problems == ()
+        await manager.submit_payload(alertmanager_body("demo", "other-team", summary="容器 {pod} 反复崩溃"))
+        await manager.drain(timeout=10)
+
+    assert sorted((o.receiver, o.ok) for o in manager.outcomes) == [
+        ("Receiver/alice:dingtalk", True), ("Receiver/platform-oncall:dingtalk", True)]
+    [alice_text] = alice.texts()
+    assert "容器 web-0 反复崩溃" in alice_text and "web-1" not in alice_text
+    [ops_message] = ops.messages
+    assert ops_message["msgtype"] == "markdown" and ops_message["at"]["atMobiles"] == ["13800001111"]
+    [chat_text] = dingtalk.chat_texts(CHAT)
+    for everything in (ops.texts()[0], chat_text):
+        assert "容器 web-0 反复崩溃" in everything and "容器 web-1 反复崩溃" in everything
