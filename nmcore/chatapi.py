@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from nmcore import v2beta2
 from nmcore.alerts import Alert
 from nmcore.channel import SendReport, SendRequest
 from nmcore.errors import DeliveryError, PermanentError, TransientError
@@ -107,25 +108,33 @@ class Origin:
 
 
 def config_credential(request: SendRequest, field: str, what: str) -> tuple[Any, str, Origin]:
-    """The config's spec, the credential its `field` names (read through the core, which scrubs it from every
-    error) and the Origin naming them; PermanentError when the receiver has no config to take `what` from."""
+    """The config's spec, the credential its `field` names (a Secret key, or a v2beta2-style Credential; read
+    through the core, which scrubs Secret values from every error) and the Origin naming them; PermanentError
+    when the receiver has no config to take `what` from."""
     if request.config is None:
         raise PermanentError(f"{request.receiver.ref} has no config to take {what} from")
     config = request.config.spec
-    selector = getattr(config, field)
-    origin = Origin(receiver=request.receiver.ref, config=request.config.ref, token_secret=str(selector))
-    return config, request.secret(selector), origin
+    named = getattr(config, field)
+    where = _where(named, request.config.ref) if isinstance(named, Credential | v2beta2.Credential) else str(named)
+    return config, request.secret(named), Origin(receiver=request.receiver.ref, config=request.config.ref,
+                                                 token_secret=where)
 
 
-def check_webhook(webhook: Credential | None) -> None:
+def _where(credential: Credential | v2beta2.Credential, owner: str) -> str:
+    """Where an operator changes a credential: "Secret 'x' key 'y'", or the inline value of its object."""
+    source = credential.value_from
+    return str(source.secret_key_ref) if source is not None else f"the inline value in {owner}"
+
+
+def check_webhook(webhook: Credential | v2beta2.Credential | None) -> None:
     """For a schema's `webhook` field: an inline value must be an http(s) URL; the error never shows it."""
-    if webhook is not None and webhook.value is not None and not webhook.value.startswith(("https://", "http://")):
+    if webhook is not None and webhook.value and not webhook.value.startswith(("https://", "http://")):
         raise ValueError("webhook.value is not an http(s) URL (its value is not shown: it is a credential)")
 
 
 def webhook_of(request: SendRequest) -> tuple[str, str]:
     """The webhook URL a receiver posts to (its own `webhook`, else its config's) and where an operator would
-    change it: "Secret 'x' key 'y'", or "webhook.value of Kind/namespace/name". Never the URL itself."""
+    change it: "Secret 'x' key 'y'", or "the inline value in Kind/namespace/name". Never the URL itself."""
     owner = request.receiver
     webhook = getattr(owner.spec, "webhook", None)
     if webhook is None:
@@ -133,9 +142,7 @@ def webhook_of(request: SendRequest) -> tuple[str, str]:
             raise PermanentError(f"{owner.ref} has no webhook and no config to take one from")
         owner = request.config
         webhook = owner.spec.webhook
-    source = webhook.value_from
-    where = str(source.secret_key_ref) if source is not None else f"webhook.value of {owner.ref}"
-    return credential_value(webhook, request.secret), where
+    return credential_value(webhook, request.secret), _where(webhook, owner.ref)
 
 
 async def to_each(sends: Sequence[Callable[[], Awaitable[object]]]) -> SendReport | None:

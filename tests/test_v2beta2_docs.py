@@ -15,8 +15,9 @@ from nmcore import v2beta2
 from nmcore.kube.kinds import secret_key_refs
 from nmcore.manifests import documents_from_file
 from nmcore.schema import SchemaError, structure
+from nmcore.sdk import ChannelSpec, hookimpl
 from nmcore.snapshot import Document, Snapshot, build_snapshot
-from nmcore.testing import plugin_host
+from nmcore.testing import ScriptedConfig, ScriptedReceiver, plugin_host
 
 DOCS = Path(__file__).parent / "data" / "original" / "docs"
 HOST = plugin_host([nm_email, nm_slack, nm_wechat])
@@ -190,11 +191,19 @@ def test_a_wrong_credential_is_located(written: dict, error: str) -> None:
     assert caught.value.problems == [error]
 
 
-def test_a_block_of_an_installed_channel_without_a_v2beta2_block_says_so() -> None:
-    import nm_discord
+class DiscordWithoutBlock:
+    """A `discord` channel that declares no v2beta2 block (nm-discord declares one)."""
 
+    @hookimpl
+    def nmcore_register_channels(self, register: Any) -> None:
+        register(ChannelSpec(name="discord", config_kind="DiscordConfig", receiver_kind="DiscordReceiver",
+                             config_schema=ScriptedConfig, receiver_schema=ScriptedReceiver,
+                             make_sender=lambda ctx: None))  # type: ignore[arg-type,return-value]
+
+
+def test_a_block_of_an_installed_channel_without_a_v2beta2_block_says_so() -> None:
     documents, problems = documents_from_file(DOCS / "receiver-10-discord-receiver.yaml")
-    snapshot = build_snapshot(documents, plugin_host([nm_discord]).channels, problems=problems)
+    snapshot = build_snapshot(documents, plugin_host([DiscordWithoutBlock()]).channels, problems=problems)
     [problem] = [p.message for p in snapshot.problems]
     assert problem.startswith("the installed 'discord' channel (")
     assert problem.endswith("declares no v2beta2 block (ChannelSpec.v2beta2), so nmcore cannot read this one "

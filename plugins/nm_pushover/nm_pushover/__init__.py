@@ -6,11 +6,18 @@ application whose token is in a Secret. Found by nmcore through the `nmcore` ent
 
 from typing import Any
 
-from nm_pushover.schema import PushoverConfigSpec, PushoverProfile, PushoverReceiverSpec
+from nm_pushover.schema import (
+    PushoverConfigBlock,
+    PushoverConfigSpec,
+    PushoverProfile,
+    PushoverReceiverBlock,
+    PushoverReceiverSpec,
+)
 from nm_pushover.sender import LIMITS, PushoverSender
-from nmcore.sdk import ChannelSpec, hookimpl
+from nmcore.sdk import ChannelSpec, V2Beta2Block, hookimpl
 
-__all__ = ["SPEC", "PushoverConfigSpec", "PushoverProfile", "PushoverReceiverSpec", "PushoverSender"]
+__all__ = ["SPEC", "PushoverConfigBlock", "PushoverConfigSpec", "PushoverProfile", "PushoverReceiverBlock",
+           "PushoverReceiverSpec", "PushoverSender"]
 
 SPEC = ChannelSpec(
     name="pushover",
@@ -21,6 +28,7 @@ SPEC = ChannelSpec(
     make_sender=PushoverSender,
     limits=LIMITS,
     formats=lambda spec: ("title", "text"),
+    v2beta2=V2Beta2Block(name="pushover", config_schema=PushoverConfigBlock, receiver_schema=PushoverReceiverBlock),
     description="Pushover notifications (title: the subject) to user profiles with their devices and sound",
 )
 

@@ -1,6 +1,6 @@
-"""The `spec:` of PushoverConfig and PushoverReceiver (notification.kubesphere.io/v1alpha1), with the fields
-of the Go original's v2beta2 `pushover` blocks: the application token in the config, user profiles (user key,
-devices, sound) in the receiver.
+"""The `spec:` of PushoverConfig and PushoverReceiver (notification.kubesphere.io/v1alpha1), and the
+`pushover` blocks of v2beta2 Config and Receiver objects, field for field as the Go original's: the
+application token in the config, user profiles (user key, devices, sound) in the receiver.
 
 A user key addresses a person's phone: it is kept out of reprs and error messages, which say "profile N".
 """
@@ -9,7 +9,7 @@ import re
 
 import attrs
 
-from nmcore.sdk import LabelSelector, ReceiverTemplates, SecretKeySelector, check_api_url
+from nmcore.sdk import MANIFEST_KEY, LabelSelector, ReceiverTemplates, SecretKeySelector, check_api_url, v2beta2
 
 DEFAULT_API_URL = "https://api.pushover.net/1"
 USER_KEY = re.compile(r"[A-Za-z0-9]{30}")
@@ -47,6 +47,11 @@ class PushoverProfile:
                 raise ValueError(f"devices holds {device!r}: up to 25 letters, digits, _ or -")
 
 
+def check_profiles(profiles: tuple[PushoverProfile, ...]) -> None:
+    if not profiles:
+        raise ValueError("profiles must hold at least one user profile (userKey)")
+
+
 @attrs.frozen(kw_only=True)
 class PushoverReceiverSpec(ReceiverTemplates):
     """Who to push to; `template`/`tmplText` pick the message template and `titleTemplate` the title's, as in
@@ -54,8 +59,32 @@ class PushoverReceiverSpec(ReceiverTemplates):
 
     profiles: tuple[PushoverProfile, ...]
     title_template: str | None = None
-    config_selector: LabelSelector | None = None
+    config_selector: LabelSelector | None = attrs.field(default=None, metadata={MANIFEST_KEY: "pushoverConfigSelector"})
 
     def __attrs_post_init__(self) -> None:
-        if not self.profiles:
-            raise ValueError("profiles must hold at least one user profile (userKey)")
+        check_profiles(self.profiles)
+
+
+@attrs.frozen(kw_only=True)
+class PushoverConfigBlock(v2beta2.ConfigBlock):
+    """v2beta2 `Config` `spec.pushover`: the application token as a credential; `apiUrl` is nmcore's addition,
+    as in PushoverConfig."""
+
+    pushover_token_secret: v2beta2.Credential
+    api_url: str = DEFAULT_API_URL
+
+    def __attrs_post_init__(self) -> None:
+        check_api_url(self.api_url, DEFAULT_API_URL)
+
+
+@attrs.frozen(kw_only=True)
+class PushoverReceiverBlock(v2beta2.ReceiverBlock):
+    """v2beta2 `Receiver` `spec.pushover`, as the Go type."""
+
+    config_selector: v2beta2.LabelSelector | None = attrs.field(default=None,
+                                                                metadata={MANIFEST_KEY: "pushoverConfigSelector"})
+    title_template: str | None = None
+    profiles: tuple[PushoverProfile, ...]
+
+    def __attrs_post_init__(self) -> None:
+        check_profiles(self.profiles)

@@ -6,11 +6,12 @@ Found by nmcore through the `nmcore` entry-point group.
 
 from typing import Any
 
-from nm_telegram.schema import TelegramConfigSpec, TelegramReceiverSpec
+from nm_telegram.schema import TelegramConfigBlock, TelegramConfigSpec, TelegramReceiverBlock, TelegramReceiverSpec
 from nm_telegram.sender import LIMITS, TelegramSender
-from nmcore.sdk import ChannelSpec, hookimpl
+from nmcore.sdk import ChannelSpec, V2Beta2Block, hookimpl
 
-__all__ = ["SPEC", "TelegramConfigSpec", "TelegramReceiverSpec", "TelegramSender"]
+__all__ = ["SPEC", "TelegramConfigBlock", "TelegramConfigSpec", "TelegramReceiverBlock", "TelegramReceiverSpec",
+           "TelegramSender"]
 
 SPEC = ChannelSpec(
     name="telegram",
@@ -21,6 +22,7 @@ SPEC = ChannelSpec(
     make_sender=TelegramSender,
     limits=LIMITS,
     formats=lambda spec: ("text",),
+    v2beta2=V2Beta2Block(name="telegram", config_schema=TelegramConfigBlock, receiver_schema=TelegramReceiverBlock),
     description="Telegram messages from a bot (sendMessage) to chats, groups and channels, with @mentions",
 )
 
