@@ -49,7 +49,7 @@ def plugin(session: nox.Session, name: str) -> None:
 def lint(session: nox.Session) -> None:
     """ruff over everything; mypy over the core and every plugin; the import contracts (pyproject.toml)."""
     session.install("-e", ".[kubernetes,postgresql]", *LINT, *(f"-e./plugins/{p}" for p in PLUGINS))
-    session.run("ruff", "check", "nmcore", "plugins", "tests", "examples", "bench")
+    session.run("ruff", "check", "conftest.py", "nmcore", "plugins", "tests", "examples", "bench")
     session.run("mypy", "nmcore", *(f"plugins/{p}/{p}" for p in PLUGINS))
     session.run("lint-imports")
 

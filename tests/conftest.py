@@ -18,11 +18,6 @@ if TYPE_CHECKING:
 from tests.support import Nm
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class WebhookSink:
     """An HTTP server in its own thread that records every POST and answers as scripted.
 

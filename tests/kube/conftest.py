@@ -9,11 +9,6 @@ from kube_helpers import register_channel_kinds
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def apiserver() -> AsyncIterator[FakeApiServer]:
     """An API server serving the installed channels' kinds (without schema validation, as with old CRDs)."""
     server = FakeApiServer(bookmark_interval=0.2)

@@ -156,11 +156,6 @@ def _check_signature(secret: str, query: Any) -> str:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def dingtalk() -> AsyncIterator[FakeDingTalk]:
     fake = FakeDingTalk()
     async with serving(fake.app()) as base:

@@ -137,11 +137,6 @@ def _delivered(body: dict[str, Any]) -> Posted:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def discord() -> AsyncIterator[FakeDiscord]:
     fake = FakeDiscord()
     app = web.Application()

@@ -27,11 +27,6 @@ SEED = Path(__file__).with_name("seed_email.yaml")
 TENANT_RECEIVER = "EmailReceiver/kubesphere-monitoring-system/test-user-receiver"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="session")
 def ca() -> trustme.CA:
     return trustme.CA()

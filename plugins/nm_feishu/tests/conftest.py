@@ -173,11 +173,6 @@ def post_text(message: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def feishu() -> AsyncIterator[FakeFeishu]:
     fake = FakeFeishu()
     async with serving(fake.app()) as base:

@@ -103,11 +103,6 @@ def _refuse(**reply: Any) -> web.Response:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def pushover() -> AsyncIterator[FakePushover]:
     fake = FakePushover()
     app = web.Application()

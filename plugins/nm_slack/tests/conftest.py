@@ -141,11 +141,6 @@ def _check_limits(body: dict[str, Any]) -> tuple[str, ...] | None:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack()
     app = web.Application()

@@ -14,14 +14,8 @@ from nmcore.testing import serving
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def sms() -> AsyncIterator[FakeSms]:
     fake = FakeSms()
     async with serving(fake.app()) as base:
         fake.url = base
         yield fake
-

@@ -121,11 +121,6 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def teams() -> AsyncIterator[FakeWorkflows]:
     fake = FakeWorkflows()
     app = web.Application()

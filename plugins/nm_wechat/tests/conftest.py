@@ -146,11 +146,6 @@ def _reply(errcode: int, errmsg: str, **fields: Any) -> web.Response:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def wechat() -> AsyncIterator[FakeWechatWork]:
     fake = FakeWechatWork()
     async with serving(fake.app()) as base:
