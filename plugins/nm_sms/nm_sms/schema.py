@@ -34,29 +34,9 @@ def _phone_numbers(value: Any, _: type) -> PhoneNumbers:
 converter.register_structure_hook(PhoneNumbers, _phone_numbers)
 
 
-@attrs.frozen(kw_only=True)
-class SecretRef:
-    name: str
-    key: str
-    namespace: str = ""
-    """v2beta2 only (its Configs are cluster-scoped); a v1alpha1 SmsConfig reads its own namespace's Secrets."""
-
-
-@attrs.frozen(kw_only=True)
-class SecretSource:
-    secret_key_ref: SecretRef
-
-
-@attrs.frozen(kw_only=True)
-class Credential:
-    """The original's Credential: a `value` inline or `valueFrom.secretKeyRef`."""
-
-    value: str | None = attrs.field(default=None, repr=False)
-    value_from: SecretSource | None = None
-
-    def __attrs_post_init__(self) -> None:
-        if (self.value is None) == (self.value_from is None):
-            raise ValueError("give exactly one of value and valueFrom.secretKeyRef")
+Credential = v2beta2.Credential
+"""The original's Credential: a `value` inline or `valueFrom.secretKeyRef` (a v2beta2 reference may name its
+namespace; a v1alpha1 SmsConfig reads only its own namespace's Secrets)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -20,7 +20,6 @@ from nmcore.sdk import (
     ChannelContext,
     ChannelLimits,
     PermanentError,
-    SecretKeySelector,
     SendReport,
     SendRequest,
 )
@@ -115,12 +114,11 @@ class SmsSender:
 
 
 def _credential(request: Request, credential: Credential) -> str:
-    if credential.value is not None:
-        return credential.value
-    assert credential.value_from is not None and request.config is not None
-    ref = credential.value_from.secret_key_ref
-    own = request.config.metadata.namespace
-    if own and ref.namespace and ref.namespace != own:
-        raise PermanentError(f"{request.config.ref}: secretKeyRef {ref.name!r} names namespace {ref.namespace!r}; "
+    """The credential's value; a v1alpha1 SmsConfig (namespaced) may not reach into another namespace."""
+    ref = credential.value_from.secret_key_ref if credential.value_from is not None else None
+    config = request.config
+    own = config.metadata.namespace if config is not None else ""
+    if config is not None and ref is not None and own and ref.namespace and ref.namespace != own:
+        raise PermanentError(f"{config.ref}: secretKeyRef {ref.name!r} names namespace {ref.namespace!r}; "
                              f"an SmsConfig reads Secrets of its own namespace ({own!r}) only")
-    return request.secret(SecretKeySelector(name=ref.name, key=ref.key))
+    return request.secret(credential)

@@ -90,6 +90,8 @@ async def test_tencent_numbers_refused_while_others_got_it_are_warnings_not_a_re
 
 async def test_a_secret_in_another_namespace_is_refused_for_a_namespaced_config(sms: FakeSms):
     text = manifests(sms.url, "aliyun").replace("key: aliyun.secret}", "key: aliyun.secret, namespace: other}")
+    keys = text.split("---")[0].replace("metadata: {name: sms-keys}", "metadata: {name: sms-keys, namespace: other}")
+    text += "---" + keys  # the Secret exists there: the rule, not a missing Secret, refuses it
     with pytest.raises(PermanentError, match=r"names namespace 'other'.*own namespace"):
         await send(text)
     assert sms.sent == [] and KEY_SECRET not in text
