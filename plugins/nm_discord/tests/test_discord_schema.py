@@ -37,7 +37,7 @@ def test_the_seed_like_manifests_load_with_and_without_a_config(seed):
 
 def test_type_and_mention_ids_are_checked_with_their_location():
     [problem] = problems(receiver("{webhook: {value: 'https://discord.com/api/webhooks/1/x'}, type: card}"))
-    assert "DiscordReceiver/ns/r" in problem and "$.spec.type" in problem and "expected one of 'content', 'embed', got 'card'" in problem
+    assert "DiscordReceiver/ns/r" in problem and "$.spec.type" in problem and "type must be 'content' or 'embed', got 'card'" in problem
     [problem] = problems(receiver("{webhook: {value: 'https://d/x'}, mentionedUsers: ['@alice']}"))
     assert "mentionedUsers holds '@alice': not a Discord ID (17 to 20 digits) or everyone/here" in problem
     [problem] = problems(receiver("{webhook: {value: 'https://d/x'}, mentionedRoles: [everyone]}"))
