@@ -184,8 +184,11 @@ def test_kill_9_while_delivering_5000_alerts_loses_none(
         """Post every alert once; kill -9 nm once 1,000 have arrived and at least 200 more wait."""
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(post_each, first.url, range(total), answers)
-            with anyio.fail_after(60):
-                while len(sink.received) < 1000 or len(acknowledged()) - len(sink.received) < 200:
+            with anyio.fail_after(120):
+                while len(sink.received) < 1000:
+                    await anyio.sleep(0.005)
+                sink.delay = 0.5  # the receiver slows down, so accepted work piles up whatever this machine's speed
+                while len(acknowledged()) - len(sink.received) < 200:
                     await anyio.sleep(0.005)
             first.kill()
         sink.delay = 0
