@@ -21,7 +21,6 @@ from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
 from nmcore.resources import ConfigMapKeySelector
 from nmcore.snapshot import DEFAULT_NAMESPACE, DISABLED, Document, Problem, Snapshot, build_snapshot
-from nmcore.sqlitestore import STATE_FILE
 from nmcore.store import DeadLetter, Job
 from nmcore.storeurl import MEMORY, StoreLocation, open_store, parse_store_url, state_dir_location
 from nmcore.storeurl import inspect as inspect_store
@@ -232,7 +231,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _history_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     history = commands.add_parser("history", help="who got which notification: finished deliveries, newest first")
-    _state_dir_argument(history, DEFAULT_STATE_DIR)
+    _state_dir_argument(history, None)
     history.add_argument("--receiver", metavar="Kind/namespace/name")
     history.add_argument("--tenant", metavar="USER")
     history.add_argument("--alertname", metavar="NAME")
@@ -708,27 +707,23 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from nmcore.history import query_from
-    from nmcore.sqlitestore import connect, query_history
 
     filters = {k: str(v) for k in ("receiver", "tenant", "alertname", "fingerprint", "since", "until", "outcome",
                                    "limit") if (v := getattr(args, k)) is not None}
     try:
         query = query_from(filters)
+        location = _store_location(args)
+        if location.kind == "memory":
+            raise ValueError("an in-memory state is only visible to its own process")
     except ValueError as exc:
         print(f"nm history: {exc}", file=sys.stderr)
         return 2
-    if args.state_dir == MEMORY:
-        print("nm history: an in-memory state is only visible to its own process", file=sys.stderr)
-        return 2
-    path = Path(args.state_dir) / STATE_FILE
-    if not path.is_file():
-        print(f"nm history: no state file {path}: nm run has not used this state dir", file=sys.stderr)
-        return 1
-    conn = connect(path)
     try:
-        entries = query_history(conn, query)
-    finally:
-        conn.close()
+        with inspect_store(location) as store:
+            entries = store.history(query)
+    except StoreNotFound as exc:
+        print(f"nm history: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps([e.to_json() for e in entries], indent=2, ensure_ascii=False))
         return 0

@@ -12,10 +12,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 import attrs
+import orjson
 
 from nmcore.alerts import Notification
 
@@ -130,6 +131,55 @@ def query_from(params: Mapping[str, str]) -> HistoryQuery:
 
 QUERY_FIELDS = frozenset(a.name for a in attrs.fields(HistoryQuery))
 
+HISTORY_COLUMNS = "h.id, h.receiver, h.channel, h.tenant, h.group_key, h.accepted, h.finished, h.outcome, h.error"
+"""What a store's history query selects, then the entry's detail JSON (`entry_from_row` reads them back)."""
+
+
+def history_sql(query: HistoryQuery, mark: str, alert_filter: Callable[[str], str], detail: str) -> tuple[
+        str, list[Any]]:
+    """The SELECT for `query` on a store's `history` table (aliased h), in a store's dialect: `mark` is its
+    parameter placeholder, `alert_filter(column)` its condition on an alert's fingerprint or alertname, `detail`
+    how it reads the detail JSON as text. Every filter has an index in both stores (tests check the plans)."""
+    where, params = [], []
+    for column in ("receiver", "tenant", "outcome"):
+        value = getattr(query, column)
+        if value is not None:
+            where.append(f"h.{column} = {mark}")
+            params.append(value)
+    if query.since is not None:
+        where.append(f"h.finished >= {mark}")
+        params.append(query.since)
+    if query.until is not None:
+        where.append(f"h.finished < {mark}")
+        params.append(query.until)
+    for column in ("fingerprint", "alertname"):
+        value = getattr(query, column)
+        if value is not None:
+            where.append(alert_filter(column))
+            params.append(value)
+    sql = (f"SELECT {HISTORY_COLUMNS}, {detail} FROM history h" + (" WHERE " + " AND ".join(where) if where else "")
+           + f" ORDER BY h.finished DESC LIMIT {mark}")
+    return sql, [*params, query.limit]
+
+
+def detail_json(entry: HistoryEntry) -> str:
+    """The parts of an entry a store keeps as one JSON document: alerts, attempts, withheld receivers."""
+    return orjson.dumps({"alerts": [attrs.asdict(a) for a in entry.alerts],
+                         "attempts": [attrs.asdict(a) for a in entry.attempts],
+                         "withheld": [attrs.asdict(w) for w in entry.withheld]}).decode()
+
+
+def entry_from_row(row: Sequence[Any]) -> HistoryEntry:
+    """A stored entry: the HISTORY_COLUMNS and the detail JSON, read back."""
+    job_id, receiver, channel, tenant, group_key, accepted, finished, outcome, error, detail = row
+    parsed = orjson.loads(detail)
+    return HistoryEntry(
+        id=job_id, receiver=receiver, channel=channel, tenant=tenant, group_key=group_key, accepted=accepted,
+        finished=finished, outcome=outcome, error=error,
+        alerts=tuple(AlertRecord(**a) for a in parsed["alerts"]),
+        attempts=tuple(AttemptRecord(**a) for a in parsed["attempts"]),
+        withheld=tuple(Withheld(**w) for w in parsed["withheld"]))
+
 
 @attrs.frozen(kw_only=True)
 class Retention:
@@ -141,7 +191,7 @@ class Retention:
 
 
 class HistoryStore(Protocol):
-    """The part of a Store that keeps history (SQLite and memory here; PostgreSQL implements the same)."""
+    """The part of a Store that keeps history (SQLite, PostgreSQL, and memory)."""
 
     async def record_history(self, entries: Sequence[HistoryEntry]) -> None: ...
 

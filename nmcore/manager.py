@@ -105,7 +105,14 @@ class Manager:
 
     @property
     def ready(self) -> bool:
+        """The first configuration is loaded (see `unready_reason` for whether work can be taken now)."""
         return self._ready.is_set()
+
+    def unready_reason(self) -> str:
+        """Why this manager cannot take work now (no configuration yet, its store unreachable), or "" (/readyz)."""
+        if not self.ready:
+            return "no configuration yet"
+        return self._store.unavailable()
 
     @property
     def pending(self) -> int:

@@ -28,7 +28,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -36,8 +36,9 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 import attrs
 
+from nmcore import history
 from nmcore.errors import StoreError, StoreNotFound, StoreUnavailable
-from nmcore.history import MemoryHistory
+from nmcore.history import HistoryEntry, HistoryQuery, Retention
 from nmcore.store import DeadLetter, Job, dead_letter_from_row, job_from_row, notification_json
 
 try:
@@ -59,6 +60,9 @@ CHANNEL = "nmcore_work"
 
 MIGRATION_LOCK = 0x6E6D636F7265
 """pg_advisory_lock key held while migrations run ("nmcore" in ASCII)."""
+
+PRUNE_LOCK = MIGRATION_LOCK + 1
+"""pg_try_advisory_xact_lock key of the replica pruning the history now: the others skip that round."""
 
 CONNECTION_DEFAULTS = {
     "connect_timeout": "5",
@@ -131,6 +135,35 @@ _CLAIM = f"""
 UPDATE jobs SET claimed_by = %(me)s, lease_until = now() + %(lease)s * interval '1 second'
 WHERE id = ANY(%(ids)s) AND (claimed_by IS NULL OR (claimed_by <> %(me)s AND lease_until < now()))
 RETURNING {_JOB_COLUMNS}"""
+
+# Delivered: the jobs go, their firing alerts are owed a resolved by their receivers, their resolved ones no longer.
+_FINISH = """
+WITH done AS (DELETE FROM jobs WHERE id = ANY(%(ids)s)),
+owed AS (INSERT INTO fired (fingerprint, receiver) SELECT * FROM unnest(%(firing_fps)s::text[],
+         %(firing_receivers)s::text[]) ON CONFLICT DO NOTHING)
+DELETE FROM fired WHERE (fingerprint, receiver) IN (
+    SELECT * FROM unnest(%(resolved_fps)s::text[], %(resolved_receivers)s::text[]))"""
+
+_INSERT_HISTORY = """
+INSERT INTO history (id, receiver, channel, tenant, group_key, accepted, finished, outcome, error, fingerprints,
+                     alertnames, detail)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+
+# One replica prunes at a time: the others find the lock taken and delete nothing this round. By age (the index on
+# finished), and beyond `keep` entries (the newest by seq are kept).
+_PRUNE_HISTORY = """
+WITH gone AS (
+    DELETE FROM history WHERE (SELECT pg_try_advisory_xact_lock(%(lock)s))
+        AND ((%(by_age)s AND finished < %(before)s)
+             OR (%(keep)s::bigint IS NOT NULL
+                 AND seq <= (SELECT seq FROM history ORDER BY seq DESC OFFSET %(keep)s::bigint LIMIT 1)))
+    RETURNING 1)
+SELECT count(*) FROM gone"""
+
+
+def history_sql(query: HistoryQuery) -> tuple[str, list[Any]]:
+    """The SELECT for `query`: every filter is served by an index (tests/test_pgstore.py checks the plans)."""
+    return history.history_sql(query, "%s", lambda column: f"h.{column}s @> ARRAY[%s]::text[]", "h.detail::text")
 
 
 def redacted(url: str) -> str:
@@ -229,20 +262,28 @@ def default_replica_name() -> str:
 
 @attrs.define
 class _Finish:
-    job_id: str
+    job: Job
     done: bool = False
 
 
-class PostgresStore(MemoryHistory):
-    """The Store protocol on a PostgreSQL database shared by every replica (history: MemoryHistory's, per replica,
-    until it has tables of its own)."""
+def _fired_changes(jobs: Sequence[Job]) -> dict[str, list[str]]:
+    """The (fingerprint, receiver) pairs that delivering `jobs` makes owed a resolved (firing delivered) and no longer
+    owed one (resolved delivered), as parallel arrays in key order (so two replicas lock rows in the same order)."""
+    firing = sorted({(a.fingerprint, j.receiver) for j in jobs for a in j.notification.alerts if a.status == "firing"})
+    resolved = sorted({(a.fingerprint, j.receiver) for j in jobs for a in j.notification.alerts
+                       if a.status != "firing"})
+    return {"firing_fps": [f for f, _ in firing], "firing_receivers": [r for _, r in firing],
+            "resolved_fps": [f for f, _ in resolved], "resolved_receivers": [r for _, r in resolved]}
+
+
+class PostgresStore:
+    """The Store protocol on a PostgreSQL database shared by every replica, history included."""
 
     shared = True
 
     def __init__(self, url: str, *, per_receiver: int = 4, lease: float = 30.0, poll_every: float = 1.0,
                  max_claimed: int = 512, pool_size: int = 8, max_dead_letters: int = 100_000,
                  prune_every: float = 60.0, operation_timeout: float = 10.0, replica: str | None = None):
-        super().__init__()
         self.url = url
         self.where = redacted(url)
         self.replica = replica or default_replica_name()
@@ -262,6 +303,7 @@ class PostgresStore(MemoryHistory):
         self._backlog = 0
         self._window = 0.0
         self._reachable = True
+        self._unreachable_because = ""
         self._closing = False
         self._finishing = False
         self._finish_queue: list[_Finish] = []
@@ -367,7 +409,12 @@ class PostgresStore(MemoryHistory):
             await anyio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
+    def unavailable(self) -> str:
+        """Why the database cannot be used now (as the last operation found it), or "" when it can: /readyz."""
+        return "" if self._reachable else f"store {self.where} unreachable: {self._unreachable_because}"
+
     def _mark_unreachable(self, exc: BaseException) -> None:
+        self._unreachable_because = _first_line(exc)
         if self._reachable:
             self._reachable = False
             log.warning("store %s unreachable (%s); alerts are answered 503 and deliveries wait until it is back",
@@ -409,11 +456,36 @@ class PostgresStore(MemoryHistory):
         return [j for j in jobs if j.id in stored]
 
     # -- history, redrive, resolved follows firing ----------------------------------------------------------------
-    # Not in the database yet: each replica keeps the history of its own sends in memory, and resolved-follows-
-    # firing (which needs the `fired` table SQLite has) is not kept across replicas. The README says so.
 
     async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
-        return {}
+        rows = await self._rows(lambda conn: conn.execute(
+            "SELECT fingerprint, receiver FROM fired WHERE fingerprint = ANY(%s)", (list(fingerprints),)))
+        owed: dict[str, set[str]] = {}
+        for fingerprint, receiver in rows:
+            owed.setdefault(fingerprint, set()).add(receiver)
+        return owed
+
+    async def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        rows = [(e.id, e.receiver, e.channel, e.tenant, e.group_key, e.accepted, e.finished, e.outcome, e.error,
+                 sorted({a.fingerprint for a in e.alerts}), sorted({a.alertname for a in e.alerts}),
+                 history.detail_json(e)) for e in entries]
+
+        async def insert(conn: Conn) -> None:
+            async with conn.cursor() as cursor:
+                await cursor.executemany(_INSERT_HISTORY, rows)
+
+        await self._transaction(insert)
+
+    async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        rows = await self._rows(lambda conn: conn.execute(*history_sql(query)))
+        return [history.entry_from_row(row) for row in rows]
+
+    async def prune_history(self, retention: Retention, now: float) -> int:
+        """Delete what `retention` no longer keeps, unless another replica is pruning now (then 0)."""
+        rows = await self._rows(lambda conn: conn.execute(_PRUNE_HISTORY, {
+            "lock": PRUNE_LOCK, "by_age": bool(retention.max_age), "before": now - retention.max_age,
+            "keep": retention.max_entries or None}))
+        return int(rows[0][0])
 
     async def redrive(self, ids: Sequence[str] | None) -> list[str]:
         def on_own_connection() -> list[str]:
@@ -424,8 +496,9 @@ class PostgresStore(MemoryHistory):
     # -- a job's fate ---------------------------------------------------------------------------------------------
 
     async def finish(self, job: Job) -> None:
-        """Delete the delivered job, sharing the statement with every finish that arrives meanwhile."""
-        item = _Finish(job.id)
+        """Delete the delivered job and note what its receiver is owed a resolved for (`fired`), sharing the
+        statement with every finish that arrives meanwhile."""
+        item = _Finish(job)
         self._finish_queue.append(item)
         while not item.done:
             if self._finishing:
@@ -433,14 +506,14 @@ class PostgresStore(MemoryHistory):
                 continue
             self._finishing = True
             batch, self._finish_queue = self._finish_queue, []
-            ids = [i.job_id for i in batch]
+            jobs = [i.job for i in batch]
+            parameters = {"ids": [j.id for j in jobs], **_fired_changes(jobs)}
             try:
-                await self._persist(f"the delivery of {len(ids)} job(s)",
-                                    _statement("DELETE FROM jobs WHERE id = ANY(%s)", (ids,)))
+                await self._persist(f"the delivery of {len(jobs)} job(s)", _statement(_FINISH, parameters))
             finally:
                 for i in batch:
                     i.done = True
-                    self._claimed.discard(i.job_id)
+                    self._claimed.discard(i.job.id)
                 self._backlog = max(0, self._backlog - len(batch))
                 self._finishing = False
                 ended, self._finished_round = self._finished_round, asyncio.Event()
@@ -612,7 +685,7 @@ async def _rows_of(cursor: Cursor | None) -> list[Any]:
     return [] if cursor is None else await cursor.fetchall()
 
 
-def _statement(query: str, parameters: Sequence[Any]) -> Callable[[Conn], Awaitable[None]]:
+def _statement(query: str, parameters: Sequence[Any] | Mapping[str, Any]) -> Callable[[Conn], Awaitable[None]]:
     """An operation for `_transaction` that runs one statement and reads nothing back."""
 
     async def run(conn: Conn) -> None:
@@ -665,6 +738,10 @@ def pending_jobs(conn: "psycopg.Connection[Any]", where: str, limit: int | None 
 def dead_letters(conn: "psycopg.Connection[Any]", where: str, limit: int | None = None) -> list[DeadLetter]:
     rows = conn.execute(f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY seq LIMIT %s", (limit,)).fetchall()
     return [dead_letter_from_row(row, f"store {where}") for row in rows]
+
+
+def query_history(conn: "psycopg.Connection[Any]", query: HistoryQuery) -> list[HistoryEntry]:
+    return [history.entry_from_row(row) for row in conn.execute(*history_sql(query))]
 
 
 def redrive(conn: "psycopg.Connection[Any]", ids: Sequence[str] | None) -> list[str]:

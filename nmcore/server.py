@@ -211,7 +211,8 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
     async def readyz(_: Request) -> Response:
         if stopping.is_set():
             return PlainTextResponse("stopping", status_code=503)
-        return PlainTextResponse("ready") if manager.ready else PlainTextResponse("no configuration yet", 503)
+        reason = manager.unready_reason()
+        return PlainTextResponse(reason, 503) if reason else PlainTextResponse("ready")
 
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(manager.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -24,10 +24,10 @@ from typing import Any, TypeVar
 
 import anyio
 import attrs
-import orjson
 
+from nmcore import history
 from nmcore.errors import StoreError
-from nmcore.history import AlertRecord, AttemptRecord, HistoryEntry, HistoryQuery, Retention, Withheld
+from nmcore.history import HistoryEntry, HistoryQuery, Retention
 from nmcore.store import DeadLetter, Job, LastStates, dead_letter_from_row, is_repeat, job_from_row, notification_json
 
 log = logging.getLogger(__name__)
@@ -239,54 +239,22 @@ def redrive(conn: sqlite3.Connection, ids: Sequence[str] | None) -> list[str]:
 
 def history_sql(query: HistoryQuery) -> tuple[str, list[Any]]:
     """The SELECT for `query`; every filter is served by an index (tests/test_history.py checks the plans)."""
-    where, params = [], []
-    for column in ("receiver", "tenant", "outcome"):
-        value = getattr(query, column)
-        if value is not None:
-            where.append(f"h.{column} = ?")
-            params.append(value)
-    if query.since is not None:
-        where.append("h.finished >= ?")
-        params.append(query.since)
-    if query.until is not None:
-        where.append("h.finished < ?")
-        params.append(query.until)
-    for column in ("fingerprint", "alertname"):
-        value = getattr(query, column)
-        if value is not None:
-            where.append(f"h.seq IN (SELECT history_seq FROM history_alerts WHERE {column} = ?)")
-            params.append(value)
-    sql = ("SELECT h.id, h.receiver, h.channel, h.tenant, h.group_key, h.accepted, h.finished, h.outcome, "
-           "h.error, h.detail FROM history h" + (" WHERE " + " AND ".join(where) if where else "")
-           + " ORDER BY h.finished DESC LIMIT ?")
-    return sql, [*params, query.limit]
+    return history.history_sql(
+        query, "?", lambda column: f"h.seq IN (SELECT history_seq FROM history_alerts WHERE {column} = ?)",
+        "h.detail")
 
 
 def query_history(conn: sqlite3.Connection, query: HistoryQuery) -> list[HistoryEntry]:
-    sql, params = history_sql(query)
-    entries = []
-    for job_id, receiver, channel, tenant, group_key, accepted, finished, outcome, error, detail in conn.execute(
-            sql, params):
-        parsed = orjson.loads(detail)
-        entries.append(HistoryEntry(
-            id=job_id, receiver=receiver, channel=channel, tenant=tenant, group_key=group_key, accepted=accepted,
-            finished=finished, outcome=outcome, error=error,
-            alerts=tuple(AlertRecord(**a) for a in parsed["alerts"]),
-            attempts=tuple(AttemptRecord(**a) for a in parsed["attempts"]),
-            withheld=tuple(Withheld(**w) for w in parsed["withheld"])))
-    return entries
+    return [history.entry_from_row(row) for row in conn.execute(*history_sql(query))]
 
 
 def insert_history(conn: sqlite3.Connection, entries: Sequence[HistoryEntry]) -> None:
     for entry in entries:
-        detail = orjson.dumps({"alerts": [attrs.asdict(a) for a in entry.alerts],
-                               "attempts": [attrs.asdict(a) for a in entry.attempts],
-                               "withheld": [attrs.asdict(w) for w in entry.withheld]}).decode()
         seq = conn.execute(
             "INSERT INTO history (id, receiver, channel, tenant, group_key, accepted, finished, outcome, error, "
             "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.id, entry.receiver, entry.channel, entry.tenant, entry.group_key, entry.accepted,
-             entry.finished, entry.outcome, entry.error, detail)).lastrowid
+             entry.finished, entry.outcome, entry.error, history.detail_json(entry))).lastrowid
         conn.executemany("INSERT INTO history_alerts (history_seq, fingerprint, alertname, status) "
                          "VALUES (?, ?, ?, ?)", [(seq, a.fingerprint, a.alertname, a.status) for a in entry.alerts])
 
@@ -558,6 +526,9 @@ class SQLiteStore:
 
     def backlog(self) -> int | None:
         return None
+
+    def unavailable(self) -> str:
+        return ""  # a local file: a failing write is logged where it happens, and the job kept pending
 
     async def close(self) -> None:
         if self._limiter is not None:

@@ -145,6 +145,10 @@ class Store(Protocol):
         when shared, the jobs claimed for this process."""
         ...
 
+    def unavailable(self) -> str:
+        """Why the store cannot take work now (a database that stopped answering), or "": /readyz says it."""
+        ...
+
     def backlog(self) -> int | None:
         """The jobs pending in a shared store, for every process (an estimate kept fresh by `watch`); None when
         not shared: the dispatcher's own count is the whole backlog then."""
@@ -231,6 +235,9 @@ class MemoryStore(MemoryHistory):
 
     def backlog(self) -> int | None:
         return None
+
+    def unavailable(self) -> str:
+        return ""
 
     async def close(self) -> None:
         return None

@@ -11,6 +11,7 @@ import attrs
 
 from nmcore import sqlitestore
 from nmcore.errors import StoreError, StoreNotFound
+from nmcore.history import HistoryEntry, HistoryQuery
 from nmcore.sqlitestore import STATE_FILE, SQLiteStore
 from nmcore.store import DeadLetter, Job, MemoryStore, Store
 
@@ -83,6 +84,10 @@ class Inspection(Protocol):
         """Move dead letters (all, or those with `ids`) back to pending; return the ids moved."""
         ...
 
+    def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        """Finished deliveries matching `query`, newest first (`nm history`)."""
+        ...
+
 
 @attrs.define
 class _SQLiteInspection:
@@ -100,6 +105,9 @@ class _SQLiteInspection:
 
     def redrive(self, ids: Sequence[str] | None) -> list[str]:
         return sqlitestore.redrive(self.conn, ids)
+
+    def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        return sqlitestore.query_history(self.conn, query)
 
 
 @attrs.define
@@ -127,11 +135,16 @@ class _PostgresInspection:
 
         return redrive(self.conn, ids)
 
+    def history(self, query: HistoryQuery) -> list[HistoryEntry]:
+        from nmcore.pgstore import query_history
+
+        return query_history(self.conn, query)
+
 
 @contextlib.contextmanager
 def inspect(location: StoreLocation) -> Iterator[Inspection]:
-    """Open the store for `nm deliveries`: StoreError when it cannot be read, StoreNotFound when nm run never
-    used it."""
+    """Open the store for `nm deliveries` and `nm history`: StoreError when it cannot be read, StoreNotFound when
+    nm run never used it."""
     if location.kind == "memory":
         raise StoreError("an in-memory state is only visible to its own process")
     if location.kind == "postgresql":
