@@ -145,25 +145,31 @@ DELETE FROM fired WHERE (fingerprint, receiver) IN (
     SELECT * FROM unnest(%(resolved_fps)s::text[], %(resolved_receivers)s::text[]))"""
 
 _INSERT_HISTORY = """
-INSERT INTO history (id, receiver, channel, tenant, group_key, accepted, finished, outcome, error, fingerprints,
-                     alertnames, detail)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+WITH entry AS (
+    INSERT INTO history (id, receiver, channel, tenant, group_key, accepted, finished, outcome, error, detail)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq)
+INSERT INTO history_alerts (history_seq, fingerprint, alertname, status)
+SELECT entry.seq, a.fingerprint, a.alertname, a.status
+FROM entry, unnest(%s::text[], %s::text[], %s::text[]) AS a(fingerprint, alertname, status)"""
 
-# One replica prunes at a time: the others find the lock taken and delete nothing this round. By age (the index on
-# finished), and beyond `keep` entries (the newest by seq are kept).
+# One replica prunes at a time: the others find the lock taken and delete nothing this round. By age, and beyond `keep`
+# entries (the newest `keep` by finish time are kept, whichever replica wrote them): both on the index on finished.
 _PRUNE_HISTORY = """
 WITH gone AS (
     DELETE FROM history WHERE (SELECT pg_try_advisory_xact_lock(%(lock)s))
         AND ((%(by_age)s AND finished < %(before)s)
              OR (%(keep)s::bigint IS NOT NULL
-                 AND seq <= (SELECT seq FROM history ORDER BY seq DESC OFFSET %(keep)s::bigint LIMIT 1)))
+                 AND finished <= (SELECT finished FROM history ORDER BY finished DESC OFFSET %(keep)s::bigint
+                                  LIMIT 1)))
     RETURNING 1)
 SELECT count(*) FROM gone"""
 
 
 def history_sql(query: HistoryQuery) -> tuple[str, list[Any]]:
     """The SELECT for `query`: every filter is served by an index (tests/test_pgstore.py checks the plans)."""
-    return history.history_sql(query, "%s", lambda column: f"h.{column}s @> ARRAY[%s]::text[]", "h.detail::text")
+    return history.history_sql(
+        query, "%s", lambda column: f"h.seq IN (SELECT history_seq FROM history_alerts WHERE {column} = %s)",
+        "h.detail::text")
 
 
 def redacted(url: str) -> str:
@@ -467,8 +473,8 @@ class PostgresStore:
 
     async def record_history(self, entries: Sequence[HistoryEntry]) -> None:
         rows = [(e.id, e.receiver, e.channel, e.tenant, e.group_key, e.accepted, e.finished, e.outcome, e.error,
-                 sorted({a.fingerprint for a in e.alerts}), sorted({a.alertname for a in e.alerts}),
-                 history.detail_json(e)) for e in entries]
+                 history.detail_json(e), [a.fingerprint for a in e.alerts], [a.alertname for a in e.alerts],
+                 [a.status for a in e.alerts]) for e in entries]
 
         async def insert(conn: Conn) -> None:
             async with conn.cursor() as cursor:

@@ -2,6 +2,7 @@
 through `watch` as `nm run` does. Migrations, dedup across replicas, the in-flight limit and per-alert order
 across replicas, lease take-over, graceful hand-back, and the `nm` commands' errors."""
 
+import json
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ import psycopg
 import pytest
 
 from nmcore.alerts import Alert, Notification
-from nmcore.pgstore import PostgresStore, migrations, walk_lane
+from nmcore.history import AlertRecord, HistoryEntry, HistoryQuery, Retention
+from nmcore.pgstore import PRUNE_LOCK, PostgresStore, history_sql, migrations, walk_lane
 from nmcore.store import Job, StoreError
 from tests.support import free_port
 
@@ -213,3 +215,79 @@ def test_nm_deliveries_on_a_database_nm_run_never_used_says_so(postgres_url: str
     result = run_nm("deliveries", "--store", postgres_url)
     assert result.returncode == 1
     assert "no nmcore schema in this database: nm run has not used it" in result.stderr
+
+
+def history_entry(i: int, finished: float, receiver: str = RECEIVER) -> HistoryEntry:
+    return HistoryEntry(id=f"job{i}", receiver=receiver, channel="webhook", tenant=f"user{i % 20}", group_key="g",
+                        accepted=finished, finished=finished, outcome="dead" if i % 10 == 0 else "delivered",
+                        alerts=(AlertRecord(fingerprint=f"{i:016x}", alertname=f"Alert{i % 100}", status="firing"),))
+
+
+@pytest.mark.anyio
+async def test_history_from_two_replicas_is_kept_in_the_database_and_read_from_either(postgres_url: str) -> None:
+    first, second = PostgresStore(postgres_url), PostgresStore(postgres_url)
+    await first.open()
+    await second.open()
+    now = time.time()
+    await first.record_history([history_entry(i, now - 100 + i) for i in range(0, 100, 2)])
+    await second.record_history([history_entry(i, now - 100 + i) for i in range(1, 100, 2)])
+    await first.close()
+    restarted = PostgresStore(postgres_url)  # nothing of it lives in a process
+    await restarted.open()
+    try:
+        assert [e.id for e in await restarted.history(HistoryQuery(limit=3))] == ["job99", "job98", "job97"]
+        dead = await second.history(HistoryQuery(outcome="dead", limit=1000))
+        assert [e.id for e in dead] == [f"job{i}" for i in range(90, -1, -10)]
+        assert [e.id for e in await restarted.history(HistoryQuery(fingerprint=f"{7:016x}"))] == ["job7"]
+        assert {e.id for e in await restarted.history(HistoryQuery(alertname="Alert5"))} == {"job5"}
+        window = await restarted.history(HistoryQuery(since=now - 50, until=now - 40, tenant="user12"))
+        assert [e.alerts for e in window] == [history_entry(52, 0).alerts]
+
+        listed = run_nm("history", "--store", postgres_url, "--json", "--limit", "1000")
+        assert listed.returncode == 0, listed.stderr
+        assert sorted(e["id"] for e in json.loads(listed.stdout)) == sorted(f"job{i}" for i in range(100))
+
+        # Pruning: one replica at a time. While another holds the lock, this one deletes nothing this round.
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s)", (PRUNE_LOCK,))
+            assert await second.prune_history(Retention(max_age=50, max_entries=0), now) == 0
+            other.execute("SELECT pg_advisory_unlock(%s)", (PRUNE_LOCK,))
+        assert await second.prune_history(Retention(max_age=50, max_entries=0), now) == 50
+        assert await restarted.prune_history(Retention(max_age=0, max_entries=20), now) == 30
+        assert await second.prune_history(Retention(max_age=0, max_entries=0), now) == 0
+        kept = await second.history(HistoryQuery(limit=1000))
+        assert [e.id for e in kept] == [f"job{i}" for i in range(99, 79, -1)]
+    finally:
+        await restarted.close()
+        await second.close()
+
+
+@pytest.mark.anyio
+async def test_every_history_filter_uses_an_index_on_a_large_table(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url)
+    await store.open()  # the schema as nm run makes it
+    await store.close()
+    rows = 200_000
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO history (id, receiver, channel, tenant, group_key, accepted, finished, outcome, error, "
+            "detail) SELECT 'job' || i, 'WebhookReceiver/ns/r' || i %% 500, 'webhook', 'user' || i %% 200, 'g', 0, i, "
+            "CASE WHEN i %% 10 = 0 THEN 'dead' ELSE 'delivered' END, '', "
+            "'{\"alerts\": [], \"attempts\": [], \"withheld\": []}' FROM generate_series(1, %s) AS i", (rows,))
+        conn.execute("INSERT INTO history_alerts SELECT seq, lpad(to_hex(seq), 16, '0'), 'Alert' || seq % 1000, "
+                     "'firing' FROM history")
+        conn.execute("ANALYZE history_alerts")
+        conn.execute("ANALYZE history")
+        # The index each selective filter must use; a broad one (every 10th is dead) may walk the finish-time index
+        # newest first and stop at the limit, which is as good: either way no full scan.
+        filters = [(HistoryQuery(), "history_finished"), (HistoryQuery(receiver="WebhookReceiver/ns/r7"), "history_receiver"),
+                   (HistoryQuery(tenant="user3"), "history_tenant"),
+                   (HistoryQuery(alertname="Alert5"), "history_alerts_alertname"),
+                   (HistoryQuery(fingerprint=f"{77:016x}"), "history_alerts_fingerprint"),
+                   (HistoryQuery(outcome="dead"), "history_"), (HistoryQuery(since=10, until=20), "history_finished")]
+        for query, index in filters:
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + history_sql(query)[0], history_sql(query)[1]))
+            assert "Seq Scan" not in plan, f"{query}: full scan in\n{plan}"
+            assert index in plan, f"{query}: {index} unused in\n{plan}"
+        found = conn.execute(*history_sql(HistoryQuery(fingerprint=f"{77:016x}"))).fetchall()
+        assert [row[0] for row in found] == ["job77"]
