@@ -20,6 +20,7 @@ import anyio
 import httpx
 import psycopg
 import pytest
+import yaml
 
 from tests.pgserver import PostgresServer
 from tests.support import Nm, wait_for
@@ -316,3 +317,64 @@ def test_dead_letters_listing_and_redrive_work_on_the_shared_store(
                  "an empty listing")
     finally:
         sink.stop()
+
+
+def history_in(url: str) -> list[tuple[str, str]]:
+    """(receiver name, alert status) of every history entry in the database."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT h.receiver, a.status FROM history h JOIN history_alerts a ON a.history_seq = h.seq "
+                            "ORDER BY h.seq").fetchall()
+    return [(receiver.rsplit("/", 1)[1], status) for receiver, status in rows]
+
+
+def test_resolved_follows_firing_from_a_killed_replica_to_another_after_a_config_change(
+        tmp_path: Path, postgres_url: str, replicas: Callable[..., Nm]) -> None:
+    """A delivers the firing to `a` and is killed; the configuration changes so that routing no longer chooses
+    `a`; B, started on it, gets the resolved and still sends it to `a`. Either replica's history shows both."""
+    sink = RecordingSink()
+    sink.start()
+    config = write_config(tmp_path / "config", a=sink.url("a"), b=sink.url("b"))
+    try:
+        first = replicas(config, postgres_url)
+        assert first.post(alert(1, "NodeDown")).status_code == 200
+        wait_for(lambda: sorted(history_in(postgres_url)) == [("a", "firing"), ("b", "firing")],
+                 "A's firing deliveries in the shared history")
+        first.kill()
+
+        receivers = config / "receivers.yaml"
+        documents = list(yaml.safe_load_all(receivers.read_text()))
+        documents[0]["metadata"]["labels"] = {"type": "tenant", "user": "nobody"}  # `a`: a tenant's now
+        receivers.write_text(yaml.safe_dump_all(documents))
+        second = replicas(config, postgres_url)
+        resolved = [{**alert(1, "NodeDown")[0], "status": "resolved", "endsAt": "2026-01-01T00:00:00Z"}]
+        explained = httpx.post(f"{second.url}/api/v2/route", json=resolved, timeout=10).json()
+        chosen = [r["receiver"] for r in explained["alerts"][0]["receivers"]]
+        assert "WebhookReceiver/kubesphere-monitoring-system/a" not in chosen, explained
+        assert second.post(resolved).status_code == 200
+        wait_for(lambda: [b["alerts"][0]["status"] for b in sink.bodies("a")] == ["firing", "resolved"],
+                 "the resolved at `a`, which got the firing")
+        wait_for(lambda: len(history_in(postgres_url)) == 4, "B's deliveries in the shared history")
+        entries = httpx.get(f"{second.url}/api/v2/history", params={"alertname": "NodeDown"}, timeout=10).json()
+        assert sorted((e["receiver"].rsplit("/", 1)[1], e["alerts"][0]["status"]) for e in entries["history"]) == [
+            ("a", "firing"), ("a", "resolved"), ("b", "firing"), ("b", "resolved")]
+        listed = _nm("history", "--store", postgres_url, "--receiver", "WebhookReceiver/kubesphere-monitoring-system/a")
+        assert listed.returncode == 0 and "NodeDown[firing]" in listed.stdout and "NodeDown[resolved]" in listed.stdout
+    finally:
+        sink.stop()
+
+
+def test_readyz_says_the_database_is_unreachable_and_recovers_without_a_restart(
+        tmp_path: Path, postgres_server: PostgresServer, replicas: Callable[..., Nm]) -> None:
+    url = postgres_server.new_database()
+    config = write_config(tmp_path / "config", hook="http://127.0.0.1:9/unused")
+    replica = replicas(config, url)
+    assert httpx.get(f"{replica.url}/readyz", timeout=5).status_code == 200
+    postgres_server.stop()
+    try:
+        down = wait_for(lambda: (r := httpx.get(f"{replica.url}/readyz", timeout=5)).status_code == 503 and r,
+                        "readyz to say the database is gone")
+        assert down.text.startswith(f"store {url} unreachable: "), down.text
+    finally:
+        postgres_server.start()
+    wait_for(lambda: httpx.get(f"{replica.url}/readyz", timeout=5).status_code == 200, "readyz to be ready again")
+    assert replica.popen.poll() is None, "the same process, not a restart"
