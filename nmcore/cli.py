@@ -144,6 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sends-per-receiver", type=_positive, default=4, metavar="N",
                      help="sends in flight to one receiver at a time (default %(default)s); more for one busy "
                           "receiver that can take it (a firing is still never delivered after its resolved)")
+    run.add_argument("--fallback-after", type=_non_negative, default=0.0, metavar="SECONDS",
+                     help="a delivery still failing this long after it was accepted also goes to its fallback "
+                          "receiver, once, while it is retried (default: the NotificationManager's "
+                          "spec.fallback.after; without one, only dead letters fall back)")
     run.add_argument("--history-max-age", type=_non_negative, default=30 * 86400.0, metavar="SECONDS",
                      help="keep delivery history this long; 0: no age limit (default %(default)g, 30 days)")
     run.add_argument("--history-max-entries", type=int, default=1_000_000, metavar="N",
@@ -152,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-history", action="store_true", help="keep no delivery history")
     run.add_argument("--history-webhook", default="", metavar="URL",
                      help="also POST every history entry (delivered or dead) here, in batches, as "
-                          '{"history": [...]} (the NotificationManager\'s spec.history.webhook)')
+                          '{"history": [...]}; overrides the NotificationManager\'s spec.history.webhook')
     _templates_argument(run)
     _tenant_arguments(run)
 
@@ -311,7 +315,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tenant_resolver=args.tenant_resolver, tenant_options=TenantOptions(kubesphere_url=args.kubesphere_url),
         default_namespace=args.namespace, max_pending=args.max_pending, dedup_window=args.dedup_window,
         per_receiver=args.sends_per_receiver, cluster=args.cluster, retry=RetryPolicy(deadline=args.retry_deadline),
-        history=not args.no_history, history_webhook=args.history_webhook,
+        history=not args.no_history, history_webhook=args.history_webhook, fallback_after=args.fallback_after,
         history_retention=Retention(max_age=args.history_max_age, max_entries=args.history_max_entries))
     manager = Manager(source, settings=settings, host=host, store=store, renderer=_renderer(args))
     token = IntakeToken.from_file(args.intake_token_file) if args.intake_token_file else None

@@ -82,6 +82,7 @@ class Dispatcher:
         report: Callable[[Outcome, Job], None] = lambda outcome, job: None,
         on_attempt: Callable[[str, str, str, float], None] = lambda channel, receiver, result, seconds: None,
         on_send: Callable[[Job, bool, str], None] = lambda job, ok, answer: None,
+        on_retry: Callable[[Job, Job], None] = lambda job, retry: None,
     ):
         self._store = store
         self._channels = channels
@@ -93,6 +94,8 @@ class Dispatcher:
         self._report = report
         self._on_attempt = on_attempt
         self._on_send = on_send
+        self._on_retry = on_retry
+        """Told of each failed attempt that will be retried: (the job as attempted, its retry)."""
         self._lanes: dict[str, _Lane] = {}
         self._backing_off: dict[str, str] = {}
         """Job id → destination, for queued jobs waiting out our own backoff (not a server's Retry-After)."""
@@ -249,6 +252,7 @@ class Dispatcher:
                             notification.receiver, attempts, delay, error)
                 retry = attrs.evolve(job, attempts=attempts, not_before=time.time() + delay, last_error=error)
                 await self._store.reschedule(retry)
+                self._on_retry(job, retry)
                 if self._store.shared:
                     # A shared store hands the retry to whichever process claims it when due (so the prompt retry
                     # after an outage below applies to this process's own lanes only).

@@ -24,7 +24,7 @@ from nmcore.channel import ChannelContext, StartedChannel
 from nmcore.console import channel_of, targets_from_objects
 from nmcore.delivery import Dispatcher, Outcome
 from nmcore.errors import Busy, NotReady
-from nmcore.fallback import choose_fallback, redirected
+from nmcore.fallback import choose_fallback, crosses_limit, fell_back_before, redirected
 from nmcore.history import HistoryEntry, HistoryQuery, HistoryRecorder, Withheld
 from nmcore.httpclient import make_http_client, new_session
 from nmcore.ingest import Parsed, parse_payload
@@ -84,6 +84,8 @@ class Manager:
         self.metrics.pending.set_function(lambda: self.pending)
         self._stack: AsyncExitStack | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
+        self._fell_back: set[str] = set()
+        """Jobs still being retried that this process already sent to their fallback for failing too long."""
         self._history = (HistoryRecorder(self._store, retention=settings.history_retention)
                          if settings.history else None)
 
@@ -174,6 +176,7 @@ class Manager:
                 renderer=self._renderer, policy=self.settings.retry, per_receiver=self.settings.per_receiver,
                 report=self._record, on_attempt=self._observe_attempt,
                 on_send=self._history.attempt_of if self._history else lambda job, ok, answer: None,
+                on_retry=self._on_retry,
             )
             pending = await self._store.open()
             stack.push_async_callback(self._store.close)
@@ -181,8 +184,7 @@ class Manager:
             self._tasks.start_soon(self._run_source)
             self._tasks.start_soon(self._deliver_once_configured, dispatcher)
             if self._history:
-                if self.settings.history_webhook:
-                    self._history.publish = self._post_history
+                self._history.publish = self._post_history
                 self._tasks.start_soon(self._history.run)
             dispatcher.enqueue(pending)
             if pending:
@@ -413,30 +415,58 @@ class Manager:
             await self._history.flush()
         return await self._store.history(query)
 
+    @property
+    def history_webhook(self) -> str:
+        """Where history entries are POSTed: `--history-webhook`, else the NotificationManager's
+        `spec.history.webhook`, else nowhere ("")."""
+        return self.settings.history_webhook or self._snapshot.settings.history_url
+
+    @property
+    def fallback_after(self) -> float:
+        """Seconds a delivery may keep failing before it also goes to its fallback: `--fallback-after`, else the
+        NotificationManager's `spec.fallback.after`; 0: only dead letters fall back."""
+        return self.settings.fallback_after or self._snapshot.settings.fallback_after
+
     async def _post_history(self, entries: Sequence[HistoryEntry]) -> None:
+        url = self.history_webhook
+        if not url:
+            return
         assert self._http is not None
-        answer = await self._http.post(self.settings.history_webhook, timeout=10,
-                                       json={"history": [e.to_json() for e in entries]})
+        answer = await self._http.post(url, timeout=10, json={"history": [e.to_json() for e in entries]})
         if answer.status_code >= 300:
             raise RuntimeError(f"answered {answer.status_code}")
 
     async def redrive(self, ids: Sequence[str] | None) -> list[str]:
         return await self._store.redrive(ids)
 
-    async def _fall_back(self, job: Job) -> None:
-        """Send a dead-lettered notification to its fallback receiver, if it has one (nmcore.fallback)."""
+    async def _fall_back(self, job: Job, why: str) -> None:
+        """Send the notification of a delivery given up on (or failing too long) to its fallback receiver, if it
+        has one (nmcore.fallback)."""
         fallback = choose_fallback(self._snapshot, job.notification)
         if fallback is None or self._dispatcher is None:
             return
         notification = redirected(job.notification, fallback)
-        log.warning("delivery %s to %s was given up on; sending it to the fallback receiver %s", job.id,
-                    job.receiver, fallback.receiver.ref)
+        log.warning("delivery %s to %s %s; sending it to the fallback receiver %s", job.id, job.receiver, why,
+                    fallback.receiver.ref)
         fallback_job = Job(id=uuid.uuid4().hex, notification=notification, created=time.time())
-        self._dispatcher.enqueue(await self._store.add([fallback_job], 0))
+        accepted = await self._store.add([fallback_job], 0)
+        if not self._store.shared:  # a shared store's work reaches a dispatcher when claimed
+            self._dispatcher.enqueue(accepted)
+
+    def _on_retry(self, job: Job, retry: Job) -> None:
+        after = self.fallback_after
+        if crosses_limit(job, retry, after) and job.id not in self._fell_back and self._tasks is not None:
+            # Remembered too: a success to the same destination retries the job at once (delivery._retry_now, for a
+            # store of this process alone), which can move its next try back before the limit to cross it again.
+            if not self._store.shared:
+                self._fell_back.add(job.id)
+            self._tasks.start_soon(self._fall_back, job, f"is still failing after {after:g}s (it is retried)")
 
     def _record(self, outcome: Outcome, job: Job) -> None:
-        if not outcome.ok and self._tasks is not None:
-            self._tasks.start_soon(self._fall_back, job)
+        fell_back = job.id in self._fell_back or fell_back_before(job, self.fallback_after)
+        self._fell_back.discard(job.id)
+        if not outcome.ok and self._tasks is not None and not fell_back:
+            self._tasks.start_soon(self._fall_back, job, "was given up on")
         if self._history:
             self._history.finished(job.id, job.notification, job.created, outcome.ok, outcome.error)
         self.outcomes.append(outcome)

@@ -35,6 +35,9 @@ class ManagerSettings:
     history: bool = True
     """Keep a history entry for every finished delivery (nmcore.history), written in the background."""
     history_retention: Retention = attrs.field(factory=Retention)
+    fallback_after: float = 0.0
+    """Seconds a delivery may keep failing before its notification also goes to its fallback receiver (once, while
+    it is retried); 0: the NotificationManager's `spec.fallback.after`, and without one only dead letters fall back."""
     history_webhook: str = ""
     """When set, every batch of history entries (every outcome, delivered or dead) is POSTed here as
-    `{"history": [...]}` (the original's NotificationManager `spec.history.webhook`)."""
+    `{"history": [...]}`; it overrides the NotificationManager's `spec.history.webhook` (the original's field)."""

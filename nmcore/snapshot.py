@@ -443,10 +443,37 @@ class _Builder:
         webhook = self.blocks.get("webhook")
         if spec.history is not None and webhook is not None and webhook.spec.v2beta2 is not None:
             try:
-                structure(spec.history.webhook, webhook.spec.v2beta2.receiver_schema, "$.spec.history.webhook")
+                block = structure(spec.history.webhook, webhook.spec.v2beta2.receiver_schema, "$.spec.history.webhook")
             except SchemaError as exc:
                 for line in exc.problems:
                     self.problem(nm.origin, nm.ref, line)
+            else:
+                self.settings = attrs.evolve(self.settings, history_url=getattr(block, "target_url", ""))
+                if getattr(block, "http_config", None) is not None:
+                    self.problems.append(Problem(nm.origin, nm.ref, "the history webhook is posted to its url without "
+                                                 "its httpConfig (no credentials, default TLS) @ "
+                                                 "$.spec.history.webhook.httpConfig", notice=True))
+
+    def check_default_fallback(self, targets: Mapping[str, Target]) -> None:
+        """`spec.fallback.receiver` must name one global receiver that can send: then it is the default fallback."""
+        nm = self.notification_manager
+        name = nm.spec.fallback.receiver if nm is not None and nm.spec.fallback else ""
+        if nm is None or not name:
+            return
+        where = "@ $.spec.fallback.receiver"
+        found = [r for r in self.receivers if name in (r.ref, r.name, r.ref.split(":")[0], f"{r.kind}/{r.name}")]
+        if not found:
+            self.problem(nm.origin, nm.ref, f"names no receiver {name!r} {where}")
+        elif len(found) > 1:
+            self.problem(nm.origin, nm.ref, f"{name!r} names {len(found)} receivers: "
+                                            f"{', '.join(sorted(r.ref for r in found))}; give one of them {where}")
+        elif found[0].scope != "global":
+            self.problem(nm.origin, nm.ref, f"{found[0].ref} is not a global receiver: a default fallback gets every "
+                                            f"tenant's alerts, so it must be global {where}")
+        elif found[0].ref not in targets:
+            self.problem(nm.origin, nm.ref, f"{found[0].ref} cannot send, so nothing falls back to it {where}")
+        else:
+            self.settings = attrs.evolve(self.settings, default_fallback=found[0].ref)
 
     def check_secret_refs(self, resource: Resource) -> None:
         for ref in secret_refs(resource.spec):
@@ -576,6 +603,7 @@ def build_snapshot(
         skipped[receiver.ref] = reason
         builder.problem(receiver.origin, receiver.ref, f"will not send: {reason}")
 
+    builder.check_default_fallback(targets)
     accessible = set(builder.cluster_users).union(*builder.namespace_users.values())
     access_warnings = tuple(
         Problem(target.receiver.origin, ref, f"user {target.tenant!r} can access no namespace: no RoleBinding or "

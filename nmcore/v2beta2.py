@@ -282,6 +282,19 @@ class HistoryReceiver:
 
 
 @attrs.frozen(kw_only=True)
+class Fallback:
+    """nmcore's own field (the original has none): where a notification goes when its receiver cannot deliver it
+    and no fallback-labelled receiver of its tenant (or a global one) is there to take it (nmcore.fallback)."""
+
+    receiver: str = ""
+    """The default fallback: a global receiver, by name, Kind/name or Kind/namespace/name (Receiver/NAME:BLOCK for
+    one block of a v2beta2 Receiver). Never a tenant's receiver: it would get every tenant's alerts."""
+    after: str | None = attrs.field(default=None, validator=_check_duration)
+    """A Go duration: a delivery still failing this long after it was accepted also goes to the fallback, once,
+    while its own retries go on. Without it, only a dead-lettered delivery falls back."""
+
+
+@attrs.frozen(kw_only=True)
 class Template:
     text: ConfigmapKeySelector | None = None
     reload_cycle: str = attrs.field(default="1m", validator=_check_duration)
@@ -319,6 +332,7 @@ class NotificationManagerSpec:
     batch_max_wait: str = attrs.field(default="1m", validator=_check_duration)
     route_policy: Literal["All", "RouterFirst", "RouterOnly"] = "All"
     template: Template | None = None
+    fallback: Fallback | None = None
 
 
 DEPLOYMENT_FIELDS = ("resources", "image", "image_pull_policy", "replicas", "node_selector", "affinity",

@@ -25,6 +25,7 @@ from nmcore.channel import RegisteredChannel
 from nmcore.resources import LabelSelector as KubeLabelSelector
 from nmcore.resources import ObjectMeta, Resource
 from nmcore.schema import SchemaError, manifest_key, structure
+from nmcore.v2beta2 import parse_duration
 
 KINDS = ("Config", "Receiver", "NotificationManager", "Router", "Silence")
 ORIGINAL_BLOCKS = ("dingtalk", "discord", "email", "feishu", "pushover", "slack", "sms", "telegram", "webhook",
@@ -134,6 +135,13 @@ class Settings:
     """Channel name → seconds one send may take (`options.<channel>.notificationTimeout`)."""
     source: str = ""
     """The NotificationManager these came from (empty: the defaults)."""
+    history_url: str = ""
+    """Where every history entry is POSTed (`spec.history.webhook`'s url or service); set once it is checked."""
+    default_fallback: str = ""
+    """The ref of the global receiver `spec.fallback.receiver` names; set once it is found to be one."""
+    fallback_after: float = 0.0
+    """`spec.fallback.after` in seconds: a delivery still failing this long also goes to its fallback; 0: only a
+    dead-lettered one does."""
 
     @classmethod
     def of(cls, nm: Resource | None, default_namespace: str) -> "Settings":
@@ -153,6 +161,7 @@ class Settings:
             cluster=options.global_.cluster if options.global_ else "",
             notification_timeouts=timeouts,
             source=nm.ref,
+            fallback_after=parse_duration(spec.fallback.after) if spec.fallback and spec.fallback.after else 0.0,
         )
 
     def owner(self, labels: Mapping[str, str], *, config: bool) -> tuple[str, str]:

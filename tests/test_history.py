@@ -18,8 +18,10 @@ from nmcore.delivery import RetryPolicy
 from nmcore.history import AlertRecord, HistoryEntry, HistoryQuery, Retention
 from nmcore.manager import Manager
 from nmcore.manifests import documents_from_text
+from nmcore.plugins import PluginHost
 from nmcore.server import create_app
 from nmcore.settings import ManagerSettings
+from nmcore.sources import FolderSource
 from nmcore.sqlitestore import SCHEMA, STATE_FILE, SQLiteStore, connect, history_sql
 from nmcore.store import MemoryStore
 from nmcore.testing import ScriptedChannel, scripted_manifests
@@ -244,3 +246,37 @@ async def test_the_history_webhook_gets_every_outcome(sink: WebhookSink) -> None
     posted = [e for b in sink.bodies("/history") for e in b["history"]]
     assert sorted((e["receiver"].rsplit("/", 1)[1], e["outcome"]) for e in posted) == [
         ("broken", "dead"), ("ok", "delivered")]
+
+
+async def test_the_notification_managers_history_webhook_gets_every_outcome(tmp_path: Path, sink: WebhookSink) -> None:
+    """spec.history.webhook of a v2beta2 NotificationManager read from a config folder, as `nm run --config-dir`
+    reads it; the `--history-webhook` flag, when given, goes first."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "receivers.yaml").write_text(scripted_manifests("ok", "broken"))
+    (folder / "nm.yaml").write_text(f"""
+apiVersion: notification.kubesphere.io/v2beta2
+kind: NotificationManager
+metadata: {{name: notification-manager}}
+spec:
+  history:
+    webhook: {{url: "{sink.url('/from-spec')}"}}
+""")
+    channel = ScriptedChannel()
+    channel.scripts["broken"] = ["permanent"]
+    host = PluginHost(load_entrypoints=False, plugins=[channel])
+    async with Manager(FolderSource(folder), settings=FAST, host=host) as manager:
+        await manager.wait_ready(10)
+        assert manager.history_webhook == sink.url("/from-spec")
+        await manager.submit(group("Posted"))
+        await manager.drain(10)
+        with anyio.fail_after(10):
+            while sum(len(b["history"]) for b in sink.bodies("/from-spec")) < 2:
+                await anyio.sleep(0.05)
+    posted = [e for b in sink.bodies("/from-spec") for e in b["history"]]
+    assert sorted((e["receiver"].rsplit("/", 1)[1], e["outcome"]) for e in posted) == [
+        ("broken", "dead"), ("ok", "delivered")]
+    flag = Manager(FolderSource(folder), settings=attrs.evolve(FAST, history_webhook=sink.url("/flag")), host=host)
+    async with flag:
+        await flag.wait_ready(10)
+        assert flag.history_webhook == sink.url("/flag")
