@@ -1,14 +1,23 @@
 """Headless Chromium (Debian's `chromium`) driven by its own command line: a page's DOM after load, its layout
-width at a phone's viewport, and screenshots. Used by the rendering tests and `docs/screenshots.py`."""
+width at a phone's viewport, and screenshots. Used by the rendering tests and `docs/screenshots.py`. And `Browser`:
+the same Chromium driven over its DevTools protocol, to click a page's buttons as a user does."""
 
+import contextlib
 import html
+import itertools
+import json
 import re
 import shutil
 import struct
 import subprocess
 import zlib
+from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
 
 CHROMIUM = shutil.which("chromium") or next((p for p in ("/usr/bin/chromium",) if Path(p).exists()), None)
 PHONE = (390, 900)
@@ -114,3 +123,95 @@ class Page(HTMLParser):
             self.text.append(data.strip())
             if self._href is not None:
                 self.links.append((data.strip(), self._href))
+
+
+HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class Browser:
+    """One headless Chromium tab over the DevTools protocol (a WebSocket, through aiohttp): open a page, click an
+    element with the mouse at its place on the screen, read the page the browser ends up on."""
+
+    def __init__(self, socket: aiohttp.ClientWebSocketResponse):
+        self._socket = socket
+        self._ids = itertools.count(1)
+        self._loads = 0
+
+    async def _call(self, method: str, **params: Any) -> dict:
+        call = next(self._ids)
+        await self._socket.send_json({"id": call, "method": method, "params": params})
+        while True:
+            message = json.loads((await self._socket.receive(timeout=30)).data)
+            if message.get("method") == "Page.loadEventFired":
+                self._loads += 1
+            if message.get("id") == call:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+
+    async def _until_loaded(self, loads: int) -> None:
+        """Read events until the page has loaded `loads` times in all."""
+        with anyio.fail_after(30):
+            while self._loads < loads:
+                message = json.loads((await self._socket.receive()).data)
+                if message.get("method") == "Page.loadEventFired":
+                    self._loads += 1
+
+    async def evaluate(self, expression: str) -> Any:
+        result = await self._call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    async def open(self, url: str) -> None:
+        loads = self._loads + 1
+        await self._call("Page.navigate", url=url)
+        await self._until_loaded(loads)
+
+    async def click(self, selector: str) -> None:
+        """Press and release the left mouse button on the middle of the element `selector` finds, and wait for the
+        page that brings (a form's submit: its POST, the redirect, the page after)."""
+        box = await self.evaluate(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
+                                  "e.scrollIntoView(); const r = e.getBoundingClientRect(); "
+                                  "return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        loads = self._loads + 1
+        for kind in ("mousePressed", "mouseReleased"):
+            await self._call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
+        await self._until_loaded(loads)
+
+    async def dom(self) -> str:
+        return str(await self.evaluate("document.documentElement.outerHTML"))
+
+    async def location(self) -> str:
+        return str(await self.evaluate("location.href"))
+
+
+@contextlib.asynccontextmanager
+async def browser(profile: Path) -> AsyncIterator[Browser]:
+    """Chromium with its DevTools on a free loopback port (it prints the port), and a tab driven through them."""
+    assert CHROMIUM is not None, "no chromium binary"
+    command = [CHROMIUM, *HEADLESS, f"--user-data-dir={profile}", "--remote-debugging-address=127.0.0.1",
+               "--remote-debugging-port=0", "about:blank"]
+    profile.mkdir(parents=True, exist_ok=True)
+    log = profile / "chromium.log"  # a file, not a pipe: nothing reads Chromium's chatter after the port
+    with log.open("wb") as output:
+        process = await anyio.open_process(command, stdout=subprocess.DEVNULL, stderr=output)
+    try:
+        with anyio.fail_after(60):
+            while not (found := re.search(rb"DevTools listening on ws://127.0.0.1:(\d+)/", log.read_bytes())):
+                if process.returncode is not None:
+                    raise RuntimeError(f"chromium exited {process.returncode}: {log.read_text()[-2000:]}")
+                await anyio.sleep(0.05)
+        port = int(found[1])
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/json/list") as answer:
+                tabs = [t for t in await answer.json(content_type=None) if t.get("type") == "page"]
+            async with session.ws_connect(tabs[0]["webSocketDebuggerUrl"], max_msg_size=0) as socket:
+                tab = Browser(socket)
+                await tab._call("Page.enable")
+                yield tab
+    finally:
+        process.terminate()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+            await process.wait()
