@@ -1,9 +1,10 @@
 """S6 replicas: the S1 workload on `nm run` replicas sharing one PostgreSQL, against one replica on SQLite.
 
-Three systems, each on a fresh store, the same run: one replica on SQLite (the S1 setup), one replica on
-PostgreSQL, and two replicas on one PostgreSQL with the load generator's POSTs spread over both (as a Service
-spreads Alertmanager's connections). Deliveries per second, from the first POST to the last arrival, and CPU per
-1,000 deliveries: of the nm processes, and of the PostgreSQL server (postmaster and its backends). The database
+Four systems, each on a fresh store, the same run: one replica on SQLite (the S1 setup), one replica on
+PostgreSQL, the same with `--no-history` (what keeping the history in the database costs), and two replicas on one
+PostgreSQL with the load generator's POSTs spread over both (as a Service spreads Alertmanager's connections).
+Deliveries per second, from the first POST to the last arrival, and CPU per 1,000 deliveries: of the nm
+processes, and of the PostgreSQL server (postmaster and its backends). The database
 transactions per delivery (pg_stat_database) are what the database does for each one.
 
 PostgreSQL runs here with fsync on (the store's commit before 200 means a flushed WAL, as SQLite's synchronous=FULL
@@ -58,11 +59,11 @@ def _commits(url: str) -> int:
 
 
 def _measure(lab: Lab, who: str, size: Size, replicas: int, store: str | None,
-             server: PostgresServer | None) -> Measured:
+             server: PostgresServer | None, history: bool = True) -> Measured:
     sink = Sink(lab, f"sink-{who}")
     config = lab.dir / f"config-{who}"
     write_tenants(config, size.namespaces, sink.url)
-    nms = [NmRun(lab, config, name=f"nm-{who}-{n}", store=store) for n in range(replicas)]
+    nms = [NmRun(lab, config, name=f"nm-{who}-{n}", store=store, history=history) for n in range(replicas)]
     expected = 2 * size.alerts
     timeout = 120 + size.alerts / 100
     nm_before = sum(cpu_seconds(nm.child.pid) for nm in nms)
@@ -106,10 +107,12 @@ def run(size_name: str = "full") -> Outcome:
             server.start()
             sqlite = _measure(lab, "1 replica, SQLite", size, 1, None, None)
             one = _measure(lab, "1 replica, PostgreSQL", size, 1, server.new_database(), server)
+            bare = _measure(lab, "1 replica, PostgreSQL, no history", size, 1, server.new_database(), server,
+                            history=False)
             two = _measure(lab, "2 replicas, PostgreSQL", size, 2, server.new_database(), server)
         finally:
             server.cleanup()
-    for measured in (sqlite, one, two):
+    for measured in (sqlite, one, bare, two):
         outcome.counts.append(measured.count)
         outcome.notes.append(measured.note)
 
@@ -125,6 +128,10 @@ def run(size_name: str = "full") -> Outcome:
         Row("S6 CPU-ms per 1,000 alert-deliveries", f"2 on PG {cpu(two)}; 1 on PG {cpu(one)}",
             f"1 on SQLite {cpu(sqlite)}", f"{ratio(two.nm_cpu_ms_per_k + two.db_cpu_ms_per_k, sqlite.nm_cpu_ms_per_k)}"
             " (2 on PG)", "— (lower is better)", None),
+        Row("S6 history on PostgreSQL: CPU-ms per 1,000 alert-deliveries, history on", cpu(one),
+            f"--no-history {cpu(bare)}", ratio(one.nm_cpu_ms_per_k + one.db_cpu_ms_per_k,
+                                                bare.nm_cpu_ms_per_k + bare.db_cpu_ms_per_k),
+            "— (lower is better)", None),
     ]
     outcome.notes.append(
         f"{size.alerts:,} alerts over {size.namespaces:,} namespaces in POSTs of {size.batch} ({size.concurrency} in "
