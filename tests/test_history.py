@@ -23,7 +23,7 @@ from nmcore.server import create_app
 from nmcore.settings import ManagerSettings
 from nmcore.sources import FolderSource
 from nmcore.sqlitestore import SCHEMA, STATE_FILE, SQLiteStore, connect, history_sql
-from nmcore.store import MemoryStore
+from nmcore.store import MemoryStore, Store
 from nmcore.testing import ScriptedChannel, scripted_manifests
 from tests.conftest import WebhookSink
 from tests.support import serving_app
@@ -122,9 +122,16 @@ def entry(i: int, finished: float) -> HistoryEntry:
                         alerts=(AlertRecord(fingerprint=f"{i:016x}", alertname=f"Alert{i % 100}", status="firing"),))
 
 
-@pytest.mark.parametrize("store_kind", ["sqlite", "memory"])
-async def test_retention_prunes_by_age_and_by_count(tmp_path: Path, store_kind: str) -> None:
-    store = SQLiteStore(tmp_path / STATE_FILE) if store_kind == "sqlite" else MemoryStore()
+@pytest.mark.parametrize("store_kind", ["sqlite", "memory", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+async def test_retention_prunes_by_age_and_by_count(tmp_path: Path, store_kind: str,
+                                                    request: pytest.FixtureRequest) -> None:
+    store: Store
+    if store_kind == "postgresql":
+        from nmcore.pgstore import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("postgres_url"))
+    else:
+        store = SQLiteStore(tmp_path / STATE_FILE) if store_kind == "sqlite" else MemoryStore()
     await store.open()
     try:
         now = time.time()
@@ -233,19 +240,23 @@ async def test_resolved_follows_firing_in_memory_too() -> None:
     assert [alerts for _, _, alerts in channel.sent] == [(("X", "firing"),), (("X", "resolved"),)]
 
 
+async def posted_outcomes(manager: Manager, sink: WebhookSink, path: str) -> list[tuple[str, str]]:
+    """Send one group to the `ok` and `broken` receivers; the (receiver name, outcome) of every entry the history
+    webhook at `path` got."""
+    await manager.submit(group("Posted"))
+    await manager.drain(10)
+    with anyio.fail_after(10):
+        while sum(len(b["history"]) for b in sink.bodies(path)) < 2:
+            await anyio.sleep(0.05)
+    return sorted((e["receiver"].rsplit("/", 1)[1], e["outcome"]) for b in sink.bodies(path) for e in b["history"])
+
+
 async def test_the_history_webhook_gets_every_outcome(sink: WebhookSink) -> None:
     channel = ScriptedChannel()
     channel.scripts["broken"] = ["permanent"]
     settings = attrs.evolve(FAST, history_webhook=sink.url("/history"))
     async with Manager.from_yaml(scripted_manifests("ok", "broken"), plugins=[channel], settings=settings) as manager:
-        await manager.submit(group("Posted"))
-        await manager.drain(10)
-        with anyio.fail_after(10):
-            while sum(len(b["history"]) for b in sink.bodies("/history")) < 2:
-                await anyio.sleep(0.05)
-    posted = [e for b in sink.bodies("/history") for e in b["history"]]
-    assert sorted((e["receiver"].rsplit("/", 1)[1], e["outcome"]) for e in posted) == [
-        ("broken", "dead"), ("ok", "delivered")]
+        assert await posted_outcomes(manager, sink, "/history") == [("broken", "dead"), ("ok", "delivered")]
 
 
 async def test_the_notification_managers_history_webhook_gets_every_outcome(tmp_path: Path, sink: WebhookSink) -> None:
@@ -268,14 +279,7 @@ spec:
     async with Manager(FolderSource(folder), settings=FAST, host=host) as manager:
         await manager.wait_ready(10)
         assert manager.history_webhook == sink.url("/from-spec")
-        await manager.submit(group("Posted"))
-        await manager.drain(10)
-        with anyio.fail_after(10):
-            while sum(len(b["history"]) for b in sink.bodies("/from-spec")) < 2:
-                await anyio.sleep(0.05)
-    posted = [e for b in sink.bodies("/from-spec") for e in b["history"]]
-    assert sorted((e["receiver"].rsplit("/", 1)[1], e["outcome"]) for e in posted) == [
-        ("broken", "dead"), ("ok", "delivered")]
+        assert await posted_outcomes(manager, sink, "/from-spec") == [("broken", "dead"), ("ok", "delivered")]
     flag = Manager(FolderSource(folder), settings=attrs.evolve(FAST, history_webhook=sink.url("/flag")), host=host)
     async with flag:
         await flag.wait_ready(10)
