@@ -60,7 +60,7 @@ async def nmcore_sender(args: argparse.Namespace, plain_httpx: bool) -> dict[str
     from nmcore.builtins.tenants import RbacResolver
     from nmcore.builtins.webhook import WebhookSender, webhook_body
     from nmcore.channel import ChannelContext
-    from nmcore.httpclient import MAX_CONNECTIONS, make_http_client, new_session
+    from nmcore.httpclient import MAX_KEEPALIVE, make_http_client, new_session
     from nmcore.ingest import parse_payload
     from nmcore.render import DefaultRenderer
     from nmcore.requests import build_request
@@ -77,7 +77,7 @@ async def nmcore_sender(args: argparse.Namespace, plain_httpx: bool) -> dict[str
     target = snapshot.targets[RECEIVER]
     renderer = DefaultRenderer()
     if plain_httpx:
-        limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=64)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=MAX_KEEPALIVE)
         http = httpx.AsyncClient(timeout=10.0, limits=limits)
 
         async def send(n: int) -> None:
