@@ -12,7 +12,7 @@ import attrs
 import httpx
 
 from nmcore.errors import DeliveryError, PermanentError, TransientError
-from nmcore.httpfailures import TRANSIENT_STATUS, check_status, json_object, retry_after
+from nmcore.httpfailures import TRANSIENT_STATUS, check_status, excerpt, json_object, retry_after
 
 __all__ = ["ApiCodes", "check_api_url"]
 
@@ -59,7 +59,7 @@ class ApiCodes:
         """The error for a reply whose code is not 0; `what` says which call, for which object; `wait` is
         what the server asked for, honoured when longer than the code's own wait."""
         code = self.code(reply)
-        text = str(reply.get(self.message_field, ""))[:300]
+        text = excerpt(str(reply.get(self.message_field, "")))
         hint = hint or self.hints.get(code, "")
         message = f"{what}: {self.vendor} answered {self.code_field} {code} ({text})" + (f"; {hint}" if hint else "")
         if code in self.transient:

@@ -6,11 +6,23 @@ pool (httpx-aiohttp); the built-in webhook channel, the hot path, posts through 
 which costs about a third of the CPU per request (bench/RESULTS.md).
 """
 
+from collections.abc import AsyncIterable
+from typing import Any
+
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 
 from nmcore.httpfailures import redact_http_logs
+
+MAX_REPLY_BYTES = 64 * 1024
+"""The most of any reply body nmcore reads: the replies it needs are small JSON or a short error text. A
+server answering `Content-Length: 10 GB` grew nm by gigabytes, on every retry, before replies were bounded."""
+
+READ_CHUNK = 16 * 1024
+
+_BODY_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
+"""Headers that describe the body as sent, not the decoded prefix kept."""
 
 MAX_KEEPALIVE = 64
 """Idle connections kept for reuse by the httpx face (per destination in aiohttp's pool)."""
@@ -28,9 +40,48 @@ def new_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
-def make_http_client(*, timeout: float = 10.0, session: aiohttp.ClientSession | None = None) -> httpx.AsyncClient:
-    """httpx's API over aiohttp; over `session`'s pool when given (closing the client closes the session)."""
+def make_http_client(*, timeout: float = 10.0, session: aiohttp.ClientSession | None = None,
+                     max_reply_bytes: int = MAX_REPLY_BYTES) -> httpx.AsyncClient:
+    """httpx's API over aiohttp; over `session`'s pool when given (closing the client closes the session).
+    Every reply body is read at most to `max_reply_bytes` (`BoundedReplies`)."""
     redact_http_logs()
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=MAX_KEEPALIVE)
     transport = AiohttpTransport(limits=limits, client=session) if session is not None else None
-    return HttpxAiohttpClient(timeout=timeout, limits=limits, transport=transport)
+    return BoundedClient(timeout=timeout, limits=limits, transport=transport, max_reply_bytes=max_reply_bytes)
+
+
+class BoundedReplies(httpx.AsyncClient):
+    """An httpx client that keeps at most `max_reply_bytes` of any reply body, whichever method a caller uses
+    (`post`, `get`, `request`, `stream`): the response it returns holds that decoded prefix, the rest is never
+    read and its connection is closed. A longer body arrives cut, so a JSON check on it fails and says so.
+    Every channel and core helper gets its HTTP through one of these, so no server can make nm read 10 GB."""
+
+    def __init__(self, *, max_reply_bytes: int = MAX_REPLY_BYTES, **options: Any):
+        super().__init__(**options)
+        self.max_reply_bytes = max_reply_bytes
+
+    async def send(self, request: httpx.Request, *, stream: bool = False, **options: Any) -> httpx.Response:
+        response = await super().send(request, stream=True, **options)
+        try:
+            body = await read_prefix(response.aiter_bytes(), self.max_reply_bytes)
+        finally:
+            await response.aclose()
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _BODY_HEADERS]
+        return httpx.Response(response.status_code, headers=headers, content=body, request=request,
+                              extensions=response.extensions, history=response.history)
+
+
+class BoundedClient(BoundedReplies, HttpxAiohttpClient):
+    """`BoundedReplies` over aiohttp's pool: the client channels get (`ChannelContext.http`)."""
+
+
+async def read_prefix(chunks: AsyncIterable[bytes], limit: int = MAX_REPLY_BYTES) -> bytes:
+    """At most `limit` bytes of a reply body; the rest is never read (its connection is then closed, not
+    reused, by the client that owns it). Works on any chunk stream: aiohttp's `content.iter_chunked(n)`,
+    httpx's `aiter_bytes()`."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])

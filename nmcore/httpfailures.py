@@ -21,6 +21,10 @@ from nmcore.errors import PermanentError, TransientError
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
+EXCERPT_CHARS = 200
+"""The most of a reply's text an error quotes: enough to see what the server said, too little to turn
+`nm verify` into a way of reading an internal service's pages (it echoed a `db_password=…` error body)."""
+
 _QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>]+)=[^&\s'\"<>]*")
 _TOKEN_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_:-]{16,}(?=[/?#\s'\"<>]|$)")
 """A path segment of 16 or more letters, digits, `-`, `_` and `:` with a digit in it: a hook ID or a token
@@ -65,6 +69,12 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The start of a reply's text for an error message, on one line, cut visibly at `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def json_object(response: httpx.Response) -> dict[str, Any] | None:
     """The reply's JSON object, or None when the body is not one (an HTML error page, a proxy, a wrong URL):
     each channel then says which of its settings to check."""
@@ -84,7 +94,7 @@ def raise_for_status(status: int, headers: Mapping[str, str], body: str, service
     """`check_status` for any client: the status, the headers and the reply's text."""
     if 200 <= status < 300:
         return
-    body = redact_url_secrets(body[:300].strip())
+    body = redact_url_secrets(excerpt(body))
     message = f"{service} answered HTTP {status}" + (f": {body}" if body else "")
     if status in TRANSIENT_STATUS or status >= 500:
         raise TransientError(message, retry_after=retry_after(headers))

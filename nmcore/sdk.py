@@ -18,7 +18,9 @@ and may change. An import-linter contract in the lint session holds the plugins 
   `converter` (to register a structure hook for a type of your own).
 - HTTP: `check_status`/`raise_for_status` (2xx ok; 408, 425, 429 and 5xx transient with `Retry-After`;
   other codes permanent), `retry_after`, `transport_errors` (connection trouble → TransientError, scrubbed),
-  `json_object`, `redact_url_secrets` (query values and token-like path segments hidden), `new_session`;
+  `json_object`, `redact_url_secrets` (query values and token-like path segments hidden), `excerpt` (the
+  start of a reply's text for an error), `new_session`; the `ChannelContext.http` client reads at most
+  `MAX_REPLY_BYTES` of any reply, and `read_prefix` (with `READ_CHUNK`) does the same on the aiohttp session;
   `ApiCodes` for APIs that answer with a code in the body (`{"errcode": 0}`): which codes are transient and
   after how long, what the common ones mean for the operator.
 - TLS: `TLSConfig`, `ClientCertificate`, `ssl_context`, `SecretReader`, `credential_value`.
@@ -68,10 +70,11 @@ from nmcore.chatapi import (
 )
 from nmcore.errors import DeliveryError, PermanentError, TransientError
 from nmcore.hookspecs import hookimpl
-from nmcore.httpclient import new_session
+from nmcore.httpclient import MAX_REPLY_BYTES, READ_CHUNK, new_session, read_prefix
 from nmcore.httpfailures import (
     TRANSIENT_STATUS,
     check_status,
+    excerpt,
     json_object,
     raise_for_status,
     redact_url_secrets,
@@ -98,6 +101,8 @@ from nmcore.tokencache import App, TokenCache, TokenKey, token_of
 __all__ = [
     "HIDDEN_LABELS",
     "MANIFEST_KEY",
+    "MAX_REPLY_BYTES",
+    "READ_CHUNK",
     "TRANSIENT_STATUS",
     "Alert",
     "AlertFacts",
@@ -141,6 +146,7 @@ __all__ = [
     "config_credential",
     "converter",
     "credential_value",
+    "excerpt",
     "format_time",
     "hookimpl",
     "json_object",
@@ -148,6 +154,7 @@ __all__ = [
     "new_session",
     "paginate",
     "raise_for_status",
+    "read_prefix",
     "redact_url_secrets",
     "requested_wait",
     "retry_after",

@@ -14,7 +14,7 @@ import traceback
 import urllib.parse
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol, TypeVar
 
 import anyio
@@ -263,7 +263,8 @@ class ChannelContract:
     Checked: an unreachable service is a TransientError; a secret never appears in errors, logs or reprs, in
     any encoding; a rate limit is transient with `retry_after` at least what the service advertised; a long
     notification arrives split within the declared limits, in order, with no alert lost; a receiver without a
-    usable config is reported by validation and not sent to.
+    usable config is reported by validation and not sent to; a service answering an endless body (declaring
+    10 GB) is read only as far as the bound (`http_replies = False` for a channel that does not speak HTTP).
     """
 
     pytestmark = pytest.mark.anyio
@@ -273,6 +274,7 @@ class ChannelContract:
     unconfigured: str
     unreachable_match: str = ""
     rate_limits: bool = True
+    http_replies: bool = True
     ADVERTISED_WAIT = 30
 
     def manifests(self, url: str) -> str:
@@ -355,6 +357,16 @@ class ChannelContract:
         assert sorted(set(received), key=received.index) == [f"{i:04}" for i in range(count)], \
             "every alert arrives, in order"
 
+    async def test_an_endless_reply_is_read_only_as_far_as_the_bound(self) -> None:
+        if not self.http_replies:
+            pytest.skip("this channel does not speak HTTP")
+        server = EndlessReply(200)
+        async with serving(server.app()) as url, self.sender() as sender:
+            with suppress(DeliveryError):  # a cut body is not the service's answer: failing is fine
+                await sender.send(self.request(url))
+        assert server.requests >= 1, "the channel sent to the service"
+        assert server.written < BOUNDED_READ_SLACK, f"{server.written:,} bytes of the reply were taken"
+
     def test_a_receiver_without_a_usable_config_is_reported_and_not_sent_to(self) -> None:
         snapshot = snapshot_from_yaml(self.unconfigured, plugins=[self.plugin])
         assert len(snapshot.skipped) == 1, snapshot.problems
@@ -404,3 +416,45 @@ async def send_all(sender: Sender, requests: Iterable[SendRequest]) -> list[Base
         for request in requests:
             tasks.start_soon(one, request)
     return errors
+
+
+BOUNDED_READ_SLACK = 32 * 1024 * 1024
+"""What an `EndlessReply` may have written when its client reads a bounded prefix: the prefix and whatever the
+socket buffers of both ends took before the client hung up (a few MiB); an unbounded read takes its cap."""
+
+
+class EndlessReply:
+    """A server whose every answer declares a huge body (10 GB by default) and streams garbage until the client
+    hangs up, or until `cap` bytes (a safety net for the test itself). `written` is how much the client took,
+    `answered` how many answers have ended (the client hung up or took the cap)."""
+
+    def __init__(self, status: int = 200, *, content_type: str = "application/json",
+                 declared: int = 10 * 1024**3, cap: int = 128 * 1024**2):
+        self.status = status
+        self.content_type = content_type
+        self.declared = declared
+        self.cap = cap
+        self.written = 0
+        self.requests = 0
+        self.answered = 0
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        self.requests += 1
+        response = web.StreamResponse(status=self.status, headers={"Content-Type": self.content_type})
+        response.content_length = self.declared
+        await response.prepare(request)
+        chunk = b"garbage " * 8192
+        try:
+            while self.written < self.cap:
+                await response.write(chunk)
+                self.written += len(chunk)
+        except ConnectionError:  # the client stopped reading and closed: what a bounded reader does
+            pass
+        self.answered += 1
+        return response
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app

@@ -24,7 +24,7 @@ from nmcore.settings import ManagerSettings
 from nmcore.sources import FolderSource
 from nmcore.sqlitestore import SCHEMA, STATE_FILE, SQLiteStore, connect, history_sql
 from nmcore.store import MemoryStore, Store
-from nmcore.testing import ScriptedChannel, scripted_manifests
+from nmcore.testing import BOUNDED_READ_SLACK, EndlessReply, ScriptedChannel, scripted_manifests, serving
 from tests.conftest import WebhookSink
 from tests.support import serving_app
 
@@ -284,3 +284,16 @@ spec:
     async with flag:
         await flag.wait_ready(10)
         assert flag.history_webhook == sink.url("/flag")
+
+
+async def test_a_history_webhook_answering_an_endless_body_is_read_only_as_far_as_the_bound() -> None:
+    server = EndlessReply(200)
+    async with serving(server.app()) as url:
+        settings = attrs.evolve(FAST, history_webhook=url + "/history")
+        async with Manager.from_yaml(scripted_manifests("ok"), plugins=[ScriptedChannel()], settings=settings) as nm:
+            await nm.submit(group("Posted"))
+            await nm.drain(10)
+            with anyio.fail_after(10):
+                while not server.answered:
+                    await anyio.sleep(0.05)
+    assert server.written < BOUNDED_READ_SLACK, f"{server.written:,} bytes of the reply were taken"

@@ -7,12 +7,10 @@ while every one of those hanging sends is still waiting: no healthy send may que
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import anyio
 import pytest
 from aiohttp import web
 
-import nmcore.webhook
 from nmcore.alerts import Alert, AlertGroup, fingerprint_of
 from nmcore.manager import Manager
 from nmcore.testing import serving
@@ -74,12 +72,18 @@ def transient_attempts(manager: Manager) -> float:
     return value or 0.0
 
 
-async def test_hanging_receivers_do_not_delay_healthy_ones(hanging: tuple[Hanging, str], sink: WebhookSink,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    # The hanging sends must outlast the healthy ones; the core's own deadline (twice the channel's) still holds.
-    monkeypatch.setattr(nmcore.webhook, "TIMEOUT", aiohttp.ClientTimeout(total=60))
+LONG_SENDS = """
+apiVersion: notification.kubesphere.io/v2beta2
+kind: NotificationManager
+metadata: {name: notification-manager}
+spec: {receivers: {options: {webhook: {notificationTimeout: 60}}}}
+"""
+"""The hanging sends must outlast the healthy ones, however slow the machine: a webhook send may take 60 s."""
+
+
+async def test_hanging_receivers_do_not_delay_healthy_ones(hanging: tuple[Hanging, str], sink: WebhookSink) -> None:
     server, base = hanging
-    manifests = tenant("mallory", "hang", [(f"hang-{i}", f"{base}/hang-{i}") for i in range(HANGING)])
+    manifests = LONG_SENDS + tenant("mallory", "hang", [(f"hang-{i}", f"{base}/hang-{i}") for i in range(HANGING)])
     manifests += tenant("alice", "ok", [(f"ok-{i}", sink.url(f"ok-{i}")) for i in range(HEALTHY)])
     async with Manager.from_yaml(manifests) as manager:
         for index in range(NOTIFICATIONS):  # distinct alerts, so each receiver has four sends in flight

@@ -12,7 +12,7 @@ from nmcore.errors import TenantLookupError
 from nmcore.routing import Router
 from nmcore.settings import ManagerSettings
 from nmcore.tenancy import TenantOptions
-from nmcore.testing import alert, plugin_host, serving, snapshot_from_yaml
+from nmcore.testing import BOUNDED_READ_SLACK, EndlessReply, alert, plugin_host, serving, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 
@@ -123,3 +123,11 @@ spec: {{url: "{sink.url('global')}"}}
         await manager.drain(5)
     assert manager.metrics.registry.get_sample_value("nmcore_tenant_lookup_failures_total") == 2
     assert len(sink.bodies("global")[0]["alerts"]) == 2
+
+
+async def test_a_tenant_api_answering_an_endless_body_is_read_only_as_far_as_the_bound() -> None:
+    server = EndlessReply(200)
+    async with serving(server.app()) as url:
+        with pytest.raises(TenantLookupError, match=r"failed|did not answer a JSON array"):
+            await KubesphereResolver(TenantOptions(kubesphere_url=url)).users("team-a", SNAPSHOT)
+    assert server.written < BOUNDED_READ_SLACK, f"{server.written:,} bytes of the reply were taken"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from nmcore.alerts import Alert, Notification
 from nmcore.builtins.webhook import WebhookSender
 from nmcore.channel import PermanentError, TransientError
-from nmcore.testing import alert, running_sender, send_request, serving, snapshot_from_yaml
+from nmcore.testing import EndlessReply, alert, running_sender, send_request, serving, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 NS = "kubesphere-monitoring-system"
@@ -142,3 +142,24 @@ spec: {url: "http://ops.example", httpConfig: {bearerToken: {valueFrom: {secretK
 """)
     await sender.send(send_request(snapshot, REF))
     assert "Authorization" not in hook.requests[0][0]
+
+
+REPLY_READ_BOUND = 32 * 1024 * 1024
+"""What a bounded reader may have taken off a 10 GB reply: the bound plus what the sockets buffer in between."""
+
+
+@pytest.mark.parametrize("status", [500, 200])
+async def test_a_huge_reply_body_is_never_read_whole(sender, status) -> None:  # type: ignore[no-untyped-def]
+    server = EndlessReply(status, content_type="text/plain")
+    async with serving(server.app()) as base:
+        request = send_request(snapshot_from_yaml(receiver(f"{base}/hook")), REF)
+        if status == 500:
+            with pytest.raises(TransientError) as failure:
+                await sender.send(request)
+            message = str(failure.value)
+            assert message.startswith(f"webhook {base}/hook answered HTTP 500: garbage")
+            assert len(message) < 300, "the error quotes a short excerpt of the body"
+        else:
+            await sender.send(request)  # delivered: the body of a 2xx is not needed
+    assert server.requests == 1
+    assert server.written < REPLY_READ_BOUND, f"{server.written:,} bytes of the reply were taken"

@@ -15,10 +15,14 @@ import httpx
 
 from nmcore.errors import TenantLookupError
 from nmcore.hookspecs import hookimpl
+from nmcore.httpclient import BoundedReplies
 from nmcore.tenancy import TenantOptions, TenantResolver
 
 if TYPE_CHECKING:
     from nmcore.snapshot import Snapshot
+
+TENANT_REPLY_BYTES = 4 * 1024 * 1024
+"""The most of a tenant API answer read: a namespace's user names, a list far larger than any real one."""
 
 
 class RbacResolver:
@@ -57,7 +61,7 @@ class KubesphereResolver:
 
     def __init__(self, options: TenantOptions, client: httpx.AsyncClient | None = None):
         self._options = options
-        self._client = client or httpx.AsyncClient(timeout=options.timeout)
+        self._client = client or BoundedReplies(timeout=options.timeout, max_reply_bytes=TENANT_REPLY_BYTES)
         self._cache: dict[tuple[str, str], _CacheEntry] = {}
 
     async def users(self, namespace: str, snapshot: "Snapshot", cluster: str = "") -> frozenset[str]:

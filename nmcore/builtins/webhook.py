@@ -15,6 +15,7 @@ import attrs
 import orjson
 
 from nmcore.sdk import (
+    READ_CHUNK,
     ChannelContext,
     ChannelLimits,
     ChannelSpec,
@@ -31,6 +32,7 @@ from nmcore.sdk import (
     hookimpl,
     new_session,
     raise_for_status,
+    read_prefix,
     ssl_context,
     transport_errors,
     v2beta2,
@@ -209,7 +211,7 @@ class WebhookSender:
             async with self._session().post(url, data=body, headers=headers, ssl=self._ssl(tls, request.secret),
                                             proxy=proxy, timeout=aiohttp.ClientTimeout(total=request.timeout),
                                             allow_redirects=False) as response:
-                text = await response.text(errors="replace")
+                text = (await read_prefix(response.content.iter_chunked(READ_CHUNK))).decode(errors="replace")
         raise_for_status(response.status, response.headers, text, service)
 
     def _ssl(self, tls: TLSConfig | v2beta2.TLSConfig | None, secret: SecretReader) -> ssl.SSLContext | bool:

@@ -54,6 +54,7 @@ class TestEmailContract(ChannelContract):
     receiver = "EmailReceiver/kubesphere-monitoring-system/ops"
     secrets = (PASSWORD,)
     rate_limits = False
+    http_replies = False
     unreachable_match = r"SMTP server 127.0.0.1:\d+ unreachable while connecting"
     unconfigured = manifests("127.0.0.1", 25).split("---", 2)[2]
 

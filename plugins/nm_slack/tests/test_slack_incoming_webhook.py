@@ -6,7 +6,7 @@ import nm_slack
 import pytest
 
 from nmcore.sdk import PermanentError, TransientError
-from nmcore.testing import alert, send_request, snapshot_from_yaml
+from nmcore.testing import EndlessReply, alert, send_request, serving, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 
@@ -68,3 +68,10 @@ async def test_a_rate_limited_webhook_is_transient_with_the_delay(slack, sender)
         await sender.send(request_for(slack.url + HOOK_PATH, [alert()]))
     assert caught.value.retry_after == 30
     assert "SECRET" not in str(caught.value)
+
+
+async def test_a_huge_reply_to_a_webhook_post_is_not_read_whole(sender):
+    server = EndlessReply(200, content_type="text/plain")
+    async with serving(server.app()) as url:
+        await sender.send(request_for(url + HOOK_PATH, [alert()]))  # 200 is delivered; the body is not needed
+    assert server.written < 32 * 1024 * 1024, f"{server.written:,} bytes of the reply were taken"

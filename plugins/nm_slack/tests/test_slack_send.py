@@ -8,7 +8,7 @@ import nm_slack
 import pytest
 
 from nmcore.sdk import PermanentError, SendReport, TransientError
-from nmcore.testing import alert, send_request, snapshot_from_yaml
+from nmcore.testing import EndlessReply, alert, send_request, serving, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 
@@ -247,3 +247,13 @@ async def test_a_receiver_with_its_own_template_posts_that_text_as_is(slack, sen
 
     [message] = slack.in_channel("alert")
     assert message.text == "web-1 &lt;down&gt;\n" and message.blocks == []
+
+
+async def test_a_huge_reply_is_read_only_as_far_as_the_bound(sender, seed):
+    """A server declaring 10 GB of reply: a prefix is read, the send fails saying the answer is not Slack's."""
+    server = EndlessReply(200, content_type="application/json")
+    async with serving(server.app()) as url:
+        with pytest.raises(PermanentError, match="the answer is not Slack's JSON"):
+            await sender.send(request_for(seed(url), TENANT, [alert()]))
+    assert server.requests == 1
+    assert server.written < 32 * 1024 * 1024, f"{server.written:,} bytes of the reply were taken"

@@ -9,7 +9,7 @@ import nm_wechat
 import pytest
 
 from nmcore.sdk import PermanentError, SendReport, TransientError
-from nmcore.testing import alert, send_request, snapshot_from_yaml
+from nmcore.testing import EndlessReply, alert, send_request, serving, snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 
@@ -213,3 +213,14 @@ async def test_tmpl_type_markdown_and_an_own_template_shape_the_message(wechat, 
 
     [message] = wechat.messages
     assert message["msgtype"] == "markdown" and message["markdown"]["content"] == "**1** 条\n"
+
+
+async def test_a_huge_reply_is_read_only_as_far_as_the_bound(sender):
+    """An API URL answering 10 GB of garbage: a prefix is read, the send fails saying it is not WeChat Work."""
+    server = EndlessReply(200, content_type="application/json")
+    async with serving(server.app()) as url:
+        request = ops_request(url + "/", "  toUser: user1")
+        with pytest.raises(PermanentError, match="not a WeChat Work JSON reply"):
+            await sender.send(request)
+    assert server.requests == 1
+    assert server.written < 32 * 1024 * 1024, f"{server.written:,} bytes of the reply were taken"
