@@ -64,6 +64,9 @@ class EmailConfigSpec:
     auth_secret: SecretKeySelector | None = None
     """Shared secret for AUTH CRAM-MD5."""
     require_tls: bool = attrs.field(default=False, metadata={MANIFEST_KEY: "requireTLS"})
+    allow_insecure_auth: bool = False
+    """Log in even over a connection without TLS (a server that does not offer STARTTLS). Off by default, for a
+    server on localhost too: only for a relay on a network you trust, since anyone on the path reads the login."""
     tls: TLSConfig | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -117,6 +120,8 @@ class EmailConfigBlock(v2beta2.ConfigBlock):
     auth_password: v2beta2.Credential | None = None
     auth_secret: v2beta2.Credential | None = None
     require_tls: bool = attrs.field(default=False, metadata={MANIFEST_KEY: "requireTLS"})
+    allow_insecure_auth: bool = False
+    """As the v1alpha1 EmailConfig's: log in over a connection without TLS only when this says so."""
     tls: v2beta2.TLSConfig | None = None
 
     def __attrs_post_init__(self) -> None:

@@ -42,6 +42,7 @@ class PoolKey:
     smart_host: SmartHost
     hello: str
     require_tls: bool
+    allow_insecure_auth: bool
     tls: TLSConfig | None
     login: str = attrs.field(repr=False)
 
@@ -86,7 +87,8 @@ class EmailSender:
 
     async def _pool(self, config: EmailConfigSpec, login: Login | None) -> SessionPool:
         key = PoolKey(smart_host=config.smart_host, hello=config.hello, require_tls=config.require_tls,
-                      tls=config.tls, login=login.fingerprint() if login else "")
+                      allow_insecure_auth=config.allow_insecure_auth, tls=config.tls,
+                      login=login.fingerprint() if login else "")
         pool = self._pools.get(key)
         if pool is not None:
             self._pools.move_to_end(key)

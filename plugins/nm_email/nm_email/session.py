@@ -1,14 +1,14 @@
-"""Opening one SMTP session as the config asks: TLS first, then AUTH, and never a password in clear text.
+"""Opening one SMTP session as the config asks: TLS first, then AUTH, and never credentials in clear text.
 
 Port 465 speaks TLS from the first byte (implicit TLS). Any other port starts plain and upgrades with
 STARTTLS when the server offers it; with `requireTLS: true` a server that does not offer it is left before
-MAIL or AUTH. Certificates are verified unless the config says `insecureSkipVerify`.
+MAIL or AUTH. Without TLS no AUTH of any mechanism is sent, to localhost neither, unless the config says
+`allowInsecureAuth: true`. Certificates are verified unless the config says `insecureSkipVerify`.
 """
 
 import asyncio
 import base64
 import hashlib
-import ipaddress
 import socket
 import ssl
 from collections.abc import Callable
@@ -86,6 +86,12 @@ async def open_session(
                     "or set requireTLS: false"
                 )
         if login is not None and smtp.supports_extension("auth"):
+            if not _encrypted(smtp) and not config.allow_insecure_auth:
+                raise PermanentError(
+                    f"{server} does not offer STARTTLS, so the connection is not encrypted and the login was not "
+                    "sent; enable STARTTLS on the server or use port 465 (implicit TLS). Only for a relay on a "
+                    "network you trust: set allowInsecureAuth: true in the EmailConfig"
+                )
             await _authenticate(smtp, login, server)
     except BaseException:
         if smtp is not None:
@@ -123,15 +129,10 @@ async def _greet(smtp: aiosmtplib.SMTP) -> None:
         await smtp.helo()
 
 
-def _private_channel(smtp: aiosmtplib.SMTP) -> bool:
-    """TLS is on, or the server is on this machine (as Go's net/smtp allows PLAIN to localhost)."""
-    if smtp.get_transport_info("sslcontext") is not None:
-        return True
-    peer = smtp.get_transport_info("peername")
-    try:
-        return ipaddress.ip_address(peer[0]).is_loopback
-    except (TypeError, ValueError, IndexError):
-        return False
+def _encrypted(smtp: aiosmtplib.SMTP) -> bool:
+    """TLS is on (implicit or after STARTTLS). Go's net/smtp also trusts localhost; nmcore does not: a relay
+    on this machine may still forward the login over the network, and the config says so if it wants that."""
+    return smtp.get_transport_info("sslcontext") is not None
 
 
 async def _authenticate(smtp: aiosmtplib.SMTP, login: Login, server: str) -> None:
@@ -148,11 +149,6 @@ async def _authenticate(smtp: aiosmtplib.SMTP, login: Login, server: str) -> Non
             "this EmailConfig: PLAIN and LOGIN need authPassword, CRAM-MD5 needs authSecret"
         )
     with smtp_errors(server, f"logging in with AUTH {mechanism}"):
-        if mechanism != "CRAM-MD5" and not _private_channel(smtp):
-            raise PermanentError(
-                f"{server} offers AUTH {mechanism} without TLS; the password was not sent in clear text. "
-                "Enable STARTTLS on the server or use port 465 (implicit TLS)"
-            )
         try:
             if mechanism == "CRAM-MD5":
                 await smtp.auth_crammd5(login.username, login.secret)

@@ -26,6 +26,7 @@ spec:
   smartHost: {{host: {host}, port: {port}}}
   authUsername: nm
   authPassword: {{name: smtp, key: password}}
+  allowInsecureAuth: true  # the contract's server speaks plain SMTP on loopback
 ---
 apiVersion: notification.kubesphere.io/v1alpha1
 kind: EmailReceiver

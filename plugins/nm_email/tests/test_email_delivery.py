@@ -90,10 +90,25 @@ async def test_plain_smtp_when_tls_is_not_required(mail_server, sender, request_
     assert not received.tls and received.login is None and received.hello == "nm.xyz.com"
 
 
-async def test_plain_smtp_with_auth_to_a_local_server(mail_server, sender, request_for):
-    """As Go's net/smtp does, PLAIN without TLS is allowed to a server on this machine only."""
+@pytest.mark.parametrize("login", [LOGIN, "  authUsername: nm\n  authSecret: {name: smtp, key: cram}\n"],
+                         ids=["password", "cram-md5"])
+async def test_no_credentials_over_a_connection_without_tls_even_to_localhost(mail_server, sender, request_for,
+                                                                               login):
+    """A server that hides STARTTLS (here on 127.0.0.1, where Go's net/smtp would still send PLAIN) gets no AUTH."""
+    server = await mail_server(tls=None, users=USERS, cram_secrets={"nm": "cram-shared-secret"})
+
+    with pytest.raises(PermanentError) as failure:
+        await sender.send(request_for(config_yaml(server.port, login), OPS))
+
+    message = str(failure.value)
+    assert "does not offer STARTTLS" in message and "allowInsecureAuth: true" in message
+    assert server.mechanisms == [] and server.plain_identities == []  # no AUTH command of any kind
+    assert server.received == []
+
+
+async def test_allow_insecure_auth_sends_the_login_without_tls(mail_server, sender, request_for):
     server = await mail_server(tls=None, users=USERS)
-    await sender.send(request_for(config_yaml(server.port, LOGIN), OPS))
+    await sender.send(request_for(config_yaml(server.port, LOGIN + "  allowInsecureAuth: true"), OPS))
     assert server.received[0].login == "nm" and not server.received[0].tls
 
 
