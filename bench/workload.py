@@ -110,7 +110,7 @@ def write_config_scale(folder: Path, tenants: int, sink_url: str, files: int = 1
         documents: list[dict] = []
         for i in range(part * per_file, min(tenants, (part + 1) * per_file)):
             documents += [
-                {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(f"{user(i)}-token", app="nm"),
+                {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(f"{user(i)}-token", app="nm", user=user(i)),
                  "stringData": {"token": f"token-of-{user(i)}"}},
                 {"apiVersion": api, "kind": "WebhookConfig", "metadata": _meta(f"{user(i)}-config", type="tenant",
                                                                                 user=user(i)),

@@ -19,7 +19,7 @@ from nmcore import v2beta2, v2objects
 from nmcore.errors import BadRequest
 from nmcore.resources import Credential, Resource
 from nmcore.schema import manifest_key
-from nmcore.snapshot import Snapshot, Target
+from nmcore.snapshot import Snapshot, Target, credential_problems, credentials_of
 
 REDACTED = "<redacted>"
 _URL_PASSWORD = re.compile(r"(://[^/:@\s]+:)[^@/\s]+@")
@@ -43,8 +43,21 @@ def targets_from_objects(snapshot: Snapshot, receiver: Any, config: Any = None) 
         chosen = None
         if channel.spec.config_required(resource.spec):
             chosen = _config_for(resource, given_by_block, snapshot, bool(given))
-        targets.append(Target(resource, chosen, channel.spec.name))
+        _check_credentials(resource, "$.receiver", snapshot)
+        if chosen is not None:
+            _check_credentials(chosen, "$.config" if given else chosen.ref, snapshot)
+        targets.append(Target(resource, chosen, channel.spec.name, credentials_of(resource, chosen)))
     return targets
+
+
+def _check_credentials(holder: Resource, where: str, snapshot: Snapshot) -> None:
+    """The objects of a request use Secrets by the same rule as saved ones (README, Security): never another
+    owner's. `where` is the request's field (`$.receiver`) or, for a saved config, its name."""
+    found = credential_problems(holder, snapshot.secrets)
+    if found:
+        located = [p.replace("@ $.spec", f"@ {where}.spec", 1) if where.startswith("$") else f"{where}: {p}"
+                   for p in found]
+        raise BadRequest("; ".join(located))
 
 
 def _decode(body: Any, kind: str, where: str, channels: Mapping[str, Any]) -> list[v2objects.Decoded]:

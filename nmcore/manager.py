@@ -323,8 +323,9 @@ class Manager:
         target = snapshot.targets.get(ref)
         if target is None:
             channel = next(channel_of(snapshot, r) for r in snapshot.receivers if r.ref == ref)
-            return VerifyResult(receiver=ref, channel=channel, ok=False,
-                                error=f"cannot send: {snapshot.skipped.get(ref, 'not configured')}")
+            error = f"cannot send: {snapshot.skipped.get(ref, 'not configured')}"
+            log.info("verify %s: %s", ref, error)
+            return VerifyResult(receiver=ref, channel=channel, ok=False, error=error)
         return await self._send_now(snapshot, target, self._notification(target, None))
 
     async def verify_objects(self, receiver: Any, config: Any = None,

@@ -5,8 +5,9 @@ import attrs
 from nmcore import v2beta2
 from nmcore.alerts import Notification
 from nmcore.channel import Rendered, SendRequest
+from nmcore.errors import PermanentError
 from nmcore.resources import Credential
-from nmcore.snapshot import Snapshot, Target
+from nmcore.snapshot import SecretRef, Snapshot, Target
 from nmcore.tlsconfig import SecretSource
 
 REDACTED = "<redacted>"
@@ -15,21 +16,31 @@ REDACTED = "<redacted>"
 @attrs.define
 class SecretTracker:
     """Resolves Secret keys and credentials for one send and remembers the values, so errors can be scrubbed of
-    them. A Secret is read from the snapshot at send time: a rotated Secret is used from the next send on."""
+    them. A Secret is read from the snapshot at send time: a rotated Secret is used from the next send on.
+
+    Only the references the receiver and its config name can be read, each with the namespace and owner of the
+    object naming it: a channel cannot read another tenant's Secret, whatever it asks for.
+    """
 
     snapshot: Snapshot = attrs.field(repr=False)
-    namespace: str
+    target: Target
     used: set[str] = attrs.field(factory=set, repr=False)
 
     def __call__(self, ref: SecretSource) -> str:
         if isinstance(ref, Credential | v2beta2.Credential):
             source = ref.value_from.secret_key_ref if ref.value_from is not None else None
-            value = ref.value or "" if source is None else self.snapshot.secret(self.namespace, source)
+            value = ref.value or "" if source is None else self._read(source)
         else:
-            value = self.snapshot.secret(self.namespace, ref)
+            value = self._read(ref)
         if value:
             self.used.add(value)
         return value
+
+    def _read(self, ref: SecretRef) -> str:
+        holder = self.target.credentials.get(ref)
+        if holder is None:
+            raise PermanentError(f"{ref} is named neither by {self.target.receiver.ref} nor by its config")
+        return self.snapshot.secret(holder, ref)
 
     def scrub(self, text: str) -> str:
         for value in sorted(self.used, key=len, reverse=True):
@@ -41,8 +52,7 @@ class SecretTracker:
 def build_request(
     snapshot: Snapshot, target: Target, notification: Notification, message: Rendered, timeout: float = 10.0
 ) -> tuple[SendRequest, SecretTracker]:
-    owner = target.config or target.receiver
-    tracker = SecretTracker(snapshot, owner.metadata.namespace or snapshot.secret_namespace)
+    tracker = SecretTracker(snapshot, target)
     request = SendRequest(notification=notification, message=message, receiver=target.receiver,
                           config=target.config, secret=tracker, timeout=timeout)
     return request, tracker

@@ -89,6 +89,11 @@ class Secret:
     type: str = "Opaque"
     immutable: bool = False
 
+    @property
+    def owner(self) -> str:
+        """The tenant whose objects may use this Secret (its `user` label); "" for global and default objects."""
+        return self.metadata.labels.get(LABEL_USER, "")
+
     def key_names(self) -> set[str]:
         return set(self.data) | set(self.string_data)
 
@@ -219,6 +224,12 @@ class Resource(Generic[SpecT]):
         ns = f"{self.metadata.namespace}/" if self.metadata.namespace else ""
         block = f":{self.block}" if self.block else ""
         return f"{self.kind}/{ns}{self.metadata.name}{block}"
+
+    @property
+    def owner(self) -> str:
+        """The tenant this object belongs to ("" for global and default objects): it may use only that
+        tenant's Secrets (see `Secret.owner`)."""
+        return self.user if self.scope == "tenant" else ""
 
 
 @attrs.frozen(kw_only=True)

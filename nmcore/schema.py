@@ -3,7 +3,8 @@
 Every attrs class that describes part of a manifest (the core's and the plugins') is structured here, so
 they all get the same rules: a field's manifest key is the camelCase of its name unless the field says
 otherwise (``requireTLS``, ``from``); unknown keys are errors unless the class is marked open; numbers
-written as strings (``port: "25"``) are accepted, as the KubeSphere examples write them.
+written as strings (``port: "25"``) are accepted, as the KubeSphere examples write them; null for an optional
+field means "not set", as Kubernetes takes it.
 """
 
 import collections.abc
@@ -152,10 +153,14 @@ def _make_converter() -> cattrs.Converter:
         inner: Any = make_dict_structure_fn(  # type: ignore[misc]
             cls, conv, _cattrs_forbid_extra_keys=not is_open(cls), **renames  # type: ignore[arg-type]
         )
+        optional = {manifest_key(cls, a) for a in attrs.fields(cls) if a.default is not attrs.NOTHING}
 
         def structure_object(value: Any, _: type) -> Any:
             if not isinstance(value, Mapping):
                 raise ValueError(f"expected an object, got {_describe(value)}")
+            if optional and None in value.values():
+                # null is "not set", as the API server and kubectl take it (`labels:` with nothing after it)
+                value = {k: v for k, v in value.items() if v is not None or k not in optional}
             return inner(value, cls)
 
         return structure_object

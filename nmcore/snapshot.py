@@ -3,6 +3,11 @@
 A config source (files, Kubernetes) hands over documents; `build_snapshot` decodes each one on its own (a
 bad manifest is reported and skipped, never stops the others), resolves each receiver's config once, and
 indexes receivers by tenant so routing is a lookup. A reload builds a new snapshot and swaps it whole.
+
+Credentials stay with their owner: a tenant's objects (a v1alpha1 `type: tenant, user: alice`, a v2beta2 object
+the NotificationManager gives to alice) may use only Secrets labelled `user: alice`; global and default objects
+only Secrets with no `user` label; a namespaced object only Secrets of its own namespace. A receiver that names a
+Secret it may not use, a missing one or an invalid one (itself or through its config) cannot send.
 """
 
 import difflib
@@ -22,14 +27,13 @@ from nmcore.resources import (
     GROUP_VERSION,
     ClusterRoleBinding,
     ConfigMap,
-    Credential,
     ObjectMeta,
     Resource,
     RoleBinding,
     Secret,
     SecretKeySelector,
 )
-from nmcore.schema import SchemaError, structure
+from nmcore.schema import SchemaError, manifest_key, structure
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,9 @@ class Target:
     receiver: Resource
     config: Resource | None
     channel: str
+    credentials: Mapping["SecretRef", Resource] = attrs.field(factory=dict, repr=False)
+    """Each Secret reference of the receiver and its config → the object naming it, whose namespace and owner
+    it is resolved with. A send may read no other Secret."""
 
     @property
     def tenant(self) -> str:
@@ -83,7 +90,7 @@ class Snapshot:
     skipped: Mapping[str, str]
     """Receiver ref → why it cannot send (no usable config, bad labels)."""
     problems: tuple[Problem, ...]
-    secrets: Mapping[tuple[str, str], Secret] = attrs.field(repr=False)
+    secrets: "SecretIndex" = attrs.field(repr=False)
     namespace_users: Mapping[str, frozenset[str]]
     configmaps: Mapping[tuple[str, str], ConfigMap] = attrs.field(factory=dict, repr=False)
     """(namespace, name) → ConfigMap: templates and language packs."""
@@ -108,8 +115,9 @@ class Snapshot:
     def targets_for_user(self, user: str) -> tuple[Target, ...]:
         return self.tenant_targets.get(user, ())
 
-    def secret(self, namespace: str, ref: SecretKeySelector | v2beta2.SecretKeyRef) -> str:
-        return lookup_secret(self.secrets, namespace, ref)
+    def secret(self, holder: Resource, ref: "SecretRef") -> str:
+        """The value `ref` names for `holder`, the object naming it (see `SecretIndex.value`)."""
+        return self.secrets.value(holder, ref)
 
     @property
     def secret_namespace(self) -> str:
@@ -120,21 +128,51 @@ class Snapshot:
 SecretRef = SecretKeySelector | v2beta2.SecretKeyRef
 
 
-def lookup_secret(secrets: Mapping[tuple[str, str], Secret], namespace: str, ref: SecretRef) -> str:
-    """A Secret's value, or PermanentError naming what is missing (and the near name, for typos). A v2beta2
-    reference that names its namespace is looked up there, otherwise in `namespace`."""
-    namespace = getattr(ref, "namespace", "") or namespace
-    found = secrets.get((namespace, ref.name))
-    if found is None:
-        raise PermanentError(f"{ref}: Secret {ref.name!r} not found in namespace {namespace!r}"
-                             + _suggest(ref.name, [n for ns, n in secrets if ns == namespace]))
-    names = found.key_names()
-    if ref.key not in names:
-        raise PermanentError(f"{ref}: Secret {ref.name!r} has no key {ref.key!r}" + _suggest(ref.key, sorted(names)))
-    try:
-        return found.value(ref.key)
-    except ValueError as exc:
-        raise PermanentError(f"{ref}: {exc}") from None
+@attrs.frozen
+class SecretIndex:
+    """The Secrets of a snapshot, and where the ones that did not decode came from (a reference to one of those
+    is told it is invalid, not that it is missing)."""
+
+    found: Mapping[tuple[str, str], Secret] = attrs.field(factory=dict, repr=False)
+    invalid: Mapping[tuple[str, str], str] = attrs.field(factory=dict)
+    """(namespace, name) → the origin of the manifest that failed to decode."""
+    default_namespace: str = DEFAULT_NAMESPACE
+    """Where a cluster-scoped (v2beta2) object's reference without a namespace looks (`defaultSecretNamespace`)."""
+
+    def value(self, holder: Resource, ref: SecretRef) -> str:
+        """The value for `holder`, the object naming `ref`, or PermanentError saying what is wrong: a namespaced
+        object reads its own namespace only, a cluster-scoped one the namespace `ref` names (else the default);
+        the Secret must be owned by `holder.owner` (see `Secret.owner`)."""
+        own, named = holder.metadata.namespace, getattr(ref, "namespace", "")
+        if own and named and named != own:
+            raise PermanentError(f"{ref} names namespace {named!r}, but {holder.kind} {holder.name!r} is in "
+                                 f"{own!r} and may read Secrets of its own namespace only")
+        namespace = own or named or self.default_namespace
+        invalid = self.invalid.get((namespace, ref.name))
+        if invalid is not None:
+            raise PermanentError(f"Secret {ref.name!r} is invalid (see {invalid})")
+        found = self.found.get((namespace, ref.name))
+        if found is None:
+            # Near names among the holder's own Secrets and the unowned ones: never another tenant's.
+            near = [n for (ns, n), s in self.found.items() if ns == namespace and s.owner in (holder.owner, "")]
+            raise PermanentError(f"Secret {ref.name!r} not found in namespace {namespace!r}" + _suggest(ref.name, near))
+        if found.owner != holder.owner:
+            raise PermanentError(_not_owned(ref.name, found.owner, holder.owner))
+        names = found.key_names()
+        if ref.key not in names:
+            raise PermanentError(f"Secret {ref.name!r} has no key {ref.key!r}" + _suggest(ref.key, sorted(names)))
+        try:
+            return found.value(ref.key)
+        except ValueError as exc:
+            raise PermanentError(f"Secret {ref.name!r}: {exc}") from None
+
+
+def _not_owned(name: str, secret_owner: str, owner: str) -> str:
+    if not owner:
+        return (f"Secret {name!r} is labelled user: {secret_owner}, and a global or default object may use only "
+                "Secrets with no user label")
+    rule = f"{owner}'s objects may use only Secrets labelled user: {owner}"
+    return f"Secret {name!r} belongs to {f'tenant {secret_owner}' if secret_owner else 'no tenant'}: {rule}"
 
 
 def empty_snapshot(channels: Mapping[str, RegisteredChannel]) -> Snapshot:
@@ -175,26 +213,40 @@ def _affected(snapshot: Snapshot, identity: tuple[str, str, str]) -> str:
         if kind == "Secret":
             specs = [target.receiver] + ([target.config] if target.config else [])
             return any(ref.name == name for s in specs if s.metadata.namespace in (namespace, "")
-                       for ref in secret_refs(s.spec))
+                       for _, ref in secret_refs(s.spec))
         return same(target.receiver) or same(target.config)
 
     receivers = sorted(r for r, target in snapshot.targets.items() if uses(target))
     return f" (receivers affected: {', '.join(receivers)})" if receivers else ""
 
 
-def secret_refs(value: Any) -> Iterator[SecretRef]:
-    """Every Secret reference inside a structured spec, wherever the schema put it."""
+CREDENTIAL_SOURCE = ".valueFrom.secretKeyRef"
+"""Where a credential keeps its Secret reference: a problem is located at the credential's field itself
+(`$.spec.authPassword`), as for a plain Secret key selector (`$.spec.wechatApiSecret`)."""
+
+
+def secret_refs(value: Any, path: str = "$.spec") -> Iterator[tuple[str, SecretRef]]:
+    """Every Secret reference inside a structured spec, wherever the schema put it, with its manifest path
+    (`$.spec.wechatApiSecret`, `$.spec.httpConfig.bearerToken.valueFrom.secretKeyRef`)."""
     if isinstance(value, SecretKeySelector | v2beta2.SecretKeyRef):
-        yield value
-    elif isinstance(value, Credential):
-        if value.value_from is not None:
-            yield value.value_from.secret_key_ref
+        yield path, value
     elif attrs.has(type(value)):
         for field in attrs.fields(type(value)):
-            yield from secret_refs(getattr(value, field.name))
+            yield from secret_refs(getattr(value, field.name), f"{path}.{manifest_key(type(value), field)}")
     elif isinstance(value, tuple | list):
-        for item in value:
-            yield from secret_refs(item)
+        for index, item in enumerate(value):
+            yield from secret_refs(item, f"{path}[{index}]")
+
+
+def credential_problems(resource: Resource, secrets: SecretIndex) -> list[str]:
+    """Each Secret reference `resource` may not use (missing, invalid, another owner's), located."""
+    found = []
+    for path, ref in secret_refs(resource.spec):
+        try:
+            secrets.value(resource, ref)
+        except PermanentError as exc:
+            found.append(f"{exc} @ {path.removesuffix(CREDENTIAL_SOURCE)}")
+    return found
 
 
 UnloadedPlugin = Callable[[str], str]
@@ -228,6 +280,7 @@ class _Builder:
         self.configs: list[Resource] = []
         self.receivers: list[Resource] = []
         self.secrets: dict[tuple[str, str], Secret] = {}
+        self.invalid_secrets: dict[tuple[str, str], str] = {}
         self.configmaps: dict[tuple[str, str], ConfigMap] = {}
         self.configmap_origins: dict[tuple[str, str], str] = {}
         self.origins: dict[str, str] = {}
@@ -303,7 +356,7 @@ class _Builder:
 
     def add_core(self, doc: Document, body: Mapping[str, Any], kind: str) -> None:
         if kind == "Secret":
-            self.add_secret(doc, structure(body, Secret))
+            self.add_secret(doc, body)
         elif kind == "ConfigMap":
             self.add_configmap(doc, structure(body, ConfigMap))
         elif kind == "List":  # what `kubectl get ... -o yaml > file` writes
@@ -353,17 +406,26 @@ class _Builder:
     def namespace_of(self, meta: ObjectMeta) -> str:
         return meta.namespace or self.default_namespace
 
-    def add_secret(self, doc: Document, secret: Secret) -> None:
-        if not self.claim(doc, "Secret", secret.metadata):
-            return
+    def add_secret(self, doc: Document, body: Mapping[str, Any]) -> None:
         try:
+            secret: Secret = structure(body, Secret)
             secret.check()
-        except ValueError as exc:
-            self.unclaim(doc, "Secret", secret.metadata)
-            self.problem(doc.origin, f"Secret/{self.namespace_of(secret.metadata)}/{secret.metadata.name}",
-                         f"{exc} @ $.data")
+        except SchemaError as exc:
+            self.invalid_secret(doc, body, exc.problems)
             return
-        self.secrets[(self.namespace_of(secret.metadata), secret.metadata.name)] = secret
+        except ValueError as exc:
+            self.invalid_secret(doc, body, [f"{exc} @ $.data"])
+            return
+        if self.claim(doc, "Secret", secret.metadata):
+            self.secrets[(self.namespace_of(secret.metadata), secret.metadata.name)] = secret
+
+    def invalid_secret(self, doc: Document, body: Mapping[str, Any], problems: list[str]) -> None:
+        """Report a Secret that does not decode, and remember it, so that what names it hears it is invalid."""
+        ref = self.ref_of(body)
+        for line in problems:
+            self.problem(doc.origin, ref, line)
+        _, namespace, name = ref.split("/", 2)
+        self.invalid_secrets.setdefault((namespace, name), doc.origin)
 
     def add_configmap(self, doc: Document, configmap: ConfigMap) -> None:
         if self.claim(doc, "ConfigMap", configmap.metadata):
@@ -475,12 +537,12 @@ class _Builder:
         else:
             self.settings = attrs.evolve(self.settings, default_fallback=found[0].ref)
 
-    def check_secret_refs(self, resource: Resource) -> None:
-        for ref in secret_refs(resource.spec):
-            try:
-                lookup_secret(self.secrets, resource.metadata.namespace or self.settings.secret_namespace, ref)
-            except PermanentError as exc:
-                self.problem(resource.origin, resource.ref, str(exc))
+    def check_credentials(self, resource: Resource, secrets: SecretIndex) -> str:
+        """Report every Secret reference `resource` may not use, located; return the first problem, or ""."""
+        found = credential_problems(resource, secrets)
+        for located in found:
+            self.problem(resource.origin, resource.ref, located)
+        return found[0] if found else ""
 
     def channel_of(self, resource: Resource) -> str:
         if resource.block:
@@ -563,8 +625,11 @@ def build_snapshot(
     builder.finish_v2()
     if cluster:
         builder.settings = attrs.evolve(builder.settings, cluster=cluster)
+    secrets = SecretIndex(builder.secrets, builder.invalid_secrets, builder.settings.secret_namespace)
+    refused: dict[str, str] = {}
     for resource in builder.configs + builder.receivers:
-        builder.check_secret_refs(resource)
+        if problem := builder.check_credentials(resource, secrets):
+            refused[resource.ref] = problem
 
     configs_by_channel: dict[str, list[Resource]] = defaultdict(list)
     v2_configs: dict[str, list[Resource]] = defaultdict(list)
@@ -592,11 +657,14 @@ def build_snapshot(
             reason = "has neither type: tenant (with a user label) nor type: global, so it gets nothing"
         else:
             config, reason = choose_config(receiver, indexes[channel], channels[channel])
-        if receiver.scope in ("tenant", "global") and (config is not None or not reason):
+        sendable = receiver.scope in ("tenant", "global") and (config is not None or not reason)
+        if sendable and (refusal := _credential_refusal(receiver, config, refused)):
+            sendable, reason = False, refusal
+        if sendable:
             if reason:
                 using = config.ref if config else "no config"
                 builder.problem(receiver.origin, receiver.ref, f"{reason}using {using}")
-            target = targets[receiver.ref] = Target(receiver, config, channel)
+            target = targets[receiver.ref] = Target(receiver, config, channel, credentials_of(receiver, config))
             (global_targets.append(target) if receiver.scope == "global"
              else tenant_targets[receiver.user].append(target))
             continue
@@ -619,7 +687,7 @@ def build_snapshot(
         targets=targets,
         skipped=skipped,
         problems=tuple(builder.problems),
-        secrets=builder.secrets,
+        secrets=secrets,
         namespace_users={ns: frozenset(users) for ns, users in builder.namespace_users.items()},
         configmaps=builder.configmaps,
         configmap_origins=builder.configmap_origins,
@@ -634,6 +702,20 @@ def build_snapshot(
 
 
 DISABLED = "disabled (enabled: false)"
+
+
+def _credential_refusal(receiver: Resource, config: Resource | None, refused: Mapping[str, str]) -> str:
+    """Why a receiver cannot send because of a Secret it or its config names ("" if it can)."""
+    if receiver.ref in refused:
+        return refused[receiver.ref]
+    if config is not None and config.ref in refused:
+        return f"its config {config.ref} cannot be used: {refused[config.ref]}"
+    return ""
+
+
+def credentials_of(receiver: Resource, config: Resource | None) -> Mapping[SecretRef, Resource]:
+    """Each Secret reference of the receiver and its config → the object that names it (the receiver first)."""
+    return {ref: holder for holder in (config, receiver) if holder is not None for _, ref in secret_refs(holder.spec)}
 
 
 def _v2_config(receiver: Resource, configs: list[Resource], channel: RegisteredChannel,

@@ -41,15 +41,21 @@ def test_validate_reports_the_seed_secret_typo_with_the_near_name() -> None:
         missing = [line for line in lines if f"pip install nm-{channel}" in line]
         assert missing, f"nothing says how to get the {channel} channel:\n{result.stdout}"
         assert all(f"examples/seed/{channel}-" in line for line in missing)
-    problems = [line for line in lines if "pip install nm-" not in line]
+    problems = [line for line in lines if "pip install nm-" not in line and "will not send" not in line]
+    expected = []
+    for channel, field in (("email", "authPassword"), ("slack", "slackTokenSecret")):
+        if channel in installed:  # the document's tenant Secrets carry no user label: no tenant may use them
+            expected.append(
+                f"examples/seed/{channel}-tenant.yaml#2: {channel.title()}Config/{NS}/test-user-config: Secret "
+                f"'test-user-{channel}-secret' belongs to no tenant: test-user's objects may use only Secrets labelled "
+                f"user: test-user @ $.spec.{field}")
     if "wechat" in installed:
-        assert problems == [
+        expected.append(
             f"examples/seed/wechat-tenant.yaml#2: WechatConfig/{NS}/test-user-config: Secret 'test-user-wehat-secret' "
-            f"key 'wechat': Secret 'test-user-wehat-secret' not found in namespace '{NS}' "
-            f"(did you mean 'test-user-wechat-secret'?)"
-        ]
-    else:
-        assert problems == []
+            f"not found in namespace '{NS}' (did you mean 'test-user-wechat-secret'?) @ $.spec.wechatApiSecret")
+    assert problems == expected
+    cannot_send = [line for line in lines if "will not send" in line]
+    assert len(cannot_send) == len(expected), "each tenant receiver of those configs cannot send, and says so"
 
 
 def write(folder: Path, name: str, text: str) -> None:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 import yaml
 from hypothesis import given
@@ -53,17 +54,34 @@ class TestSeed:
             pytest.skip(f"channel plugins not installed: {sorted(missing)}")
         documents, problems = documents_from_folder(ROOT / "examples" / "seed")
         snapshot = build_snapshot(documents, host.channels, problems=problems)
-        # The only problem in the seed is its own typo: the WechatConfig names a Secret that does not exist.
-        assert [p.message for p in snapshot.problems] == [
-            "Secret 'test-user-wehat-secret' key 'wechat': Secret 'test-user-wehat-secret' not found in namespace "
-            "'kubesphere-monitoring-system' (did you mean 'test-user-wechat-secret'?)"
-        ]
-        assert snapshot.problems[0].object == f"WechatConfig/{NS}/test-user-config"
-        tenant_email = snapshot.targets[f"EmailReceiver/{NS}/test-user-receiver"]
-        assert tenant_email.config is not None and tenant_email.config.name == "test-user-config"
+        # The seed's own typo (the WechatConfig names a Secret that does not exist), and its tenant Secrets carry
+        # no user label, so test-user's configs may not use them: each tenant receiver cannot send, and says why.
+        config_problems = {p.object: p.message for p in snapshot.problems if p.object.endswith("/test-user-config")}
+        assert config_problems == {
+            f"EmailConfig/{NS}/test-user-config": "Secret 'test-user-email-secret' belongs to no tenant: test-user's "
+                                                  "objects may use only Secrets labelled user: test-user "
+                                                  "@ $.spec.authPassword",
+            f"SlackConfig/{NS}/test-user-config": "Secret 'test-user-slack-secret' belongs to no tenant: test-user's "
+                                                  "objects may use only Secrets labelled user: test-user "
+                                                  "@ $.spec.slackTokenSecret",
+            f"WechatConfig/{NS}/test-user-config": "Secret 'test-user-wehat-secret' not found in namespace "
+                                                   "'kubesphere-monitoring-system' (did you mean "
+                                                   "'test-user-wechat-secret'?) @ $.spec.wechatApiSecret",
+        }
+        assert set(snapshot.skipped) == {f"EmailReceiver/{NS}/test-user-receiver", f"SlackReceiver/{NS}/test-user-slack",
+                                         f"WechatReceiver/{NS}/test-user-wechat"}
+        assert len(snapshot.problems) == 6
         assert snapshot.targets[f"EmailReceiver/{NS}/global-email-receiver"].config.name == "default-email-config"  # type: ignore[union-attr]
-        assert {t.receiver.name for t in snapshot.targets_for_user("test-user")} == {
-            "test-user-receiver", "test-user-wechat", "test-user-slack"}
+
+        labelled = [attrs.evolve(d, body={**d.body, "metadata": {**d.body["metadata"], "labels": {"user": "test-user"}}})
+                    if d.body.get("kind") == "Secret" and d.body["metadata"]["name"].startswith("test-user-") else d
+                    for d in documents]
+        fixed = build_snapshot(labelled, host.channels)
+        assert [p.object for p in fixed.problems] == [f"WechatConfig/{NS}/test-user-config",
+                                                      f"WechatReceiver/{NS}/test-user-wechat"]
+        tenant_email = fixed.targets[f"EmailReceiver/{NS}/test-user-receiver"]
+        assert tenant_email.config is not None and tenant_email.config.name == "test-user-config"
+        assert {t.receiver.name for t in fixed.targets_for_user("test-user")} == {"test-user-receiver", "test-user-slack"}
 
     def test_quickstart_is_clean(self) -> None:
         documents, problems = documents_from_folder(ROOT / "examples" / "quickstart")
@@ -138,8 +156,8 @@ kind: Secret
 metadata: {name: hook-token}
 stringData: {token: abc}
 """ + "---" + webhook_config("{url: http://x, httpConfig: {bearerToken: {valueFrom: {secretKeyRef: {name: hook-tokn, key: token}}}}}"))
-        assert found == [f"test.yaml#2: WebhookConfig/{NS}/cfg: Secret 'hook-tokn' key 'token': Secret 'hook-tokn' "
-                         f"not found in namespace '{NS}' (did you mean 'hook-token'?)"]
+        assert found == [f"test.yaml#2: WebhookConfig/{NS}/cfg: Secret 'hook-tokn' not found in namespace '{NS}' "
+                         f"(did you mean 'hook-token'?) @ $.spec.httpConfig.bearerToken"]
 
     def test_missing_secret_key(self) -> None:
         found = problems_of("""
@@ -148,8 +166,8 @@ kind: Secret
 metadata: {name: hook-token}
 data: {token: YWJj}
 """ + "---" + webhook_config("{url: http://x, httpConfig: {bearerToken: {valueFrom: {secretKeyRef: {name: hook-token, key: tokn}}}}}"))
-        assert found == [f"test.yaml#2: WebhookConfig/{NS}/cfg: Secret 'hook-token' key 'tokn': Secret 'hook-token' "
-                         "has no key 'tokn' (did you mean 'token'?)"]
+        assert found == [f"test.yaml#2: WebhookConfig/{NS}/cfg: Secret 'hook-token' has no key 'tokn' "
+                         "(did you mean 'token'?) @ $.spec.httpConfig.bearerToken"]
 
     def test_invalid_base64_in_a_secret(self) -> None:
         found = problems_of("""

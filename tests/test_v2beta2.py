@@ -131,8 +131,9 @@ def test_secret_references_take_their_namespace_then_default_secret_namespace_th
         "basicAuth": {"username": "u", "password": from_secret("unnamed", "password")}}})
     secrets = secret("named", "team-secrets", token="t") + secret("unnamed", "shared", password="p")
     without_nm = snapshot_from_yaml(hooks + secrets, host=HOST)
-    assert [p.message for p in without_nm.problems] == [
-        f"Secret 'unnamed' key 'password': Secret 'unnamed' not found in namespace '{NS}'"]
+    missing = (f"Secret 'unnamed' not found in namespace '{NS}' "
+               "@ $.spec.httpConfig.basicAuth.password")
+    assert [p.message for p in without_nm.problems] == [missing, f"will not send: {missing}"]
     with_nm = snapshot_from_yaml(hooks + secrets + v2("NotificationManager", "nm", defaultSecretNamespace="shared"),
                                  host=HOST)
     assert with_nm.problems == () and with_nm.secret_namespace == "shared"
@@ -148,7 +149,7 @@ async def test_a_rotated_secret_is_used_from_the_next_send_without_a_restart(tmp
         assert (await manager.verify("hook")).ok
         (tmp_path / "secret.yaml").write_text(secret("token", "team-secrets", value="second-token"))
         with anyio.fail_after(20):
-            while manager.snapshot.secret("team-secrets", _ref("token", "value")) != "second-token":
+            while manager.snapshot.secret(manager.snapshot.receivers[0], _ref("token", "value")) != "second-token":
                 await anyio.sleep(0.05)
         assert (await manager.verify("hook")).ok
     assert [b["headers"]["Authorization"] for b in sink.received] == ["Bearer first-token", "Bearer second-token"]
@@ -157,7 +158,7 @@ async def test_a_rotated_secret_is_used_from_the_next_send_without_a_restart(tmp
 def _ref(name: str, key: str):  # type: ignore[no-untyped-def]
     from nmcore.v2beta2 import SecretKeyRef
 
-    return SecretKeyRef(name=name, key=key)
+    return SecretKeyRef(namespace="team-secrets", name=name, key=key)
 
 
 def test_both_api_versions_in_one_snapshot_each_choosing_configs_of_its_own_version() -> None:

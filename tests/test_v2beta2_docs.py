@@ -108,20 +108,22 @@ def test_the_webhook_example_gets_a_located_error_for_each_of_its_mistakes() -> 
     ]
 
 
-def test_the_wechat_chatbot_example_sends_without_a_config_and_its_bad_secret_is_located() -> None:
+def test_the_wechat_chatbot_example_needs_no_config_and_cannot_send_with_its_invalid_secret() -> None:
     snapshot = load("receiver-09-wechat-chatbot.yaml")
-    target = snapshot.targets["Receiver/test-wechat-receiver:wechat"]
-    assert target.receiver.scope == "global" and target.config is None
-    assert target.receiver.spec.chatbot.at_users == ("@all", "userid")
-    found = messages(snapshot)
-    assert found[0] == "Secret/kubesphere-monitoring-federated/wechat-bot-secret: data.test is not valid base64 @ $.data"
-    assert "Secret 'wechat-bot-secret' not found in namespace 'kubesphere-monitoring-federated'" in found[1]
-    assert len(found) == 2
+    ref = "Receiver/test-wechat-receiver:wechat"
+    [receiver] = snapshot.receivers
+    assert receiver.scope == "global" and receiver.spec.chatbot.at_users == ("@all", "userid")
+    invalid, named, cannot_send = messages(snapshot)
+    assert invalid == "Secret/kubesphere-monitoring-federated/wechat-bot-secret: data.test is not valid base64 @ $.data"
+    assert named.startswith(f"{ref}: Secret 'wechat-bot-secret' is invalid (see ")
+    assert named.endswith("receiver-09-wechat-chatbot.yaml#2) @ $.spec.chatbot.webhook")
+    assert cannot_send.startswith(f"{ref}: will not send: Secret 'wechat-bot-secret' is invalid")
+    assert ref in snapshot.skipped and ref not in snapshot.targets
 
 
 def test_the_discord_examples_secret_loads_even_without_the_plugin() -> None:
     snapshot = load("receiver-10-discord-receiver.yaml")
-    assert ("kubesphere-monitoring-federated", "discord-secret") in snapshot.secrets
+    assert ("kubesphere-monitoring-federated", "discord-secret") in snapshot.secrets.found
 
 
 @pytest.mark.parametrize("name", ["notification-manager-01-overview.yaml", "sample-notification-manager.yaml"])

@@ -53,7 +53,7 @@ def receiver(url: str, http_config: str = "{}") -> str:
     return f"""
 apiVersion: v1
 kind: Secret
-metadata: {{name: creds}}
+metadata: {{name: creds, labels: {{user: alice}}}}
 stringData: {{token: tok-123, password: pw-456}}
 ---
 apiVersion: notification.kubesphere.io/v1alpha1

@@ -24,7 +24,7 @@ NS = "kubesphere-monitoring-system"
 SEED = f"""
 apiVersion: v1
 kind: Secret
-metadata: {{name: test-user-webhook-secret, namespace: {NS}, labels: {{app: notification-manager}}}}
+metadata: {{name: test-user-webhook-secret, namespace: {NS}, labels: {{app: notification-manager, user: test-user}}}}
 data: {{token: dGVzdA==}}
 type: Opaque
 ---

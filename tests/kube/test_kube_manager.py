@@ -53,7 +53,8 @@ async def test_a_manager_follows_the_cluster_live(apiserver: FakeApiServer, kube
         assert set(await deliveries(manager, sink, "PodCrash", "team-a")) == {"/alice", "/default-webhook-config"}
 
         apiserver.apply({"apiVersion": "v1", "kind": "Secret",
-                         "metadata": {"name": "test-user-webhook-secret", "namespace": NS},
+                         "metadata": {"name": "test-user-webhook-secret", "namespace": NS,
+                                      "labels": {"user": "test-user"}},
                          "stringData": {"token": "rotated"}})
         apiserver.delete("rbac.authorization.k8s.io/v1", "RoleBinding", "demo", "test-user-admin")
         apiserver.apply(rolebinding("test-user-team-a", "team-a", "test-user"))

@@ -52,11 +52,15 @@ async def test_problems_are_reported_once_and_binary_secrets_are_fine_until_used
         config = next(o for o in seed_objects() if o["metadata"]["name"] == "default-webhook-config")
         config["spec"]["httpConfig"]["bearerToken"]["valueFrom"]["secretKeyRef"] = {"name": "keystore", "key": "store.p12"}
         store.upsert(config)
-        await wait_until(lambda: len(reported) == 1, what="the config that uses the binary key as text")
-        [(problem, obj)] = reported
+        await wait_until(lambda: reported, what="the config that uses the binary key as text")
+        [(problem, obj)] = [(p, o) for p, o in reported if o["kind"] == "WebhookConfig"]
         assert obj["metadata"]["name"] == "default-webhook-config"
-        assert problem.message == "Secret 'keystore' key 'store.p12': data.store.p12 is not base64 of UTF-8 text"
+        assert problem.message == ("Secret 'keystore': data.store.p12 is not base64 of UTF-8 text "
+                                   "@ $.spec.httpConfig.bearerToken")
+        assert {o["metadata"]["name"] for _, o in reported} == {"default-webhook-config", "global-webhook-receiver"}, \
+            "and the receiver that would send with it cannot"
 
-        store.upsert(receiver("another", None))
+        count = len(reported)
+        store.upsert(receiver("another", None, url="http://127.0.0.1:9/another"))
         await wait_until(lambda: f"WebhookReceiver/{NS}/another" in published.latest.targets)
-        assert len(reported) == 1, "the same problems are not reported again"
+        assert len(reported) == count, "the same problems are not reported again"

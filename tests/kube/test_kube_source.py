@@ -56,7 +56,9 @@ async def test_initial_sync_publishes_the_whole_seed_once_ready(apiserver: FakeA
     assert not any("default/" in o for o in origins), "only the manager's namespace is read (but RoleBindings)"
     assert first.targets[TENANT_RECEIVER].config.name == "test-user-config"
     assert first.targets[GLOBAL_RECEIVER].config.name == "default-webhook-config"
-    assert first.secret(NS, SecretKeySelector(name="default-webhook-secret", key="token")) == "default-token"
+    default_config = first.targets[GLOBAL_RECEIVER].config
+    assert default_config is not None
+    assert first.secret(default_config, SecretKeySelector(name="default-webhook-secret", key="token")) == "default-token"
     assert await published.who_gets("demo") == {TENANT_RECEIVER, GLOBAL_RECEIVER}
     assert await published.who_gets("kube-system") == {GLOBAL_RECEIVER}
     watches = [q for q in requests_for(apiserver, "webhookreceivers") if q.get("watch")]
@@ -103,10 +105,14 @@ async def test_live_changes_change_who_gets_an_alert(apiserver: FakeApiServer, k
 
         token = SecretKeySelector(name="default-webhook-secret", key="token")
         apiserver.patch("v1", "Secret", NS, "default-webhook-secret", {"stringData": {"token": "rotated"}})
-        await wait_until(lambda: published.latest.secret(NS, token) == "rotated", what="a Secret update")
+        await wait_until(lambda: published.latest.secret(published.latest.targets[GLOBAL_RECEIVER].config, token)
+                         == "rotated", what="a Secret update")
         apiserver.delete("v1", "Secret", NS, "default-webhook-secret")
         await wait_until(lambda: any("default-webhook-secret" in p.message for p in published.latest.problems),
                          what="a deleted Secret reported on the config that uses it")
+        assert GLOBAL_RECEIVER in published.latest.skipped, "its receiver cannot send any more"
+        apiserver.apply(next(o for o in seed_objects() if o["metadata"]["name"] == "default-webhook-secret"))
+        await wait_until(lambda: GLOBAL_RECEIVER in published.latest.targets, what="the Secret back")
 
         apiserver.delete("rbac.authorization.k8s.io/v1", "RoleBinding", "demo", "test-user-admin")
         await wait_until(async_equals(who, "demo", {GLOBAL_RECEIVER, alice}), what="a RoleBinding deleted")

@@ -35,8 +35,9 @@ def v2(kind: str, name: str, labels: dict[str, str], **spec: Any) -> dict[str, A
     return {"apiVersion": V2, "kind": kind, "metadata": {"name": name, "labels": labels}, "spec": spec}
 
 
-def secret(name: str, namespace: str, **values: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
+def secret(name: str, namespace: str, owner: str = "", **values: str) -> dict[str, Any]:
+    labels = {"labels": {"user": owner}} if owner else {}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace, **labels},
             "stringData": values}
 
 
@@ -76,7 +77,7 @@ async def test_the_fake_serves_the_v2beta2_crds_cluster_scoped_and_validates_the
 
 async def test_initial_sync_waits_for_the_secrets_of_every_namespace_credentials_name(
         apiserver: FakeApiServer, kubeconfig: Path) -> None:
-    for obj in (ALICE, OPS, secret("alice-token", FEDERATED, token="a1"), rolebinding("rb", "demo", "alice"),
+    for obj in (ALICE, OPS, secret("alice-token", FEDERATED, "alice", token="a1"), rolebinding("rb", "demo", "alice"),
                 secret("unrelated", "kube-system", token="x")):
         apiserver.apply(obj)
     recorder = Recorder()
@@ -84,7 +85,8 @@ async def test_initial_sync_waits_for_the_secrets_of_every_namespace_credentials
         await wait_until(lambda: published.snapshots, timeout=10, what="the first publish")
     first = published.snapshots[0]
     assert first.problems == (), [str(p) for p in first.problems]
-    assert first.secret(NS, SecretKeyRef(namespace=FEDERATED, name="alice-token", key="token")) == "a1"
+    alice = first.targets["Receiver/alice:webhook"].receiver
+    assert first.secret(alice, SecretKeyRef(namespace=FEDERATED, name="alice-token", key="token")) == "a1"
     assert await published.who_gets("demo", first) == {"Receiver/alice:webhook", "Receiver/ops:webhook"}
     assert await published.who_gets("kube-system", first) == {"Receiver/ops:webhook"}
     secrets_read = {path for method, path, _ in apiserver.requests if method == "GET" and path.endswith("/secrets")}
@@ -94,7 +96,7 @@ async def test_initial_sync_waits_for_the_secrets_of_every_namespace_credentials
 
 
 async def test_live_changes_apply_within_seconds(apiserver: FakeApiServer, kubeconfig: Path) -> None:
-    for obj in (ALICE, OPS, secret("alice-token", FEDERATED, token="a1"), rolebinding("rb", "demo", "alice")):
+    for obj in (ALICE, OPS, secret("alice-token", FEDERATED, "alice", token="a1"), rolebinding("rb", "demo", "alice")):
         apiserver.apply(obj)
     recorder = Recorder(plugin_host([nm_email]))
     async with running(source_for(kubeconfig), recorder) as published:
@@ -103,18 +105,20 @@ async def test_live_changes_apply_within_seconds(apiserver: FakeApiServer, kubec
         apiserver.patch(V2, "Receiver", None, "ops", {"spec": {"email": {"to": ["ops@example.com"]}}})
         await wait_until(lambda: "Receiver/ops:email" in {r.ref for r in published.latest.receivers}, timeout=5,
                          what="the new block")
-        # Another tenant, by a label change.
+        # Another tenant, by a label change (its Secret handed over too: a tenant uses only its own Secrets).
+        apiserver.apply(secret("alice-token", FEDERATED, "bob", token="a1"))
         apiserver.patch(V2, "Receiver", None, "alice", {"metadata": {"labels": {"user": "bob"}}})
         await wait_until(lambda: published.latest.targets.get("Receiver/alice:webhook")
                          and published.latest.targets["Receiver/alice:webhook"].tenant == "bob", timeout=5,
                          what="the new owner")
         # A rotated Secret in the other namespace.
-        apiserver.apply(secret("alice-token", FEDERATED, token="a2"))
+        apiserver.apply(secret("alice-token", FEDERATED, "bob", token="a2"))
         await wait_until(lambda: published.latest.secret(
-            NS, SecretKeyRef(namespace=FEDERATED, name="alice-token", key="token")) == "a2", timeout=5,
+            published.latest.targets["Receiver/alice:webhook"].receiver,
+            SecretKeyRef(namespace=FEDERATED, name="alice-token", key="token")) == "a2", timeout=5,
             what="the rotated token")
         # A credential naming a new namespace: its Secrets are followed, and no snapshot says they are missing.
-        apiserver.apply(secret("carol-token", "team-carol", token="c1"))
+        apiserver.apply(secret("carol-token", "team-carol", "carol", token="c1"))
         before = len(published.snapshots)
         apiserver.apply(v2("Receiver", "carol", {"type": "tenant", "user": "carol"},
                            webhook={"url": "http://127.0.0.1:9/carol", "httpConfig": bearer("carol-token", "team-carol")}))
@@ -130,7 +134,7 @@ async def test_live_changes_apply_within_seconds(apiserver: FakeApiServer, kubec
         apiserver.delete(V2, "Receiver", None, "carol")
         await wait_until(lambda: "Receiver/carol:webhook" not in {r.ref for r in published.latest.receivers}, timeout=5,
                          what="carol deleted")
-        await wait_until(lambda: ("team-carol", "carol-token") not in published.latest.secrets, timeout=5,
+        await wait_until(lambda: ("team-carol", "carol-token") not in published.latest.secrets.found, timeout=5,
                          what="team-carol's Secrets no longer followed once no credential names them")
 
 
@@ -140,15 +144,16 @@ async def test_a_namespace_whose_secrets_cannot_be_read_holds_nothing_back(
     apiserver.tokens["sa"] = rbac_authorizer(manifests, NS, "notification-manager")
     locked = v2("Receiver", "locked", {"type": "global"},
                 webhook={"url": "http://127.0.0.1:9/x", "httpConfig": bearer("t", "locked-ns")})
-    for obj in (ALICE, OPS, locked, secret("alice-token", FEDERATED, token="a1"), secret("t", "locked-ns", token="z")):
+    for obj in (ALICE, OPS, locked, secret("alice-token", FEDERATED, "alice", token="a1"),
+                secret("t", "locked-ns", token="z")):
         apiserver.apply(obj)
     caplog.set_level(logging.WARNING)
     async with running(source_for(apiserver.kubeconfig(tmp_path / "kc", token="sa"))) as published:
         await wait_until(lambda: published.snapshots, timeout=10, what="a publish despite the forbidden namespace")
     snapshot = published.latest
     assert "Receiver/alice:webhook" in snapshot.targets, "the federated namespace is readable with deploy/'s RBAC"
-    assert [p.message for p in snapshot.problems] == ["Secret 't' key 'token': Secret 't' not found in namespace "
-                                                      "'locked-ns'"]
+    missing = "Secret 't' not found in namespace 'locked-ns' @ $.spec.httpConfig.bearerToken"
+    assert [p.message for p in snapshot.problems] == [missing, f"will not send: {missing}"]
     assert "Secret in namespace locked-ns: HTTP 403" in caplog.text and "count as missing meanwhile" in caplog.text
 
 

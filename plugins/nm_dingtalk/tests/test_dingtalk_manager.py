@@ -66,7 +66,12 @@ V2BETA2 = """
 apiVersion: v1
 kind: Secret
 metadata: {{name: dingtalk-secrets, namespace: kubesphere-monitoring-system}}
-stringData: {{appkey: {appkey}, appsecret: {appsecret}, ops-robot: "{ops}", alice-robot: "{alice}"}}
+stringData: {{appkey: {appkey}, appsecret: {appsecret}, ops-robot: "{ops}"}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: alice-dingtalk, namespace: kubesphere-monitoring-system, labels: {{user: alice}}}}
+stringData: {{alice-robot: "{alice}"}}
 ---
 apiVersion: notification.kubesphere.io/v2beta2
 kind: Config
@@ -96,7 +101,7 @@ metadata: {{name: alice, labels: {{type: tenant, user: alice}}}}
 spec:
   dingtalk:
     chatbot:
-      webhook: {{valueFrom: {{secretKeyRef: {{namespace: kubesphere-monitoring-system, name: dingtalk-secrets, key: alice-robot}}}}}}
+      webhook: {{valueFrom: {{secretKeyRef: {{namespace: kubesphere-monitoring-system, name: alice-dingtalk, key: alice-robot}}}}}}
       keywords: [kubesphere]
 """
 

@@ -164,7 +164,7 @@ def seed_yaml(webhook_url: str, *, kind: str = "content", users: str = "[]", rol
     return f"""
 apiVersion: v1
 kind: Secret
-metadata: {{name: test-user-discord, namespace: kubesphere-monitoring-system}}
+metadata: {{name: test-user-discord, namespace: kubesphere-monitoring-system, labels: {{user: test-user}}}}
 stringData: {{webhook: "{webhook_url}"}}
 ---
 apiVersion: notification.kubesphere.io/v1alpha1

@@ -120,9 +120,9 @@ class EmailConfigBlock(v2beta2.ConfigBlock):
     auth_password: v2beta2.Credential | None = None
     auth_secret: v2beta2.Credential | None = None
     require_tls: bool = attrs.field(default=False, metadata={MANIFEST_KEY: "requireTLS"})
-    allow_insecure_auth: bool = False
-    """As the v1alpha1 EmailConfig's: log in over a connection without TLS only when this says so."""
     tls: v2beta2.TLSConfig | None = None
+    allow_insecure_auth = False  # not a field: the original's v2beta2 type has none, so a v2beta2 Config never
+    # logs in over a connection without TLS (a v1alpha1 EmailConfig can, with allowInsecureAuth: true)
 
     def __attrs_post_init__(self) -> None:
         _check_config(self)

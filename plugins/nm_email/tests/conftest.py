@@ -25,6 +25,7 @@ from nmcore.testing import running_sender, send_request, snapshot_from_yaml
 
 SEED = Path(__file__).with_name("seed_email.yaml")
 TENANT_RECEIVER = "EmailReceiver/kubesphere-monitoring-system/test-user-receiver"
+TENANT_SECRET_LABELS = "    app: notification-manager\n  name: test-user-email-secret"
 
 
 @pytest.fixture(scope="session")
@@ -186,8 +187,10 @@ async def sender() -> AsyncIterator[EmailSender]:
 
 
 def seed_yaml(port: int, host: str = "127.0.0.1") -> str:
-    """The seed's email manifests, verbatim except that smartHost points at the test server."""
-    return SEED.read_text().replace("host: imap.xyz.com", f"host: {host}").replace('port: "25"', f'port: "{port}"')
+    """The seed's email manifests, verbatim except that smartHost points at the test server and the tenant's
+    Secret is labelled for its user (nmcore lets a tenant's config use only its own Secrets)."""
+    return (SEED.read_text().replace("host: imap.xyz.com", f"host: {host}").replace('port: "25"', f'port: "{port}"')
+            .replace(TENANT_SECRET_LABELS, TENANT_SECRET_LABELS.replace("\n  name:", "\n    user: test-user\n  name:")))
 
 
 @pytest.fixture

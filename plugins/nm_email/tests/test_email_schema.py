@@ -106,3 +106,14 @@ def test_receiver_mistakes_are_located(spec, expected):
 def test_a_receiver_may_give_display_names_in_any_script():
     text = CONFIG.format(extra="") + "---" + RECEIVER.format(spec="  to: ['张三 <zhang@xyz.com>', ops@xyz.com]")
     assert problems(text) == []
+
+
+def test_a_missing_password_secret_means_the_receiver_cannot_send_and_names_the_field():
+    text = (CONFIG.format(extra="  authUsername: nm\n  authPassword: {name: smtp, key: password}")
+            + "---" + RECEIVER.format(spec="  to: [ops@xyz.com]"))
+    snapshot = snapshot_from_yaml(text, plugins=[nm_email])
+    receiver = "EmailReceiver/kubesphere-monitoring-system/r"
+    assert receiver not in snapshot.targets
+    assert snapshot.skipped[receiver] == (
+        "its config EmailConfig/kubesphere-monitoring-system/c cannot be used: Secret 'smtp' not found in namespace "
+        "'kubesphere-monitoring-system' @ $.spec.authPassword")

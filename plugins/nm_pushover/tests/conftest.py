@@ -130,7 +130,7 @@ def seed_yaml(api_url: str, *, token: str = TOKEN, profiles: str | None = None) 
     return f"""
 apiVersion: v1
 kind: Secret
-metadata: {{name: test-user-pushover, namespace: kubesphere-monitoring-system}}
+metadata: {{name: test-user-pushover, namespace: kubesphere-monitoring-system, labels: {{user: test-user}}}}
 stringData: {{token: "{token}"}}
 ---
 apiVersion: notification.kubesphere.io/v1alpha1

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from nmcore import AlertGroup, Manager
+from nmcore.snapshot import Target
 from nmcore.testing import alert, snapshot_from_yaml
 
 DOCS = Path(__file__).parent / "docs"
@@ -19,10 +20,13 @@ TARGET = "Receiver/global-receiver:pushover"
 def test_the_documentation_examples_load_as_written_and_read_every_field():
     snapshot = snapshot_from_yaml(EXAMPLES, plugins=[nm_pushover])
     # Its only problem is the example's own: the Secret it names (sic "defalut") is not part of it.
+    missing = "Secret 'defalut-config-secret' not found in namespace 'kubesphere-monitoring-system'"
     assert [str(p) for p in snapshot.problems] == [
-        "test.yaml#1: Config/default-config:pushover: Secret 'defalut-config-secret' key 'token': Secret "
-        "'defalut-config-secret' not found in namespace 'kubesphere-monitoring-system'"]
-    target = snapshot.targets[TARGET]
+        f"test.yaml#1: Config/default-config:pushover: {missing} @ $.spec.pushoverTokenSecret",
+        f"test.yaml#2: {TARGET}: will not send: its config Config/default-config:pushover cannot be used: {missing} "
+        "@ $.spec.pushoverTokenSecret"]
+    assert TARGET not in snapshot.targets  # it cannot send without that Secret; the rest is read as written
+    target = Target(next(r for r in snapshot.receivers if r.ref == TARGET), snapshot.configs[0], "pushover")
     spec = target.receiver.spec
     assert (target.receiver.scope, target.tenant, target.config.ref) == ("tenant", "admin",
                                                                          "Config/default-config:pushover")

@@ -165,7 +165,8 @@ def seed() -> Callable[..., str]:
 def seed_yaml(api_url: str, *, tenant_token: str = "dGVzdA==", default_token: str = "dGVzdA==",
               tenant_channel: str = "alert") -> str:
     """The seed's Slack manifests (tenant receiver and config, default config, global receiver), with apiUrl
-    pointing at the fake: the only line added to what the KubeSphere document shows."""
+    pointing at the fake and the tenant's Secret labelled for its user (nmcore lets a tenant's config use only
+    its own Secrets): the only lines added to what the KubeSphere document shows."""
     return f"""
 apiVersion: v1
 data:
@@ -174,6 +175,7 @@ kind: Secret
 metadata:
   labels:
     app: notification-manager
+    user: test-user
   name: test-user-slack-secret
   namespace: kubesphere-monitoring-system
 type: Opaque

@@ -141,11 +141,14 @@ async def test_a_reply_that_is_not_slack_json_points_at_api_url(slack, sender, s
         await sender.send(request_for(seed(slack.url), TENANT))
 
 
-async def test_a_missing_secret_is_reported_before_anything_is_posted(slack, sender, seed):
+async def test_a_missing_secret_means_the_receiver_cannot_send_and_says_which_field(slack, sender, seed):
     yaml_text = seed(slack.url).replace("name: test-user-slack-secret\n  namespace", "name: other\n  namespace")
     snapshot = snapshot_from_yaml(yaml_text, plugins=[nm_slack])
-    with pytest.raises(PermanentError, match="Secret 'test-user-slack-secret' not found"):
-        await sender.send(send_request(snapshot, TENANT))
+    assert TENANT not in snapshot.targets
+    assert snapshot.skipped[TENANT] == (
+        "its config SlackConfig/kubesphere-monitoring-system/test-user-config cannot be used: Secret "
+        "'test-user-slack-secret' not found in namespace 'kubesphere-monitoring-system' (did you mean "
+        "'default-slack-secret'?) @ $.spec.slackTokenSecret")
     assert slack.calls == 0
 
 

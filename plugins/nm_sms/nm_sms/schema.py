@@ -35,8 +35,8 @@ converter.register_structure_hook(PhoneNumbers, _phone_numbers)
 
 
 Credential = v2beta2.Credential
-"""The original's Credential: a `value` inline or `valueFrom.secretKeyRef` (a v2beta2 reference may name its
-namespace; a v1alpha1 SmsConfig reads only its own namespace's Secrets)."""
+"""The original's Credential: a `value` inline or `valueFrom.secretKeyRef` (with a namespace for v2beta2; a
+v1alpha1 SmsConfig reads its own namespace's Secrets), read through the core, which checks who owns it."""
 
 
 @attrs.frozen(kw_only=True)

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from nm_sms import providers
-from nm_sms.schema import Credential, SmsConfigSpec, SmsReceiverSpec
+from nm_sms.schema import SmsConfigSpec, SmsReceiverSpec
 from nmcore.sdk import (
     Alert,
     ChannelContext,
@@ -98,27 +98,13 @@ class SmsSender:
         settings = getattr(config.providers, name)
         numbers = [phone_number(n, provider.china_prefix) for n in request.receiver.spec.phone_numbers]
 
-        def secret(credential: Credential) -> str:
-            return _credential(request, credential)
-
         warnings: list[str] = []
         batches: Sequence[Sequence[str]] = provider.limits.batches(numbers)
         for message in messages(name, request):
             for batch in batches:
-                warnings += await provider.post(self._http, settings, secret, batch, message)
+                warnings += await provider.post(self._http, settings, request.secret, batch, message)
         self._log.debug("sent SMS for %s through %s", request.receiver.ref, name)
         return SendReport(warnings=tuple(warnings)) if warnings else None
 
     async def aclose(self) -> None:
         """Nothing to close: the HTTP client is the core's."""
-
-
-def _credential(request: Request, credential: Credential) -> str:
-    """The credential's value; a v1alpha1 SmsConfig (namespaced) may not reach into another namespace."""
-    ref = credential.value_from.secret_key_ref if credential.value_from is not None else None
-    config = request.config
-    own = config.metadata.namespace if config is not None else ""
-    if config is not None and ref is not None and own and ref.namespace and ref.namespace != own:
-        raise PermanentError(f"{config.ref}: secretKeyRef {ref.name!r} names namespace {ref.namespace!r}; "
-                             f"an SmsConfig reads Secrets of its own namespace ({own!r}) only")
-    return request.secret(credential)

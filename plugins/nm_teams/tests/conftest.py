@@ -148,7 +148,7 @@ def seed_yaml(webhook_url: str, *, mentions: str = "[]", global_webhook_url: str
     return f"""
 apiVersion: v1
 kind: Secret
-metadata: {{name: test-user-teams, namespace: kubesphere-monitoring-system}}
+metadata: {{name: test-user-teams, namespace: kubesphere-monitoring-system, labels: {{user: test-user}}}}
 stringData: {{webhook: "{webhook_url}"}}
 ---
 apiVersion: notification.kubesphere.io/v1alpha1

@@ -153,7 +153,7 @@ def seed_yaml(api_url: str, *, token: str = TOKEN, tenant_chats: str = "['@alert
     return f"""
 apiVersion: v1
 kind: Secret
-metadata: {{name: test-user-telegram-secret, namespace: kubesphere-monitoring-system, labels: {{app: notification-manager}}}}
+metadata: {{name: test-user-telegram-secret, namespace: kubesphere-monitoring-system, labels: {{app: notification-manager, user: test-user}}}}
 stringData: {{token: "{token}"}}
 ---
 apiVersion: notification.kubesphere.io/v1alpha1

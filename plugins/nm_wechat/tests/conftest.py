@@ -21,11 +21,14 @@ SEED_API_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
 CORP_ID = "wwfd76b24f06513578"
 AGENT_ID = 1000002
 SEED_SECRET = "test"  # dGVzdA== in the seed's Secrets
+TENANT_SECRET_LABELS = "    app: notification-manager\n  name: test-user-wechat-secret"
 
 
 def seed_manifests(api_url: str, *, fix_secret_name: bool = True, secret: str = SEED_SECRET) -> str:
-    """The seed's WeChat manifests, sending to `api_url`; by default with the Secret name typo fixed."""
-    text = SEED.replace(SEED_API_URL, api_url)
+    """The seed's WeChat manifests, sending to `api_url`, the tenant's Secret labelled for its user (nmcore lets a
+    tenant's config use only its own Secrets); by default with the Secret name typo fixed."""
+    text = SEED.replace(SEED_API_URL, api_url).replace(TENANT_SECRET_LABELS, TENANT_SECRET_LABELS.replace(
+        "\n  name:", "\n    user: test-user\n  name:"))
     text = text.replace("dGVzdA==", base64.b64encode(secret.encode()).decode())
     if fix_secret_name:
         text = text.replace("name: test-user-wehat-secret", "name: test-user-wechat-secret")

@@ -27,17 +27,19 @@ async def test_the_seed_delivers_tenant_alerts_to_the_tenant_and_all_alerts_to_t
     assert wechat.calls["gettoken"] == 1  # both configs name the same application: one token
 
 
-async def test_the_seed_as_written_fails_the_tenant_receiver_naming_the_secret(wechat, seed_yaml):
+async def test_the_seed_as_written_leaves_the_tenant_receiver_unable_to_send_naming_the_field(wechat, seed_yaml):
     manifests = seed_yaml(fix_secret_name=False) + ROLEBINDING
     async with Manager.from_yaml(manifests, plugins=[nm_wechat]) as manager:
         await manager.submit_payload(alertmanager_body("demo", summary="容器 {pod} 反复崩溃"))
         await manager.drain(timeout=10)
+        verdict = await manager.verify(TENANT)
 
-    outcomes = {o.receiver: o for o in manager.outcomes}
-    assert outcomes[GLOBAL].ok
-    tenant = outcomes[TENANT]
-    assert not tenant.ok and tenant.attempts == 1
-    assert "test-user-wehat-secret" in tenant.error and "did you mean 'test-user-wechat-secret'" in tenant.error
+    assert [o.receiver for o in manager.outcomes] == [GLOBAL] and manager.outcomes[0].ok
+    reason = manager.snapshot.skipped[TENANT]
+    assert reason.startswith("its config WechatConfig/kubesphere-monitoring-system/test-user-config cannot be used: "
+                             "Secret 'test-user-wehat-secret' not found")
+    assert "(did you mean 'test-user-wechat-secret'?)" in reason and reason.endswith("@ $.spec.wechatApiSecret")
+    assert not verdict.ok and verdict.error == f"cannot send: {reason}"
     assert [m["touser"] for m in wechat.messages] == ["global"]
 
 

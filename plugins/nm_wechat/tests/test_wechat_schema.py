@@ -3,12 +3,12 @@
 import nm_wechat
 import pytest
 
-from nmcore.sdk import PermanentError
-from nmcore.testing import send_request, snapshot_from_yaml
+from nmcore.testing import snapshot_from_yaml
 
 pytestmark = pytest.mark.anyio
 
 TENANT = "WechatReceiver/kubesphere-monitoring-system/test-user-wechat"
+GLOBAL = "WechatReceiver/kubesphere-monitoring-system/global-wechat-wechat"
 
 
 def receiver(spec: str) -> str:
@@ -51,17 +51,17 @@ def receiver_spec(spec: str):
 async def test_the_seed_as_written_names_the_missing_secret_and_the_likely_one(seed_yaml):
     snapshot = snapshot_from_yaml(seed_yaml(fix_secret_name=False), plugins=[nm_wechat])
 
-    [problem] = snapshot.problems
+    problem, cannot_send = snapshot.problems
     assert problem.object == "WechatConfig/kubesphere-monitoring-system/test-user-config"
-    assert "'test-user-wehat-secret' not found" in problem.message
-    assert "did you mean 'test-user-wechat-secret'" in problem.message
+    assert problem.message == ("Secret 'test-user-wehat-secret' not found in namespace 'kubesphere-monitoring-system' "
+                               "(did you mean 'test-user-wechat-secret'?) @ $.spec.wechatApiSecret")
+    assert cannot_send.object == TENANT and cannot_send.message.startswith("will not send: its config")
 
 
-async def test_sending_with_the_seed_as_written_fails_permanently_naming_the_secret(wechat, sender, seed_yaml):
+async def test_the_seed_as_written_counts_the_tenant_receiver_as_unable_to_send(wechat, seed_yaml):
     snapshot = snapshot_from_yaml(seed_yaml(fix_secret_name=False), plugins=[nm_wechat])
-
-    with pytest.raises(PermanentError, match=r"test-user-wehat-secret.*did you mean 'test-user-wechat-secret'"):
-        await sender.send(send_request(snapshot, TENANT))
+    assert set(snapshot.targets) == {GLOBAL}
+    assert "@ $.spec.wechatApiSecret" in snapshot.skipped[TENANT]
     assert wechat.calls.total() == 0
 
 

@@ -1,0 +1,200 @@
+"""Credentials stay with their owner: a tenant's objects use only Secrets labelled for that tenant, global and
+default objects only Secrets labelled for no tenant. Anything else is a located problem and is never sent.
+
+The property test builds random worlds of Secrets (each labelled for a random tenant, or for none), receivers
+and configs whose credentials name random Secrets, sends every receiver that can send through the real webhook
+sender to a real HTTP sink, and reads what each request carried.
+"""
+
+import base64
+import logging
+from collections.abc import Iterator
+
+import anyio
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nmcore.alerts import Notification
+from nmcore.builtins.webhook import WebhookSender
+from nmcore.channel import ChannelContext
+from nmcore.render import DefaultRenderer
+from nmcore.requests import build_request
+from nmcore.snapshot import Document, Snapshot, build_snapshot
+from nmcore.testing import alert, plugin_host, snapshot_from_yaml
+from tests.conftest import WebhookSink
+
+NS = "kubesphere-monitoring-system"
+GV = "notification.kubesphere.io/v1alpha1"
+USERS = ["alice", "bob"]
+SECRETS = 5
+HOST = plugin_host()
+RENDERER = DefaultRenderer()
+
+
+def value_of(index: int) -> str:
+    return f"value-of-secret-{index}"
+
+
+@pytest.fixture(scope="module")
+def shared_sink() -> Iterator[WebhookSink]:
+    server = WebhookSink().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def credentials(secret: int | None, kind: str) -> dict:
+    if secret is None:
+        return {}
+    ref = {"valueFrom": {"secretKeyRef": {"name": f"s{secret}", "key": "v"}}}
+    return {"httpConfig": {"bearerToken": ref} if kind == "bearer" else {"basicAuth": {"username": "u",
+                                                                                       "password": ref}}}
+
+
+owners = st.one_of(st.none(), st.sampled_from(USERS))
+secret_choice = st.one_of(st.none(), st.integers(0, SECRETS - 1))
+auth_kinds = st.sampled_from(["bearer", "basic"])
+
+
+@st.composite
+def worlds(draw: st.DrawFn, sink_url: str) -> tuple[list[Document], dict[int, str | None]]:
+    secret_owner = {i: draw(owners) for i in range(SECRETS)}
+    documents = []
+    for i, owner in secret_owner.items():
+        labels = {"app": "notification-manager"} | ({"user": owner} if owner else {})
+        documents.append(Document(f"s{i}", {"apiVersion": "v1", "kind": "Secret",
+                                            "metadata": {"name": f"s{i}", "labels": labels},
+                                            "stringData": {"v": value_of(i)}}))
+    for i in range(draw(st.integers(0, 3))):
+        owner = draw(owners)
+        labels = {"type": "tenant", "user": owner} if owner else {"type": draw(st.sampled_from(["default", "global"]))}
+        spec = {"url": f"{sink_url}/config-{i}", **credentials(draw(secret_choice), draw(auth_kinds))}
+        documents.append(Document(f"c{i}", {"apiVersion": GV, "kind": "WebhookConfig",
+                                            "metadata": {"name": f"c{i}", "labels": labels}, "spec": spec}))
+    for i in range(draw(st.integers(1, 6))):
+        owner = draw(owners)
+        labels = {"type": "tenant", "user": owner} if owner else {"type": "global"}
+        own_url = draw(st.booleans())
+        spec = {"url": f"{sink_url}/receiver-{i}"} if own_url else {}
+        spec |= credentials(draw(secret_choice), draw(auth_kinds))
+        documents.append(Document(f"r{i}", {"apiVersion": GV, "kind": "WebhookReceiver",
+                                            "metadata": {"name": f"r{i}", "labels": labels}, "spec": spec}))
+    return documents, secret_owner
+
+
+def carried(headers: dict[str, str]) -> str:
+    """The credential a request carried: the bearer token, or the password of its basic auth."""
+    scheme, _, value = headers.get("Authorization", "").partition(" ")
+    if scheme == "Basic":
+        return base64.b64decode(value).decode().partition(":")[2]
+    return value
+
+
+UNUSED_HTTPX = httpx.AsyncClient()
+"""The webhook sender posts through aiohttp only; building an httpx client per example would cost 80 ms."""
+
+
+async def send_all(snapshot: Snapshot) -> None:
+    sender = WebhookSender(ChannelContext(http=UNUSED_HTTPX, logger=logging.getLogger("test")))  # its own session
+    try:
+        for ref, target in snapshot.targets.items():
+            notification = Notification(receiver=ref, channel="webhook", tenant=target.tenant,
+                                        alerts=(alert(namespace="ns"),))
+            request, _ = build_request(snapshot, target, notification, RENDERER.render(notification))
+            await sender.send(request)
+    finally:
+        await sender.aclose()
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_a_credential_goes_only_where_its_owner_sends(shared_sink: WebhookSink, data: st.DataObject) -> None:
+    documents, secret_owner = data.draw(worlds(shared_sink.url("").rstrip("/")))
+    snapshot = build_snapshot(documents, HOST.channels)
+    before = len(shared_sink.received)
+    anyio.run(send_all, snapshot)
+    requests = shared_sink.received[before:]
+    assert len(requests) == len(snapshot.targets)
+
+    for request in requests:
+        target = snapshot.targets[request["body"]["receiver"]]
+        value = carried(request["headers"])
+        if not value:
+            continue
+        secret = next(i for i in range(SECRETS) if value == value_of(i))
+        chooser = target.receiver if request["path"].startswith("/receiver-") else target.config
+        assert chooser is not None
+        chooser_owner = chooser.user if chooser.scope == "tenant" else None
+        assert secret_owner[secret] == chooser_owner, (
+            f"{target.receiver.ref} sent Secret s{secret} (owner {secret_owner[secret]}) to a URL chosen by "
+            f"{chooser.ref} (owner {chooser_owner})")
+        if target.receiver.scope == "tenant" and secret_owner[secret] is not None:
+            assert secret_owner[secret] == target.receiver.user, "another tenant's Secret"
+
+    for reason in snapshot.skipped.values():
+        if "may use only Secrets" in reason:
+            assert "@ $.spec.httpConfig." in reason, reason
+
+
+def tenant_receiver_with(ref_name: str, secret_labels: str) -> str:
+    return f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: {ref_name}, labels: {secret_labels}}}
+stringData: {{token: the-token-value}}
+---
+apiVersion: {GV}
+kind: WebhookReceiver
+metadata: {{name: alice-hook, labels: {{type: tenant, user: alice}}}}
+spec:
+  url: http://alice.example/hook
+  httpConfig: {{bearerToken: {{valueFrom: {{secretKeyRef: {{name: {ref_name}, key: token}}}}}}}}
+"""
+
+
+REF = f"WebhookReceiver/{NS}/alice-hook"
+
+
+@pytest.mark.parametrize(("labels", "why"), [
+    ("{}", "belongs to no tenant"),
+    ("{user: bob}", "belongs to tenant bob"),
+])
+def test_a_tenant_receiver_naming_a_secret_it_does_not_own_cannot_send(labels: str, why: str) -> None:
+    snapshot = snapshot_from_yaml(tenant_receiver_with("ops-token", labels))
+    assert REF not in snapshot.targets
+    reason = snapshot.skipped[REF]
+    assert why in reason and "labelled user: alice" in reason
+    assert reason.endswith("@ $.spec.httpConfig.bearerToken"), reason
+    assert [p.object for p in snapshot.problems] == [REF, REF]  # the located problem, and "will not send"
+
+
+def test_a_tenant_receiver_uses_its_own_tenants_secret() -> None:
+    snapshot = snapshot_from_yaml(tenant_receiver_with("alice-token", "{user: alice}"))
+    assert REF in snapshot.targets and snapshot.problems == ()
+
+
+def test_a_global_config_may_not_use_a_tenants_secret() -> None:
+    snapshot = snapshot_from_yaml(f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: bob-token, labels: {{user: bob}}}}
+stringData: {{token: bobs}}
+---
+apiVersion: {GV}
+kind: WebhookConfig
+metadata: {{name: ops, labels: {{type: default}}}}
+spec:
+  url: http://ops.example/hook
+  httpConfig: {{bearerToken: {{valueFrom: {{secretKeyRef: {{name: bob-token, key: token}}}}}}}}
+---
+apiVersion: {GV}
+kind: WebhookReceiver
+metadata: {{name: everyone, labels: {{type: global}}}}
+spec: {{}}
+""")
+    reason = snapshot.skipped[f"WebhookReceiver/{NS}/everyone"]
+    assert f"WebhookConfig/{NS}/ops" in reason and "labelled user: bob" in reason
+    assert "@ $.spec.httpConfig.bearerToken" in reason
