@@ -1,5 +1,7 @@
 """One send to one receiver: the request built from the snapshot, the channel called within its deadline, and
-the outcome classified and scrubbed of the secrets it used. Shared by the dispatcher and `nm verify`."""
+the outcome classified and scrubbed of every credential of the configuration, in every form (the secrets it
+used, inline values, URL passwords and query values, base64 of `user:password`). Shared by the dispatcher and
+`nm verify`."""
 
 import logging
 import time
@@ -37,21 +39,25 @@ async def send_once(channel: StartedChannel, snapshot: Snapshot, target: Target,
     timeout = configured or channel.spec.limits.send_timeout
     request, secrets = build_request(snapshot, target, notification, renderer.render(notification, target), timeout)
     hard_deadline = configured or channel.spec.limits.send_timeout * 2  # else the channel's own timeout fires first
+
+    def scrub(text: str) -> str:
+        return snapshot.scrubber.scrub(secrets.scrub(text))
+
     started = time.perf_counter()
     try:
         async with hotpath.deadline(hard_deadline):
             report = await channel.sender.send(request)
     except DeliveryError as exc:
-        return SendResult(ok=False, error=secrets.scrub(str(exc)), transient=exc.transient,
+        return SendResult(ok=False, error=scrub(str(exc)), transient=exc.transient,
                           retry_after=exc.retry_after, seconds=time.perf_counter() - started)
     except TimeoutError:
         return SendResult(ok=False, error=f"no answer within {hard_deadline:g}s", transient=True,
                           seconds=time.perf_counter() - started)
     except Exception as exc:
-        error = secrets.scrub(f"{type(exc).__name__}: {exc}")
+        error = scrub(f"{type(exc).__name__}: {exc}")
         log.error("channel %s raised unexpectedly for %s (a plugin bug): %s",
                   notification.channel, notification.receiver, error)
         log.debug("traceback of the plugin bug above", exc_info=True)
         return SendResult(ok=False, error=error, transient=True, seconds=time.perf_counter() - started)
-    warnings = tuple(secrets.scrub(w) for w in (report.warnings if report else ()))
+    warnings = tuple(scrub(w) for w in (report.warnings if report else ()))
     return SendResult(ok=True, warnings=warnings, seconds=time.perf_counter() - started)

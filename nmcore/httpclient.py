@@ -6,6 +6,7 @@ pool (httpx-aiohttp); the built-in webhook channel, the hot path, posts through 
 which costs about a third of the CPU per request (bench/RESULTS.md).
 """
 
+import logging
 from collections.abc import AsyncIterable
 from typing import Any
 
@@ -43,8 +44,15 @@ def new_session() -> aiohttp.ClientSession:
 def make_http_client(*, timeout: float = 10.0, session: aiohttp.ClientSession | None = None,
                      max_reply_bytes: int = MAX_REPLY_BYTES) -> httpx.AsyncClient:
     """httpx's API over aiohttp; over `session`'s pool when given (closing the client closes the session).
-    Every reply body is read at most to `max_reply_bytes` (`BoundedReplies`)."""
+    Every reply body is read at most to `max_reply_bytes` (`BoundedReplies`).
+
+    httpx logs every request's URL at INFO, and a URL may be the credential itself (a Slack incoming webhook, a
+    WeChat robot key): its logger is set to WARNING unless someone set a level for it. nmcore logs its own
+    verdict of each send."""
     redact_http_logs()
+    httpx_log = logging.getLogger("httpx")
+    if httpx_log.level == logging.NOTSET:
+        httpx_log.setLevel(logging.WARNING)
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=MAX_KEEPALIVE)
     transport = AiohttpTransport(limits=limits, client=session) if session is not None else None
     return BoundedClient(timeout=timeout, limits=limits, transport=transport, max_reply_bytes=max_reply_bytes)

@@ -3,7 +3,8 @@
 Many services take credentials in the query string (WeChat's `corpsecret` and `access_token`, DingTalk's
 robot token and `sign`) or in the path (a Feishu robot's hook ID, Telegram's bot token, a Discord webhook's
 token), and URLs end up in error text and in httpx's request log. Every query value and every token-like path
-segment is hidden in both, and in the reply text quoted in an error (a proxy's page may echo the URL).
+segment is hidden in both, and so is a URL password (`https://user:password@host/`), and in the reply text
+quoted in an error (a proxy's page may echo the URL).
 """
 
 import email.utils
@@ -26,6 +27,7 @@ EXCERPT_CHARS = 200
 `nm verify` into a way of reading an internal service's pages (it echoed a `db_password=…` error body)."""
 
 _QUERY_VALUE = re.compile(r"([?&][^=&\s'\"<>]+)=[^&\s'\"<>]*")
+_URL_PASSWORD = re.compile(r"(://[^/:@\s'\"<>]*):[^/@\s'\"<>]*@")
 _TOKEN_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_:-]{16,}(?=[/?#\s'\"<>]|$)")
 """A path segment of 16 or more letters, digits, `-`, `_` and `:` with a digit in it: a hook ID or a token
 (Telegram's `bot123456:AAE…`, a Discord webhook's ID and token), not a word of an API path
@@ -33,8 +35,10 @@ _TOKEN_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_:-]{16,}(?=[/
 
 
 def redact_url_secrets(text: str) -> str:
-    """`https://x/hook/7f0c…e2?access_token=abc` → `https://x/hook/<redacted>?access_token=<redacted>`."""
-    return _TOKEN_SEGMENT.sub("<redacted>", _QUERY_VALUE.sub(r"\1=<redacted>", text))
+    """`https://u:pw@x/hook/7f0c…e2?access_token=abc` →
+    `https://u:<redacted>@x/hook/<redacted>?access_token=<redacted>`."""
+    text = _URL_PASSWORD.sub(r"\1:<redacted>@", _QUERY_VALUE.sub(r"\1=<redacted>", text))
+    return _TOKEN_SEGMENT.sub("<redacted>", text)
 
 
 class UrlRedactor(logging.Filter):
@@ -69,10 +73,22 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
+_WORD = re.compile(r"[^\s\"'<>,;:=&?(){}\[\]]+$")
+"""A run of characters a credential may be made of, at the end of the text (separators end it)."""
+
+
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """The start of a reply's text for an error message, on one line, cut visibly at `limit` characters."""
+    """The start of a reply's text for an error message, on one line, cut visibly at `limit` characters.
+
+    A cut never ends inside a word: the word goes whole. Credentials in the text are scrubbed later, by whole
+    value, and half of a token echoed back would escape that."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if _WORD.search(text[limit - 1]):  # the cut falls inside a word
+        cut = _WORD.sub("", cut)
+    return cut.rstrip() + "…"
 
 
 def json_object(response: httpx.Response) -> dict[str, Any] | None:

@@ -30,6 +30,8 @@ from nmcore.httpclient import make_http_client, new_session
 from nmcore.ingest import Parsed, parse_payload
 from nmcore.metrics import Metrics
 from nmcore.plugins import PluginHost
+from nmcore.redaction import publish as publish_scrubber
+from nmcore.redaction import withdraw as withdraw_scrubber
 from nmcore.render import DefaultRenderer, Renderer
 from nmcore.resources import Resource
 from nmcore.routing import Routed, Router
@@ -148,6 +150,7 @@ class Manager:
         if template_problems:
             snapshot = attrs.evolve(snapshot, problems=(*snapshot.problems, *template_problems))
         self._snapshot = snapshot
+        publish_scrubber(self, snapshot.scrubber)  # this process's log hides this configuration's credentials
         self._ready.set()
         m = self.metrics
         m.config_problems.set(sum(1 for p in snapshot.problems if not p.notice))
@@ -199,7 +202,10 @@ class Manager:
         ExceptionGroup the background task group would make of it."""
         assert self._stack is not None and self._tasks is not None
         self._tasks.cancel_scope.cancel()
-        await self._stack.__aexit__(None, None, None)
+        try:
+            await self._stack.__aexit__(None, None, None)
+        finally:
+            withdraw_scrubber(self)
 
     def _start_senders(self, stack: AsyncExitStack) -> None:
         assert self._http is not None

@@ -10,6 +10,7 @@ only Secrets with no `user` label; a namespaced object only Secrets of its own n
 Secret it may not use, a missing one or an invalid one (itself or through its config) cannot send.
 """
 
+import contextlib
 import difflib
 import logging
 from collections import defaultdict
@@ -23,6 +24,7 @@ from nmcore.apikinds import CORE_KINDS, RBAC_GROUP, RBAC_KINDS, RBAC_VERSIONS, n
 from nmcore.channel import RegisteredChannel
 from nmcore.errors import PermanentError
 from nmcore.gcpause import gc_paused
+from nmcore.redaction import Scrubber, forms, spec_secrets
 from nmcore.resources import (
     GROUP_VERSION,
     ClusterRoleBinding,
@@ -107,6 +109,8 @@ class Snapshot:
     """Tenant receivers whose user no RoleBinding or ClusterRoleBinding names (for the rbac resolver)."""
     documents: Mapping[tuple[str, str, str], Document] = attrs.field(factory=dict, repr=False)
     """The document of every object in force, by (kind, namespace, name)."""
+    scrubber: Scrubber = attrs.field(factory=Scrubber, repr=False)
+    """Hides every credential this configuration holds, in every form (see nmcore.redaction)."""
 
     def rolebinding_users(self, namespace: str) -> frozenset[str]:
         users = self.namespace_users.get(namespace, frozenset())
@@ -138,6 +142,16 @@ class SecretIndex:
     """(namespace, name) → the origin of the manifest that failed to decode."""
     default_namespace: str = DEFAULT_NAMESPACE
     """Where a cluster-scoped (v2beta2) object's reference without a namespace looks (`defaultSecretNamespace`)."""
+
+    def plain(self, holder: Resource, ref: SecretRef) -> str | None:
+        """The text `ref` names where `holder` would look, whoever may use it, or None: what to scrub, never
+        what to send."""
+        namespace = holder.metadata.namespace or getattr(ref, "namespace", "") or self.default_namespace
+        found = self.found.get((namespace, ref.name))
+        try:
+            return found.value(ref.key) if found is not None and ref.key in found.key_names() else None
+        except ValueError:
+            return None
 
     def value(self, holder: Resource, ref: SecretRef) -> str:
         """The value for `holder`, the object naming `ref`, or PermanentError saying what is wrong: a namespaced
@@ -604,6 +618,23 @@ def choose_config(receiver: Resource, index: ConfigIndex, channel: RegisteredCha
     return None, f"{note}no {channel.spec.config_kind} labelled type: default to fall back on"
 
 
+def _scrubber(resources: Iterable[Resource], secrets: SecretIndex) -> Scrubber:
+    """Every Secret value (each key that is text) and every credential the specs hold, in all their forms."""
+    values: list[str] = []
+    for secret in secrets.found.values():
+        for key in secret.key_names():
+            with contextlib.suppress(ValueError):  # binary (a keystore) is never sent as text, nor in a message
+                values += forms(secret.value(key))
+    for resource in resources:
+        values += spec_secrets(resource.spec, lambda ref, r=resource: secrets.plain(r, ref))  # type: ignore[misc]
+    return Scrubber(values)
+
+
+def _scrubbed(problem: Problem, scrubber: Scrubber) -> Problem:
+    message = scrubber.scrub(problem.message)
+    return problem if message == problem.message else attrs.evolve(problem, message=message)
+
+
 @gc_paused()
 def build_snapshot(
     documents: Iterable[Document],
@@ -678,6 +709,7 @@ def build_snapshot(
                                              "ClusterRoleBinding names them as a User, so this receiver gets nothing")
         for ref, target in sorted(targets.items()) if target.tenant and target.tenant not in accessible)
 
+    scrubber = _scrubber(builder.configs + builder.receivers, secrets)
     return Snapshot(
         channels=channels,
         receivers=tuple(builder.receivers),
@@ -685,9 +717,10 @@ def build_snapshot(
         global_targets=tuple(global_targets),
         tenant_targets={user: tuple(ts) for user, ts in tenant_targets.items()},
         targets=targets,
-        skipped=skipped,
-        problems=tuple(builder.problems),
+        skipped={ref: scrubber.scrub(why) for ref, why in skipped.items()},
+        problems=tuple(_scrubbed(p, scrubber) for p in builder.problems),
         secrets=secrets,
+        scrubber=scrubber,
         namespace_users={ns: frozenset(users) for ns, users in builder.namespace_users.items()},
         configmaps=builder.configmaps,
         configmap_origins=builder.configmap_origins,

@@ -309,6 +309,7 @@ class ChannelContract:
     async def test_a_secret_never_shows_in_errors_logs_or_reprs(self, service: FakeService,
                                                                caplog: pytest.LogCaptureFixture) -> None:
         caplog.set_level(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger="httpx")  # quiet by default; an operator may turn it up
         shown: list[str] = []
         unreachable = f"http://127.0.0.1:{closed_port()}"
         scenarios = [(service.url, False), (unreachable, False), (service.url, self.rate_limits)]

@@ -33,6 +33,7 @@ from nmcore.sdk import (
     new_session,
     raise_for_status,
     read_prefix,
+    redact_url_secrets,
     ssl_context,
     transport_errors,
     v2beta2,
@@ -206,7 +207,7 @@ class WebhookSender:
             body = await anyio.to_thread.run_sync(lambda: orjson.dumps(webhook_body(notification)))
         else:
             body = orjson.dumps(webhook_body(notification))
-        service = f"webhook {url}"
+        service = f"webhook {redact_url_secrets(url)}"
         with transport_errors(service):
             async with self._session().post(url, data=body, headers=headers, ssl=self._ssl(tls, request.secret),
                                             proxy=proxy, timeout=aiohttp.ClientTimeout(total=request.timeout),

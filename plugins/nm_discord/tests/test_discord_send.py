@@ -121,6 +121,7 @@ async def test_a_webhook_url_that_is_not_discord_says_so_without_showing_it(disc
 
 async def test_the_webhook_token_is_hidden_in_the_request_log_and_every_refusal(discord, sender, seed, caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # quiet by default; an operator may turn it up
     errors = []
     for prepare in (lambda: None, lambda: setattr(discord, "outage", 1), lambda: setattr(discord, "per_window", 0),
                     lambda: discord.webhooks.update({nm_id: "rotated" for nm_id in discord.webhooks})):

@@ -1,10 +1,14 @@
 """The second mode: a SlackReceiver with its own incoming-webhook URL (a credential), no SlackConfig."""
 
+import logging
 import re
+from urllib.parse import quote
 
 import nm_slack
 import pytest
 
+from nmcore import AlertGroup
+from nmcore.manager import Manager
 from nmcore.sdk import PermanentError, TransientError
 from nmcore.testing import EndlessReply, alert, send_request, serving, snapshot_from_yaml
 
@@ -75,3 +79,26 @@ async def test_a_huge_reply_to_a_webhook_post_is_not_read_whole(sender):
     async with serving(server.app()) as url:
         await sender.send(request_for(url + HOOK_PATH, [alert()]))  # 200 is delivered; the body is not needed
     assert server.written < 32 * 1024 * 1024, f"{server.written:,} bytes of the reply were taken"
+
+
+@pytest.mark.parametrize("httpx_level", [None, logging.DEBUG], ids=["default", "httpx-at-debug"])
+async def test_the_webhook_url_is_never_logged(slack, caplog, httpx_level):
+    """httpx logs every request URL at INFO, and this URL is the credential: not at the default level, nor when
+    an operator turns httpx's log up (then the line is scrubbed)."""
+    httpx_log = logging.getLogger("httpx")
+    saved = httpx_log.level
+    httpx_log.setLevel(httpx_level or logging.NOTSET)
+    caplog.set_level(logging.DEBUG)
+    secret_url = slack.url + HOOK_PATH
+    try:
+        async with Manager.from_yaml(webhook_yaml(secret_url), plugins=[nm_slack]) as manager:
+            await manager.wait_ready(5)
+            await manager.submit(AlertGroup(alerts=(alert(namespace="demo"),)))
+            await manager.drain(10)
+    finally:
+        httpx_log.setLevel(saved)
+    assert len(slack.in_channel("alert")) == 1
+    if httpx_level is not None:
+        assert "HTTP Request: POST <redacted>" in caplog.text, "the line is there, scrubbed"
+    for form in (HOOK_PATH, "abcdefSECRETpath", quote(secret_url, safe="")):
+        assert form not in caplog.text

@@ -211,6 +211,7 @@ async def test_one_bad_channel_among_several_is_a_warning_and_the_others_get_it(
 
 async def test_the_token_never_shows_in_errors_logs_or_reprs(slack, sender, seed, caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # quiet by default; an operator may turn it up
     leaky = seed(slack.url, tenant_token=b64(SECRET_TOKEN))
     errors = []
     for prepare in (lambda: None, lambda: slack.fail_next(status=429, retry_after=1),

@@ -112,6 +112,7 @@ async def test_a_turned_off_workflow_says_so(teams, sender, seed):
 
 async def test_the_sig_is_hidden_in_the_request_log_and_every_refusal(teams, sender, seed, caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # quiet by default; an operator may turn it up
     sig = next(iter(teams.workflows.values()))
     errors = []
     for prepare in (lambda: None, lambda: setattr(teams, "throttle", 1),

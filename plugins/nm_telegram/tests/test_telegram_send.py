@@ -120,6 +120,7 @@ async def test_a_reply_that_is_not_the_bot_api_points_at_api_url(telegram, sende
 
 async def test_the_token_in_the_url_path_is_hidden_in_the_request_log_and_every_refusal(telegram, sender, seed, caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # quiet by default; an operator may turn it up
     telegram.tokens.add(SECRET_TOKEN)
     errors = []
     for prepare in (lambda: None, lambda: setattr(telegram, "outage", 1),

@@ -143,6 +143,7 @@ async def test_wrong_secret_is_permanent_and_never_shown(wechat, sender, caplog)
 async def test_neither_secret_nor_token_reach_the_logs(wechat, sender, caplog):
     wechat.secret = SECRET
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # quiet by default; an operator may turn it up
 
     await sender.send(ops_request(wechat.url, "  toUser: user1", secret=SECRET))
 

@@ -1,0 +1,176 @@
+"""No credential the configuration holds leaves `nm run` or reaches its state, in any encoding.
+
+`nm run` (a real process, at DEBUG) sends to an endpoint that refuses every request and echoes what it got:
+the request target with its query, the Authorization header, the credential decoded, URL-encoded and in
+base64. The credentials are a Secret's bearer token and basic-auth password, an inline bearer token, and a
+URL's own `user:password@` and `?token=`. Then every way out is read: the log, `/api/v2/verify` for each
+receiver, `/api/v2/status`, `/metrics`, `nm deliveries --json`, and the bytes of every file of the state dir.
+"""
+
+import asyncio
+import base64
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import httpx
+import pytest
+from aiohttp import web
+
+from tests.support import free_port, wait_for
+
+REPO = Path(__file__).resolve().parents[1]
+GV = "notification.kubesphere.io/v1alpha1"
+
+TOKEN = "Bearer-Tok/en+1=="
+PASSWORD = "p@ss w0rd/+x"
+INLINE = "inline-T0ken-xyz/+"
+URL_PASSWORD = "url-pa55word"
+QUERY_TOKEN = "q/tok+value"
+PAIRS = (f"nm-user:{PASSWORD}", f"hook-user:{URL_PASSWORD}")
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def forms(secret: str) -> set[str]:
+    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), b64(secret)}
+
+
+FORBIDDEN = set().union(*(forms(s) for s in (TOKEN, PASSWORD, INLINE, URL_PASSWORD, QUERY_TOKEN, *PAIRS)))
+
+
+class EchoServer:
+    """Refuses every request (400, or 500 for /basic so that one stays pending) and says what it received."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    async def echo(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        auth = request.headers.get("Authorization", "")
+        scheme, _, credential = auth.partition(" ")
+        decoded = base64.b64decode(credential).decode() if scheme == "Basic" else credential
+        user, _, password = decoded.partition(":")
+        text = (f"refused {request.path_qs} with {auth}: credential {decoded} (user {user}, password {password}), "
+                f"urlencoded {quote(decoded, safe='')} {quote_plus(password)}, base64 {b64(decoded)} {b64(password)}")
+        return web.Response(status=500 if request.path == "/basic" else 400, text=text)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self.echo)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._started.set()
+        self._loop.run_forever()
+
+    def __enter__(self) -> "EchoServer":
+        self._thread.start()
+        self._started.wait(10)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def manifests(port: int) -> str:
+    base = f"http://127.0.0.1:{port}"
+    secret_ref = "{{valueFrom: {{secretKeyRef: {{name: hook-secrets, key: {key}}}}}}}"
+
+    def receiver(name: str, url: str, http_config: str = "") -> str:
+        spec = f'url: "{url}"' + (f", httpConfig: {http_config}" if http_config else "")
+        return f"""---
+apiVersion: {GV}
+kind: WebhookReceiver
+metadata: {{name: {name}, labels: {{type: global}}}}
+spec: {{{spec}}}
+"""
+
+    return f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: hook-secrets}}
+stringData: {{token: "{TOKEN}", password: "{PASSWORD}"}}
+""" + receiver("bearer-hook", f"{base}/bearer", "{bearerToken: " + secret_ref.format(key="token") + "}") \
+        + receiver("basic-hook", f"{base}/basic",
+                   "{basicAuth: {username: nm-user, password: " + secret_ref.format(key="password") + "}}") \
+        + receiver("inline-hook", f"{base}/inline", f'{{bearerToken: {{value: "{INLINE}"}}}}') \
+        + receiver("query-hook", f"http://hook-user:{URL_PASSWORD}@127.0.0.1:{port}/query?token="
+                                 f"{quote(QUERY_TOKEN, safe='')}&n=1")
+
+
+def leaks(text: str) -> list[str]:
+    return sorted(form for form in FORBIDDEN if form in text)
+
+
+@pytest.fixture
+def echo() -> Iterator[EchoServer]:
+    with EchoServer() as server:
+        yield server
+
+
+def test_no_credential_leaves_the_process_in_any_form(tmp_path: Path, echo: EchoServer) -> None:
+    config, state = tmp_path / "config", tmp_path / "state"
+    config.mkdir()
+    (config / "hooks.yaml").write_text(manifests(echo.port))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "nm.log"
+    with log.open("wb") as out:
+        nm = subprocess.Popen([sys.executable, "-m", "nmcore", "--log-level", "DEBUG", "run", "--config-dir",
+                               str(config), "--state-dir", str(state), "--listen", f"127.0.0.1:{port}"],
+                              stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            wait_for(lambda: _ready(url), "nm run to be ready")
+            alert = [{"labels": {"alertname": "Leak", "namespace": "demo"}}]
+            assert httpx.post(f"{url}/api/v2/alerts", json=alert, timeout=10).status_code == 200
+            wait_for(lambda: echo.requests >= 4, "a send to every receiver")
+            answers = [httpx.post(f"{url}/api/v2/verify", json={"receiver": name}, timeout=30).text
+                       for name in ("bearer-hook", "basic-hook", "inline-hook", "query-hook")]
+            status = httpx.get(f"{url}/api/v2/status", timeout=10).text
+            metrics = httpx.get(f"{url}/metrics", timeout=10).text
+            wait_for(lambda: _settled(state), "the first attempts recorded")
+        finally:
+            nm.send_signal(signal.SIGTERM)
+            nm.wait(30)
+    deliveries = subprocess.run([sys.executable, "-m", "nmcore", "deliveries", "--json", "--state-dir", str(state)],
+                                capture_output=True, text=True, cwd=REPO, timeout=60)
+
+    assert all("refused" in answer for answer in answers), answers  # the endpoint's words did come back
+    assert "refused /" in deliveries.stdout, "the stored reasons quote the endpoint"
+    assert leaks(log.read_text(errors="replace")) == []
+    assert leaks("\n".join(answers)) == []
+    assert leaks(status) == [] and leaks(metrics) == []
+    assert leaks(deliveries.stdout + deliveries.stderr) == []
+    for path in state.iterdir():
+        assert leaks(path.read_bytes().decode("latin-1")) == [], path.name
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _settled(state: Path) -> bool:
+    """Three dead letters and the one pending delivery with its last error, as `nm deliveries` reads them."""
+    result = subprocess.run([sys.executable, "-m", "nmcore", "deliveries", "--json", "--state-dir", str(state)],
+                            capture_output=True, text=True, cwd=REPO, timeout=60)
+    return result.returncode == 0 and result.stdout.count('"reason"') == 3 and '"last_error": "webhook' in result.stdout
