@@ -2,6 +2,7 @@
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -13,9 +14,10 @@ from pathlib import Path
 import anyio
 import httpx
 
+from nmcore.access import AccessConfigError, read_secret_file
 from nmcore.errors import NmcoreError, PayloadError, StoreNotFound, TemplateProblem
 from nmcore.ingest import decode_payload, parse_payload
-from nmcore.intaketoken import IntakeToken
+from nmcore.logflood import RepeatLimiter
 from nmcore.manifests import documents_from_paths
 from nmcore.plugins import PluginHost
 from nmcore.render import DefaultRenderer
@@ -120,9 +122,6 @@ def _parser() -> argparse.ArgumentParser:
                             f"{MEMORY!r} keeps nothing across restarts")
     state.add_argument("--no-state", action="store_true", help=f"the same as --state-dir {MEMORY}")
     _store_argument(state, None)
-    run.add_argument("--intake-token-file", type=Path, metavar="FILE",
-                     help="accept alerts only with `Authorization: Bearer <the token in FILE>` (Alertmanager's "
-                          "http_config.authorization.credentials_file); others are answered 401")
     run.add_argument("--lease", type=_positive_seconds, default=30.0, metavar="SECONDS",
                      help="with a PostgreSQL store: a replica's claim on the deliveries it sends lasts this long "
                           "unless renewed; a dead replica's work is taken over after it (default %(default)g)")
@@ -159,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
                           '{"history": [...]}; overrides the NotificationManager\'s spec.history.webhook')
     _templates_argument(run)
     _tenant_arguments(run)
+    _access_arguments(run)
 
     validate = commands.add_parser("validate", help="check manifests; every problem on its own line")
     validate.add_argument("paths", nargs="+", type=Path, help="folders or files of manifests")
@@ -185,6 +185,8 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--url", help="ask a running nm (e.g. http://localhost:19093) to send with its configuration")
     verify.add_argument("receivers", nargs="*", metavar="RECEIVER",
                         help="name, Kind/name or Kind/namespace/name (default: every receiver)")
+    verify.add_argument("--token-file", type=Path, metavar="FILE",
+                        help="with --url: the admin token (--admin-token-file of that nm run), sent as a bearer token")
     verify.add_argument("--json", action="store_true", help="one JSON object per receiver")
     verify.add_argument("--namespace", default=DEFAULT_NAMESPACE)
     _templates_argument(verify)
@@ -247,6 +249,33 @@ def _history_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     history.add_argument("--json", action="store_true", help="a JSON array, every attempt and withheld receiver")
 
 
+def _access_arguments(run: argparse.ArgumentParser) -> None:
+    from nmcore.netpolicy import DEFAULT_DENIED
+
+    access = run.add_argument_group("who may reach nm, and where receivers may send")
+    access.add_argument("--intake-token-file", type=Path, metavar="FILE",
+                        help="POST /api/v2/alerts needs `Authorization: Bearer <the file's content>` (Alertmanager: "
+                             "http_config.authorization.credentials_file)")
+    access.add_argument("--intake-basic-auth-file", type=Path, metavar="FILE",
+                        help="or HTTP basic auth with the file's user:password (Alertmanager: http_config.basic_auth)")
+    access.add_argument("--admin-listen", type=_listen, metavar="HOST:PORT",
+                        help="serve /api/v2/verify and /api/v2/status here only (the intake then answers 404 for "
+                             "them); without it they are on the intake and want its credentials")
+    access.add_argument("--admin-token-file", type=Path, metavar="FILE",
+                        help="the admin endpoints need `Authorization: Bearer <the file's content>`")
+    access.add_argument("--deny-networks", default=",".join(DEFAULT_DENIED), metavar="CIDR,...",
+                        help="receivers may not connect to these networks, checked on the address dialled "
+                             "(default %(default)s: metadata services); nm's own listeners are always denied")
+    access.add_argument("--header-timeout", type=_non_negative, default=10.0, metavar="SECONDS",
+                        help="a connection that has not sent its request headers within this is closed (default "
+                             "%(default)g)")
+    access.add_argument("--body-timeout", type=_non_negative, default=30.0, metavar="SECONDS",
+                        help="a request whose body has not arrived within this gets 408 (default %(default)g)")
+    access.add_argument("--max-connections", type=_positive, default=1000, metavar="N",
+                        help="open connections at most (lowered to fit the open-files limit); beyond it the oldest "
+                             "idle one is closed (default %(default)s)")
+
+
 def _templates_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--templates", type=Path, metavar="DIR",
                         help="your own Jinja2 templates, NAME.j2 each: subject.j2, text.j2, markdown.j2, html.j2 "
@@ -284,9 +313,12 @@ def _host() -> PluginHost:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from nmcore.access import credentials_from_files
     from nmcore.delivery import RetryPolicy
     from nmcore.history import Retention
+    from nmcore.httpguard import ConnectionLimits, connection_cap, raise_open_files_limit
     from nmcore.manager import Manager
+    from nmcore.netpolicy import NetworkPolicy
     from nmcore.server import ListenError, serve
     from nmcore.settings import ManagerSettings
     from nmcore.sources import ConfigSource, FolderSource
@@ -309,6 +341,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     location = _store_location(args)
     if location.kind == "memory":
         log.warning("no state dir: alerts accepted but not yet delivered are lost when nm stops")
+    try:
+        intake_auth = credentials_from_files(token_file=args.intake_token_file,
+                                             basic_auth_file=args.intake_basic_auth_file)
+        admin_auth = credentials_from_files(token_file=args.admin_token_file, what="--admin")
+        own = [args.listen] + ([args.admin_listen] if args.admin_listen else [])
+        policy = NetworkPolicy.of(args.deny_networks, own)
+    except ValueError as exc:
+        print(f"nm run: {exc}", file=sys.stderr)
+        return 2
+    cap = connection_cap(args.max_connections, raise_open_files_limit())
+    if cap < args.max_connections:
+        log.warning("--max-connections %d lowered to %d to fit the open-files limit", args.max_connections, cap)
+    limits = ConnectionLimits(header_timeout=args.header_timeout, body_timeout=args.body_timeout, max_connections=cap)
     store = open_store(location, per_receiver=args.sends_per_receiver, lease=args.lease,
                        pool_size=args.store_connections)
     settings = ManagerSettings(
@@ -316,12 +361,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         default_namespace=args.namespace, max_pending=args.max_pending, dedup_window=args.dedup_window,
         per_receiver=args.sends_per_receiver, cluster=args.cluster, retry=RetryPolicy(deadline=args.retry_deadline),
         history=not args.no_history, history_webhook=args.history_webhook, fallback_after=args.fallback_after,
-        history_retention=Retention(max_age=args.history_max_age, max_entries=args.history_max_entries))
+        history_retention=Retention(max_age=args.history_max_age, max_entries=args.history_max_entries),
+        network_policy=policy)
     manager = Manager(source, settings=settings, host=host, store=store, renderer=_renderer(args))
-    token = IntakeToken.from_file(args.intake_token_file) if args.intake_token_file else None
-    host, port = args.listen
+    listen_host, port = args.listen
     try:
-        anyio.run(serve, manager, host, port, args.grace, token)
+        anyio.run(functools.partial(serve, manager, listen_host, port, args.grace, admin_listen=args.admin_listen,
+                                    intake_auth=intake_auth, admin_auth=admin_auth, limits=limits))
     except ListenError as exc:
         print(f"nm run: {exc}", file=sys.stderr)
         return 2
@@ -417,7 +463,7 @@ def _route_remote(url: str, body: bytes) -> tuple[list[dict], Sequence[str]]:
 def cmd_verify(args: argparse.Namespace) -> int:
     try:
         results = _verify_remote(args) if args.url else anyio.run(_verify_local, args)
-    except LookupError as exc:
+    except (LookupError, AccessConfigError) as exc:
         print(f"nm verify: {exc}", file=sys.stderr)
         return 2
     except httpx.HTTPError as exc:
@@ -477,19 +523,16 @@ def _quiet_http() -> Iterator[None]:
 
 
 def _verify_remote(args: argparse.Namespace) -> list[dict]:
-    with _quiet_http(), httpx.Client(base_url=args.url, timeout=90) as client:
+    headers = {}
+    if args.token_file:
+        headers["Authorization"] = f"Bearer {read_secret_file(args.token_file, '--token-file').decode()}"
+    with _quiet_http(), httpx.Client(base_url=args.url, timeout=90, headers=headers) as client:
         names = args.receivers
         if not names:
-            status = client.get("/api/v2/status").raise_for_status().json()
+            status = _admin_answer(args.url, client.get("/api/v2/status"))
             names = sorted(r["receiver"] for r in status["receivers"] + status["cannot_send"]
                            if r.get("reason") != DISABLED)
-        results = []
-        for name in names:
-            response = client.post("/api/v2/verify", json={"receiver": name})
-            if response.status_code == 404:
-                raise LookupError(response.json()["error"])
-            results.append(response.raise_for_status().json())
-    return results
+        return [_admin_answer(args.url, client.post("/api/v2/verify", json={"receiver": name})) for name in names]
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -578,6 +621,20 @@ def cmd_convert(args: argparse.Namespace) -> int:
         print(f"nm convert: {note}", file=sys.stderr)
     print(f"{len(result.manifests)} manifests written, {len(result.notes)} things not converted", file=sys.stderr)
     return 1 if result.notes or problems else 0
+
+
+def _admin_answer(url: str, response: httpx.Response) -> dict:
+    """An admin endpoint's JSON answer; LookupError saying what to change when it is not there or refused."""
+    if response.status_code == 401:
+        raise LookupError(f"{url} wants credentials for its admin endpoints: give --token-file (the file of its "
+                          "--admin-token-file, or of its --intake-token-file)")
+    if response.status_code == 404:
+        try:
+            raise LookupError(response.json()["error"])  # an unknown receiver, with its "did you mean"
+        except (ValueError, KeyError, TypeError):
+            raise LookupError(f"{url} does not serve {response.request.url.path}: give the --admin-listen address "
+                              "of that nm run") from None
+    return response.raise_for_status().json()
 
 
 def cmd_plugins(_: argparse.Namespace) -> int:
@@ -775,6 +832,7 @@ def _configure_logging(level: str, log_format: str) -> None:
                                            json_ensure_ascii=False))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RepeatLimiter())
     logging.basicConfig(level=level, handlers=[handler])
 
 

@@ -6,7 +6,7 @@
     │   ├── FieldProblem (ValueError) ···· a schema class's own check failed for one field (located there)
     │   ├── TemplateProblem ·············· an operator's template cannot work (file, line, why)
     │   ├── PluginError ·················· a plugin or channel cannot be used (a kind claimed twice, no resolver)
-    │   └── IntakeTokenError ············· the intake token file cannot be used
+    │   └── AccessConfigError ············ a credentials file of nm run cannot be used
     ├── PayloadError (ValueError) ········ a POSTed alert body is unusable as a whole
     ├── BadRequest (ValueError) ·········· a console API request (a Receiver object to verify) is unusable
     ├── DeliveryError ···················· one send failed (raised by channels; `retry_after` may say when to retry)
@@ -25,13 +25,13 @@ Messages are for operators: they say what is wrong, where, and what to do, and n
 """
 
 __all__ = [
+    "AccessConfigError",
     "ApiError",
     "BadRequest",
     "Busy",
     "ConfigError",
     "DeliveryError",
     "FieldProblem",
-    "IntakeTokenError",
     "NmcoreError",
     "NotReady",
     "PayloadError",
@@ -80,8 +80,9 @@ class PluginError(ConfigError):
     """A plugin or a channel it registers cannot be used (a kind claimed twice, an unknown tenant resolver)."""
 
 
-class IntakeTokenError(ConfigError):
-    """The intake token file cannot be read, or is empty; the message names it."""
+class AccessConfigError(ConfigError, ValueError):
+    """A credentials file (`--intake-token-file`, `--intake-basic-auth-file`, `--admin-token-file`) is missing,
+    unreadable or empty; the message names it."""
 
 
 class PayloadError(NmcoreError, ValueError):

@@ -15,6 +15,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 
 from nmcore.httpfailures import redact_http_logs
+from nmcore.netpolicy import NetworkPolicy
 
 MAX_REPLY_BYTES = 64 * 1024
 """The most of any reply body nmcore reads: the replies it needs are small JSON or a short error text. A
@@ -29,15 +30,19 @@ MAX_KEEPALIVE = 64
 """Idle connections kept for reuse by the httpx face (per destination in aiohttp's pool)."""
 
 
-def new_session() -> aiohttp.ClientSession:
+def new_session(policy: NetworkPolicy | None = None) -> aiohttp.ClientSession:
     """No cookie jar (notifications are stateless), one pool shared by every channel; call inside the loop.
+
+    Every socket it opens is checked against `policy` (by default: no link-local metadata addresses) on the
+    address actually dialled, after DNS.
 
     The pool has no connection cap of its own, neither in total nor per host: the dispatcher already bounds
     the sends in flight (a few per receiver, and a total), so a cap here could only make a receiver wait for
     a connection held by another one. With one pool of 256, 70 hanging receivers (4 sends each) left the
     healthy ones queueing for a connection until the hanging sends timed out.
     """
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30,
+                                     socket_factory=(policy or NetworkPolicy()).socket_factory)
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 

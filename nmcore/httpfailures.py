@@ -19,6 +19,7 @@ import aiohttp
 import httpx
 
 from nmcore.errors import PermanentError, TransientError
+from nmcore.netpolicy import POLICY_NAME, DeniedDestination
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -121,19 +122,36 @@ def raise_for_status(status: int, headers: Mapping[str, str], body: str, service
 def transport_errors(service: str) -> Iterator[None]:
     """Connection failures, timeouts and malformed replies are transient; say which service failed.
 
-    Errors leave unchained and with query values hidden: the cause's text may hold the request URL.
+    Errors leave unchained and with query values hidden: the cause's text may hold the request URL. A connection
+    the network policy refused is permanent: retrying will not change where the receiver points.
     """
     try:
         yield
-    except httpx.TransportError as exc:
+    except (httpx.TransportError, aiohttp.ClientConnectorError) as exc:
+        if (denied := _denied(exc)) is not None:
+            raise PermanentError(f"{service} not contacted: {denied}") from None
+        if isinstance(exc, aiohttp.ClientConnectorError):  # refused, unresolvable, or an unverifiable certificate
+            raise TransientError(f"{service} unreachable: {redact_url_secrets(str(exc))}") from None
         # httpx-aiohttp reports refused connections and certificate failures as ConnectTimeout: look at the cause.
         refused = isinstance(exc.__cause__, aiohttp.ClientConnectorError)
         if isinstance(exc, httpx.TimeoutException) and not refused:
             raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
         raise TransientError(f"{service} unreachable: {redact_url_secrets(str(exc))}") from None
-    except aiohttp.ClientConnectorError as exc:  # refused, unresolvable, or a certificate that fails verification
-        raise TransientError(f"{service} unreachable: {redact_url_secrets(str(exc))}") from None
     except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
         raise TransientError(f"{service} timed out ({type(exc).__name__})") from None
     except (aiohttp.ClientError, httpx.HTTPError) as exc:  # e.g. a malformed status line, a dropped connection
         raise TransientError(f"{service} failed: {type(exc).__name__}: {redact_url_secrets(str(exc))}") from None
+
+
+def _denied(exc: BaseException) -> str | None:
+    """The network policy's refusal behind a connection error (aiohttp's os_error, httpx's cause), if it is one."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        os_error = getattr(seen, "os_error", None)
+        for candidate in (seen, os_error):
+            if isinstance(candidate, DeniedDestination):
+                return str(candidate)
+            if isinstance(candidate, OSError) and POLICY_NAME in str(candidate):  # several addresses, all denied
+                return str(candidate)
+        seen = seen.__cause__
+    return None

@@ -170,7 +170,7 @@ class Manager:
         await stack.__aenter__()
         try:
             if self._http is None:
-                self._session = new_session()
+                self._session = new_session(self.settings.network_policy)
                 self._http = make_http_client(session=self._session)
                 stack.push_async_callback(self._http.aclose)
             self._start_senders(stack)

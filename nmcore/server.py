@@ -6,12 +6,17 @@ naming the problem for input that can never succeed.
 
 On SIGTERM the listener stays open while the sends in flight finish: new requests get 503 and Retry-After
 (Alertmanager retries them, at this instance's successor), not a refused connection.
+
+The intake may require the credentials Alertmanager's `http_config` sends (nmcore.access). The admin endpoints
+(verify, notifications, route, status, history, the console's API, /ui and its redrive) can have a listener of
+their own (`--admin-listen`: then the intake answers 404 for them) and a token (`--admin-token-file`); without
+either, they want the intake's credentials. Probes and metrics need none, on either listener.
 """
 
 import logging
 import signal
 import socket
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,15 +25,17 @@ import orjson
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nmcore import console
+from nmcore.access import Credentials
 from nmcore.errors import BadRequest, Busy, NotReady, PayloadError, StoreUnavailable, UnknownReceiver
 from nmcore.history import query_from
+from nmcore.httpguard import ConnectionLimits, guarded_protocol
 from nmcore.ingest import Parsed, decode_payload, parse_payload
-from nmcore.intaketoken import IntakeToken
 from nmcore.manager import Manager
 from nmcore.ui import ui_routes
 from nmcore.verify import VerifyResult, find_receiver
@@ -90,15 +97,62 @@ async def _decode(body: bytes) -> Parsed:
         decode_payload(body))
 
 
-def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
-               intake_token: IntakeToken | None = None) -> Starlette:
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _disconnect_tolerant(endpoint: Endpoint) -> Endpoint:
+    """A client gone before its body arrived (it hung up, or the connection guard timed it out) is nothing to
+    log a traceback for: there is no one left to answer."""
+
+    async def tolerant(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except ClientDisconnect:
+            return Response(status_code=408)
+
+    return tolerant
+
+
+def _refusal(credentials: Credentials) -> JSONResponse:
+    return JSONResponse({"status": 401, "error": "missing or wrong credentials in Authorization"},
+                        status_code=401, headers={"WWW-Authenticate": credentials.challenge()})
+
+
+def _guarded(endpoint: Endpoint, credentials: Credentials | None) -> Endpoint:
+    """`endpoint`, answering 401 with `WWW-Authenticate` to a request without `credentials` (if any are set)."""
+    if not credentials:
+        return endpoint
+
+    async def guarded(request: Request) -> Response:
+        if credentials.allows(request.headers.get("authorization", "")):
+            return await endpoint(request)
+        return _refusal(credentials)
+
+    return guarded
+
+
+class _RequireCredentials:
+    """Every request to the wrapped app (the admin endpoints) must carry `credentials`."""
+
+    def __init__(self, app: ASGIApp, credentials: Credentials):
+        self.app, self.credentials = app, credentials
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            if not self.credentials.allows(headers.get(b"authorization", b"").decode("latin-1")):
+                await _refusal(self.credentials)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES, intake_auth: Credentials | None = None,
+               admin_auth: Credentials | None = None, intake: bool = True, admin: bool = True) -> Starlette:
+    """The intake and the probes; the admin endpoints too unless `admin` is false (they are on their own
+    listener, `create_app(..., intake=False)`), behind `admin_auth`, else the intake's credentials."""
     stopping = anyio.Event()
 
     async def receive_alerts(request: Request) -> Response:
-        if intake_token is not None and not intake_token.allows(request.headers.get("authorization")):
-            response = _error(401, "a bearer token is required (Alertmanager: http_config.authorization)")
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
         if stopping.is_set():
             return _error(503, "shutting down", retry_after=5)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -251,21 +305,25 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES,
         entries = await manager.history(query)
         return JSONResponse({"history": [e.to_json() for e in entries]})
 
-    app = Starlette(routes=[
-        Route("/api/v2/alerts", receive_alerts, methods=["POST"]),
-        Route("/api/v2/verify", verify, methods=["POST"]),
-        Route("/api/v2/notifications", notifications, methods=["POST"]),
-        Route("/receivers", receivers),
-        Route("/configs", configs),
-        Route("/receiverWithConfig", receiver_with_config),
-        Route("/api/v2/route", explain_route, methods=["POST"]),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/metrics", metrics),
-        Route("/api/v2/status", status),
-        Route("/api/v2/history", history),
-        *ui_routes(manager),
-    ])
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
+    if intake:
+        routes.append(Route("/api/v2/alerts", _guarded(_disconnect_tolerant(receive_alerts), intake_auth),
+                            methods=["POST"]))
+    if admin:
+        admin_app: ASGIApp = Starlette(routes=[
+            Route("/api/v2/verify", _disconnect_tolerant(verify), methods=["POST"]),
+            Route("/api/v2/notifications", _disconnect_tolerant(notifications), methods=["POST"]),
+            Route("/receivers", receivers),
+            Route("/configs", configs),
+            Route("/receiverWithConfig", receiver_with_config),
+            Route("/api/v2/route", _disconnect_tolerant(explain_route), methods=["POST"]),
+            Route("/api/v2/status", status),
+            Route("/api/v2/history", history),
+            *ui_routes(manager),
+        ])
+        credentials = admin_auth or intake_auth
+        routes.append(Mount("", app=_RequireCredentials(admin_app, credentials) if credentials else admin_app))
+    app = Starlette(routes=routes)
     app.state.stopping = stopping
     return app
 
@@ -301,32 +359,49 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(manager: Manager, host: str, port: int, grace: float = 10.0,
-                intake_token: IntakeToken | None = None) -> None:
-    """Run the manager behind the HTTP server until SIGTERM or SIGINT, then stop cleanly: answer 503 while the
-    sends in flight finish and are recorded, then close the listener. Raises ListenError before starting
-    anything when the address cannot be used."""
-    sock = listen_socket(host, port)
-    app = create_app(manager, intake_token=intake_token)
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=int(grace))
-    server = _Server(config)
+async def serve(manager: Manager, host: str, port: int, grace: float = 10.0, *,
+                admin_listen: tuple[str, int] | None = None, intake_auth: Credentials | None = None,
+                admin_auth: Credentials | None = None, limits: ConnectionLimits = ConnectionLimits()) -> None:
+    """Run the manager behind the HTTP server (and the admin one, when it has its own listener) until SIGTERM
+    or SIGINT, then stop cleanly: answer 503 while the sends in flight finish and are recorded, then close the
+    listeners. Raises ListenError before starting anything when an address cannot be used."""
+    # asyncio accepts up to `backlog` connections per wake-up before any is seen by the protocol: keep that
+    # batch within what the connection cap leaves of the open-files limit.
+    backlog = min(2048, max(64, limits.max_connections))
+    apps = [(listen_socket(host, port, backlog), create_app(manager, intake_auth=intake_auth, admin_auth=admin_auth,
+                                                            admin=admin_listen is None))]
+    if admin_listen is not None:
+        apps.append((listen_socket(*admin_listen, backlog),
+                     create_app(manager, admin_auth=admin_auth, intake=False)))
+    elif not (admin_auth or intake_auth):
+        log.warning("the admin endpoints (/api/v2/status, verify, route, history, /ui, the console API) answer "
+                    "anyone who reaches the intake: give them --admin-listen 127.0.0.1:PORT or --admin-token-file")
+    servers = [(sock, _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+                                             timeout_graceful_shutdown=int(grace), http=guarded_protocol(limits),
+                                             backlog=backlog)))
+               for sock, app in apps]
 
-    async def run_server(tasks: anyio.abc.TaskGroup) -> None:
+    async def run_server(tasks: anyio.abc.TaskGroup, sock: socket.socket, server: _Server) -> None:
         await server.serve(sockets=[sock])
         tasks.cancel_scope.cancel()  # it stopped on its own (it failed): stop everything
 
     try:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with manager, anyio.create_task_group() as tasks:
-                tasks.start_soon(run_server, tasks)
+                for sock, server in servers:
+                    tasks.start_soon(run_server, tasks, sock, server)
                 log.info("listening on http://%s:%d/api/v2/alerts", host, port)
+                if admin_listen is not None:
+                    log.info("admin endpoints on http://%s:%d/api/v2/status", *admin_listen)
                 async for received in signals:
                     log.info("%s received: answering 503 to new alerts; finishing sends in flight",
                              signal.Signals(received).name)
                     break
-                app.state.stopping.set()
+                for _, app in apps:
+                    app.state.stopping.set()
                 await manager.stop_delivering()
-                server.should_exit = True
+                for _, server in servers:
+                    server.should_exit = True
     finally:
-        sock.close()
+        for sock, _ in apps:
+            sock.close()

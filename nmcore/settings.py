@@ -8,6 +8,7 @@ import attrs
 
 from nmcore.delivery import RetryPolicy
 from nmcore.history import Retention
+from nmcore.netpolicy import NetworkPolicy
 from nmcore.snapshot import DEFAULT_NAMESPACE
 from nmcore.tenancy import TenantOptions
 
@@ -38,6 +39,8 @@ class ManagerSettings:
     fallback_after: float = 0.0
     """Seconds a delivery may keep failing before its notification also goes to its fallback receiver (once, while
     it is retried); 0: the NotificationManager's `spec.fallback.after`, and without one only dead letters fall back."""
+    network_policy: NetworkPolicy = attrs.field(factory=NetworkPolicy)
+    """Where receivers may not send (nmcore.netpolicy): by default the link-local metadata addresses."""
     history_webhook: str = ""
     """When set, every batch of history entries (every outcome, delivered or dead) is POSTed here as
     `{"history": [...]}`; it overrides the NotificationManager's `spec.history.webhook` (the original's field)."""

@@ -21,8 +21,8 @@ from tests.support import Nm
 class WebhookSink:
     """An HTTP server in its own thread that records every POST and answers as scripted.
 
-    `script(path, [500, (429, {"Retry-After": "2"}), 200])` makes the next requests to `path` get those
-    answers in turn (then 200). Runs in a thread so it serves `nm run` subprocesses and sync tests alike.
+    `script(path, [500, (429, {"Retry-After": "2"}), (500, {}, "a body"), 200])` makes the next requests to
+    `path` get those answers in turn (then 200). Runs in a thread so it serves `nm run` subprocesses and sync tests alike.
     """
 
     def __init__(self) -> None:
@@ -51,12 +51,13 @@ class WebhookSink:
         with self._lock:
             script = self._scripts[request.path]
             answer = script.popleft() if script else 200
-        status, headers = answer if isinstance(answer, tuple) else (answer, {})
+        status, headers, *text = answer if isinstance(answer, tuple) else (answer, {})
         if status < 300:
             with self._lock:
                 self.received.append({"path": request.path, "headers": dict(request.headers),
                                       "body": json.loads(body) if body else None})
-        return web.Response(status=status, headers=headers, text="ok" if status < 300 else "failure")
+        return web.Response(status=status, headers=headers,
+                            text=text[0] if text else "ok" if status < 300 else "failure")
 
     def start(self) -> "WebhookSink":
         self._thread.start()

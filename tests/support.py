@@ -6,12 +6,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 import httpx
 import uvicorn
 from starlette.applications import Starlette
@@ -93,3 +94,51 @@ class Nm:
     def stop(self) -> int:
         self.popen.send_signal(signal.SIGTERM)
         return self.popen.wait(20)
+
+
+
+
+@attrs.frozen
+class NmRun:
+    """A running `nm run` process: its intake URL, its log file and the process itself."""
+
+    url: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def ready(self, url: str | None = None) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"nm run exited with {self.process.returncode}:\n{self.log_text()[-3000:]}")
+        try:
+            return httpx.get(f"{url or self.url}/readyz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+
+@contextmanager
+def nm_run(folder: Path, *args: str, log_level: str = "INFO", ready_url: str | None = None,
+           preexec_fn: Callable[[], Any] | None = None) -> Iterator[NmRun]:
+    """`nm run --listen 127.0.0.1:<free port> ARGS` with its output in `folder/nm.log`, ready (its /readyz, or
+    `ready_url`'s), stopped with SIGTERM afterwards."""
+    port = free_port()
+    log = folder / "nm.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nmcore", "--log-level", log_level, "run", "--listen", f"127.0.0.1:{port}", *args],
+            stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=preexec_fn)
+    run = NmRun(f"http://127.0.0.1:{port}", log, process)
+    try:
+        wait_for(lambda: run.ready(ready_url), "nm run to be ready")
+        yield run
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)

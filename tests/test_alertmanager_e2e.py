@@ -86,8 +86,7 @@ def processes() -> Iterator[list[Process]]:
             process.stop()
 
 
-@pytest.fixture
-def nm(tmp_path: Path, sink: Any, processes: list[Process]) -> Process:
+def start_nm(tmp_path: Path, sink: Any, processes: list[Process], *options: str) -> Process:
     """`nm run` on the quickstart manifests, its webhook receivers pointed at the sink."""
     config = tmp_path / "config"
     config.mkdir()
@@ -96,16 +95,21 @@ def nm(tmp_path: Path, sink: Any, processes: list[Process]) -> Process:
         (config / manifest.name).write_text(text)
     port = free_port()
     nm = Process("nm run", [sys.executable, "-m", "nmcore", "run", "--config-dir", str(config),
-                            "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state")],
+                            "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state"), *options],
                  tmp_path / "nm.log", f"http://127.0.0.1:{port}")
     processes.append(nm)
     nm.wait_ready("/readyz")
     return nm
 
 
-def alertmanager_config(nm_alerts_url: str) -> dict:
+@pytest.fixture
+def nm(tmp_path: Path, sink: Any, processes: list[Process]) -> Process:
+    return start_nm(tmp_path, sink, processes)
+
+
+def alertmanager_config(nm_alerts_url: str, http_config: dict | None = None) -> dict:
     """The seed's receivers and routes; group_wait and group_interval shortened (the seed's is 30s)."""
-    webhook = {"url": nm_alerts_url}
+    webhook: dict[str, Any] = {"url": nm_alerts_url} | ({"http_config": http_config} if http_config else {})
     return {
         "route": {
             "receiver": "unrouted",
@@ -128,10 +132,9 @@ def alertmanager_config(nm_alerts_url: str) -> dict:
     }
 
 
-@pytest.fixture
-def alertmanager_url(tmp_path: Path, nm: Process, processes: list[Process]) -> str:
+def start_alertmanager(tmp_path: Path, nm: Process, processes: list[Process], http_config: dict | None = None) -> str:
     config = tmp_path / "alertmanager.yml"
-    config.write_text(yaml.safe_dump(alertmanager_config(f"{nm.url}/api/v2/alerts")))
+    config.write_text(yaml.safe_dump(alertmanager_config(f"{nm.url}/api/v2/alerts", http_config)))
     storage = tmp_path / "alertmanager-data"
     storage.mkdir()
     port = free_port()
@@ -144,6 +147,11 @@ def alertmanager_url(tmp_path: Path, nm: Process, processes: list[Process]) -> s
     processes.append(am)
     am.wait_ready("/-/ready")
     return url
+
+
+@pytest.fixture
+def alertmanager_url(tmp_path: Path, nm: Process, processes: list[Process]) -> str:
+    return start_alertmanager(tmp_path, nm, processes)
 
 
 def now() -> str:
@@ -252,3 +260,31 @@ def test_alerts_through_alertmanager_reach_exactly_the_entitled_receivers(
     assert bodies["global"]["headers"]["Authorization"] == "Bearer demo-bearer-token"
 
     assert nm.stop() == 0, f"nm run did not stop cleanly on SIGTERM\n{nm.tail()}"
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "basic"])
+def test_alertmanager_delivers_with_the_intake_credentials_that_others_lack(
+    tmp_path: Path, sink: Any, processes: list[Process], scheme: str
+) -> None:
+    """Alertmanager's own http_config (credentials from files) against `nm run --intake-*-file`."""
+    am_file, nm_file = tmp_path / "alertmanager-credential", tmp_path / "nm-intake-credential"
+    if scheme == "bearer":
+        am_file.write_text("am-to-nm-token-0b1f\n")
+        nm_file.write_text("am-to-nm-token-0b1f\n")
+        option, http_config = "--intake-token-file", {"authorization": {"credentials_file": str(am_file)}}
+    else:
+        am_file.write_text("am-to-nm-pass-0b1f")
+        nm_file.write_text("alertmanager:am-to-nm-pass-0b1f\n")
+        option = "--intake-basic-auth-file"
+        http_config = {"basic_auth": {"username": "alertmanager", "password_file": str(am_file)}}
+    nm = start_nm(tmp_path, sink, processes, option, str(nm_file))
+    alertmanager = start_alertmanager(tmp_path, nm, processes, http_config)
+
+    push(alertmanager, [PROMETHEUS[0]])
+    wait_for_exactly(sink, expected([PROMETHEUS[0]], "firing"), "the alert, through Alertmanager", processes)
+
+    refused = httpx.post(f"{nm.url}/api/v2/alerts", json=[PROMETHEUS[1]], timeout=5)
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == ('Bearer realm="nmcore"' if scheme == "bearer"
+                                                   else 'Basic realm="nmcore"')
+    assert "am-to-nm" not in nm.log.read_text()

@@ -9,8 +9,6 @@ receiver, `/api/v2/status`, `/metrics`, `nm deliveries --json`, and the bytes of
 
 import asyncio
 import base64
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -22,9 +20,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from tests.support import free_port, wait_for
+from tests.support import REPO, nm_run, wait_for
 
-REPO = Path(__file__).resolve().parents[1]
 GV = "notification.kubesphere.io/v1alpha1"
 
 TOKEN = "Bearer-Tok/en+1=="
@@ -129,44 +126,27 @@ def test_no_credential_leaves_the_process_in_any_form(tmp_path: Path, echo: Echo
     config, state = tmp_path / "config", tmp_path / "state"
     config.mkdir()
     (config / "hooks.yaml").write_text(manifests(echo.port))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "nm.log"
-    with log.open("wb") as out:
-        nm = subprocess.Popen([sys.executable, "-m", "nmcore", "--log-level", "DEBUG", "run", "--config-dir",
-                               str(config), "--state-dir", str(state), "--listen", f"127.0.0.1:{port}"],
-                              stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            wait_for(lambda: _ready(url), "nm run to be ready")
-            alert = [{"labels": {"alertname": "Leak", "namespace": "demo"}}]
-            assert httpx.post(f"{url}/api/v2/alerts", json=alert, timeout=10).status_code == 200
-            wait_for(lambda: echo.requests >= 4, "a send to every receiver")
-            answers = [httpx.post(f"{url}/api/v2/verify", json={"receiver": name}, timeout=30).text
-                       for name in ("bearer-hook", "basic-hook", "inline-hook", "query-hook")]
-            status = httpx.get(f"{url}/api/v2/status", timeout=10).text
-            metrics = httpx.get(f"{url}/metrics", timeout=10).text
-            wait_for(lambda: _settled(state), "the first attempts recorded")
-        finally:
-            nm.send_signal(signal.SIGTERM)
-            nm.wait(30)
+    with nm_run(tmp_path, "--config-dir", str(config), "--state-dir", str(state), log_level="DEBUG") as nm:
+        url = nm.url
+        alert = [{"labels": {"alertname": "Leak", "namespace": "demo"}}]
+        assert httpx.post(f"{url}/api/v2/alerts", json=alert, timeout=10).status_code == 200
+        wait_for(lambda: echo.requests >= 4, "a send to every receiver")
+        answers = [httpx.post(f"{url}/api/v2/verify", json={"receiver": name}, timeout=30).text
+                   for name in ("bearer-hook", "basic-hook", "inline-hook", "query-hook")]
+        status = httpx.get(f"{url}/api/v2/status", timeout=10).text
+        metrics = httpx.get(f"{url}/metrics", timeout=10).text
+        wait_for(lambda: _settled(state), "the first attempts recorded")
     deliveries = subprocess.run([sys.executable, "-m", "nmcore", "deliveries", "--json", "--state-dir", str(state)],
                                 capture_output=True, text=True, cwd=REPO, timeout=60)
 
     assert all("refused" in answer for answer in answers), answers  # the endpoint's words did come back
     assert "refused /" in deliveries.stdout, "the stored reasons quote the endpoint"
-    assert leaks(log.read_text(errors="replace")) == []
+    assert leaks(nm.log_text()) == []
     assert leaks("\n".join(answers)) == []
     assert leaks(status) == [] and leaks(metrics) == []
     assert leaks(deliveries.stdout + deliveries.stderr) == []
     for path in state.iterdir():
         assert leaks(path.read_bytes().decode("latin-1")) == [], path.name
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _settled(state: Path) -> bool:
