@@ -5,7 +5,7 @@ import json
 import os
 import threading
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +23,11 @@ class WebhookSink:
 
     `script(path, [500, (429, {"Retry-After": "2"}), (500, {}, "a body"), 200])` makes the next requests to
     `path` get those answers in turn (then 200). Runs in a thread so it serves `nm run` subprocesses and sync tests alike.
+    A `handler` of its own replaces the recording and scripting.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None) -> None:
+        self.handler = handler
         self.received: list[dict[str, Any]] = []
         self._scripts: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -37,7 +39,7 @@ class WebhookSink:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/{tail:.*}", self._handle)
+        app.router.add_post("/{tail:.*}", self.handler or self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

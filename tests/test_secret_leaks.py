@@ -7,11 +7,9 @@ URL's own `user:password@` and `?token=`. Then every way out is read: the log, `
 receiver, `/api/v2/status`, `/metrics`, `nm deliveries --json`, and the bytes of every file of the state dir.
 """
 
-import asyncio
 import base64
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -20,6 +18,7 @@ import httpx
 import pytest
 from aiohttp import web
 
+from tests.conftest import WebhookSink
 from tests.support import REPO, nm_run, wait_for
 
 GV = "notification.kubesphere.io/v1alpha1"
@@ -48,10 +47,6 @@ class EchoServer:
 
     def __init__(self) -> None:
         self.requests = 0
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     async def echo(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -62,28 +57,6 @@ class EchoServer:
         text = (f"refused {request.path_qs} with {auth}: credential {decoded} (user {user}, password {password}), "
                 f"urlencoded {quote(decoded, safe='')} {quote_plus(password)}, base64 {b64(decoded)} {b64(password)}")
         return web.Response(status=500 if request.path == "/basic" else 400, text=text)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", self.echo)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._started.set()
-        self._loop.run_forever()
-
-    def __enter__(self) -> "EchoServer":
-        self._thread.start()
-        self._started.wait(10)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 def manifests(port: int) -> str:
@@ -117,20 +90,25 @@ def leaks(text: str) -> list[str]:
 
 
 @pytest.fixture
-def echo() -> Iterator[EchoServer]:
-    with EchoServer() as server:
-        yield server
+def echo() -> Iterator[tuple[EchoServer, WebhookSink]]:
+    server = EchoServer()
+    sink = WebhookSink(handler=server.echo).start()
+    try:
+        yield server, sink
+    finally:
+        sink.stop()
 
 
-def test_no_credential_leaves_the_process_in_any_form(tmp_path: Path, echo: EchoServer) -> None:
+def test_no_credential_leaves_the_process_in_any_form(tmp_path: Path, echo: tuple[EchoServer, WebhookSink]) -> None:
+    echo_server, sink = echo
     config, state = tmp_path / "config", tmp_path / "state"
     config.mkdir()
-    (config / "hooks.yaml").write_text(manifests(echo.port))
+    (config / "hooks.yaml").write_text(manifests(sink.port))
     with nm_run(tmp_path, "--config-dir", str(config), "--state-dir", str(state), log_level="DEBUG") as nm:
         url = nm.url
         alert = [{"labels": {"alertname": "Leak", "namespace": "demo"}}]
         assert httpx.post(f"{url}/api/v2/alerts", json=alert, timeout=10).status_code == 200
-        wait_for(lambda: echo.requests >= 4, "a send to every receiver")
+        wait_for(lambda: echo_server.requests >= 4, "a send to every receiver")
         answers = [httpx.post(f"{url}/api/v2/verify", json={"receiver": name}, timeout=30).text
                    for name in ("bearer-hook", "basic-hook", "inline-hook", "query-hook")]
         status = httpx.get(f"{url}/api/v2/status", timeout=10).text
