@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from nmcore.testing import snapshot_from_yaml
+from tests.support import nm_run
 
 NS = "kubesphere-monitoring-system"
 GV = "notification.kubesphere.io/v1alpha1"
@@ -73,6 +76,14 @@ def test_nm_validate_and_status_count_it_under_cannot_send(tmp_path: Path) -> No
     [withheld] = explained["not_receiving"]
     assert withheld["receiver"] == f"WebhookReceiver/{NS}/everyone"
     assert withheld["reason"].startswith("receiver cannot send: its config") and BEARER in withheld["reason"]
+    payload.unlink()
+    with nm_run(tmp_path, "--config-dir", str(tmp_path), "--no-state") as nm:
+        status = httpx.get(f"{nm.url}/api/v2/status").json()
+    assert status["receivers"] == []
+    [cannot] = status["cannot_send"]
+    assert cannot["receiver"] == f"WebhookReceiver/{NS}/everyone" and cannot["reason"].endswith(BEARER)
+    assert any(p.endswith(f"WebhookConfig/{NS}/hooks: Secret 'missing' not found in namespace '{NS}' @ {BEARER}")
+               for p in status["problems"])
 
 
 def test_labels_null_is_accepted_as_kubectl_accepts_it() -> None:
