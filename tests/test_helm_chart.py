@@ -88,6 +88,7 @@ def test_default_values_run_one_replica_on_sqlite_with_a_volume_claim(helm: Path
     assert statefulset["spec"]["replicas"] == 1
     assert statefulset["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "state"
     assert "--state-dir=/var/lib/nmcore" in container_args(statefulset)
+    assert "--admin-listen=127.0.0.1:19094" in container_args(statefulset), "the admin side is off the Service"
 
 
 def test_ha_values_run_replicas_on_postgresql_with_the_url_and_token_from_secrets(helm: Path) -> None:
