@@ -198,3 +198,50 @@ spec: {{}}
     reason = snapshot.skipped[f"WebhookReceiver/{NS}/everyone"]
     assert f"WebhookConfig/{NS}/ops" in reason and "labelled user: bob" in reason
     assert "@ $.spec.httpConfig.bearerToken" in reason
+
+
+V2 = "notification.kubesphere.io/v2beta2"
+NAMESPACES = [NS, "team-a", "team-b"]
+
+
+@st.composite
+def v2_worlds(draw: st.DrawFn, sink_url: str) -> tuple[list[Document], dict[tuple[str, int], str | None]]:
+    """v2beta2 Receivers, each with its own URL and a credential naming a random Secret in any namespace (a
+    v2beta2 Credential may): the owner label, not the namespace, decides who may use it."""
+    secret_owner = {(ns, i): draw(owners) for ns in NAMESPACES for i in range(2)}
+    documents = [Document(f"{ns}/s{i}", {"apiVersion": "v1", "kind": "Secret",
+                                         "metadata": {"name": f"s{i}", "namespace": ns,
+                                                      "labels": {"user": owner} if owner else {}},
+                                         "stringData": {"v": f"value-of-{ns}-{i}"}})
+                 for (ns, i), owner in secret_owner.items()]
+    for r in range(draw(st.integers(1, 5))):
+        owner = draw(owners)
+        ns, i = draw(st.sampled_from(sorted(secret_owner)))
+        ref = {"valueFrom": {"secretKeyRef": {"namespace": ns, "name": f"s{i}", "key": "v"}}}
+        labels = {"type": "tenant", "user": owner} if owner else {"type": "global"}
+        documents.append(Document(f"r{r}", {"apiVersion": V2, "kind": "Receiver",
+                                            "metadata": {"name": f"r{r}", "labels": labels},
+                                            "spec": {"webhook": {"url": f"{sink_url}/receiver-{r}",
+                                                                 "httpConfig": {"bearerToken": ref}}}}))
+    return documents, secret_owner
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_a_v2beta2_credential_in_any_namespace_goes_only_where_its_owner_sends(shared_sink: WebhookSink,
+                                                                                data: st.DataObject) -> None:
+    documents, secret_owner = data.draw(v2_worlds(shared_sink.url("").rstrip("/")))
+    snapshot = build_snapshot(documents, HOST.channels)
+    before = len(shared_sink.received)
+    anyio.run(send_all, snapshot)
+    requests = shared_sink.received[before:]
+    assert len(requests) == len(snapshot.targets)
+    owner_of_value = {f"value-of-{ns}-{i}": owner for (ns, i), owner in secret_owner.items()}
+    for request in requests:
+        receiver = snapshot.targets[request["body"]["receiver"]].receiver
+        value = carried(request["headers"])
+        assert value in owner_of_value, "every receiver here sends with its credential"
+        assert owner_of_value[value] == (receiver.user if receiver.scope == "tenant" else None), (
+            f"{receiver.ref} (owner {receiver.user or 'none'}) sent a Secret of {owner_of_value[value] or 'no one'}")
+    for ref, reason in snapshot.skipped.items():
+        assert "may use only Secrets" in reason and reason.endswith("@ $.spec.httpConfig.bearerToken"), (ref, reason)
