@@ -200,3 +200,15 @@ receiver:
     answer = await client.post("/api/v2/verify", json=body)
     assert answer.json()["Message"] == "Verify successfully", answer.text
     assert [to for to, _ in mails] == [["someone@example.com"]]
+
+
+async def test_an_unsaved_tenant_receiver_naming_a_secret_it_does_not_own_is_refused_unsent(api: Api) -> None:
+    """The console's objects follow the ownership rule of saved ones: alice's edited Receiver may not carry the
+    administrator's Secret (no user label) to her URL."""
+    edited = receiver_object("x", tenant("alice"), webhook={"url": api.sink.url("alice"), "httpConfig": {
+        "bearerToken": {"valueFrom": {"secretKeyRef": {"name": "hook-token", "key": "token"}}}}})
+    answer = await api.client.post("/api/v2/verify", json={"receiver": edited})
+    assert answer.status_code == 400, answer.text
+    assert "belongs to no tenant: alice's objects may use only Secrets labelled user: alice" in answer.json()["Message"]
+    assert "@ $.receiver.spec.httpConfig.bearerToken" in answer.json()["Message"]
+    assert api.sink.received == [] and "secret-token-77" not in answer.text
