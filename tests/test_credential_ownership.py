@@ -109,15 +109,21 @@ async def send_all(snapshot: Snapshot) -> None:
         await sender.aclose()
 
 
+def sent(documents: list[Document], sink: WebhookSink) -> tuple[Snapshot, list[dict]]:
+    """The snapshot of `documents`, and the requests the sink got when every receiver that can send did."""
+    snapshot = build_snapshot(documents, HOST.channels)
+    before = len(sink.received)
+    anyio.run(send_all, snapshot)
+    requests = sink.received[before:]
+    assert len(requests) == len(snapshot.targets)
+    return snapshot, requests
+
+
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_a_credential_goes_only_where_its_owner_sends(shared_sink: WebhookSink, data: st.DataObject) -> None:
     documents, secret_owner = data.draw(worlds(shared_sink.url("").rstrip("/")))
-    snapshot = build_snapshot(documents, HOST.channels)
-    before = len(shared_sink.received)
-    anyio.run(send_all, snapshot)
-    requests = shared_sink.received[before:]
-    assert len(requests) == len(snapshot.targets)
+    snapshot, requests = sent(documents, shared_sink)
 
     for request in requests:
         target = snapshot.targets[request["body"]["receiver"]]
@@ -231,11 +237,7 @@ def v2_worlds(draw: st.DrawFn, sink_url: str) -> tuple[list[Document], dict[tupl
 def test_a_v2beta2_credential_in_any_namespace_goes_only_where_its_owner_sends(shared_sink: WebhookSink,
                                                                                 data: st.DataObject) -> None:
     documents, secret_owner = data.draw(v2_worlds(shared_sink.url("").rstrip("/")))
-    snapshot = build_snapshot(documents, HOST.channels)
-    before = len(shared_sink.received)
-    anyio.run(send_all, snapshot)
-    requests = shared_sink.received[before:]
-    assert len(requests) == len(snapshot.targets)
+    snapshot, requests = sent(documents, shared_sink)
     owner_of_value = {f"value-of-{ns}-{i}": owner for (ns, i), owner in secret_owner.items()}
     for request in requests:
         receiver = snapshot.targets[request["body"]["receiver"]].receiver
