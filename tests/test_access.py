@@ -62,6 +62,11 @@ def test_the_intake_wants_the_token_or_the_basic_auth_it_was_given(tmp_path: Pat
     assert "intake-token-123" not in nm.log_text() and "am-pass-456" not in nm.log_text()
 
 
+ADMIN_SIDE = [("POST", "/api/v2/notifications"), ("POST", "/api/v2/route"), ("GET", "/api/v2/history"),
+              ("GET", "/receivers"), ("GET", "/configs"), ("GET", "/receiverWithConfig"), ("GET", "/ui"),
+              ("POST", "/ui/redrive")]
+
+
 def test_admin_endpoints_on_their_own_listener_and_behind_their_token(tmp_path: Path, sink: WebhookSink) -> None:
     config = config_dir(tmp_path, receiver("everyone", sink.url("all")))
     admin_token = secret_file(tmp_path, "admin-token", "admin-token-789")
@@ -74,6 +79,11 @@ def test_admin_endpoints_on_their_own_listener_and_behind_their_token(tmp_path: 
         assert httpx.post(f"{nm.url}/api/v2/alerts", json=ALERT).status_code == 200, "the intake has no token here"
         refused = httpx.get(f"http://{admin}/api/v2/status")
         assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == 'Bearer realm="nmcore"'
+        for method, path in ADMIN_SIDE:  # everything but the intake and the probes is the admin side
+            assert httpx.request(method, nm.url + path, json={}).status_code == 404, f"{path} is not on the intake"
+            assert httpx.request(method, f"http://{admin}{path}", json={}).status_code == 401, f"{path} needs it"
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert httpx.get(nm.url + path).status_code == httpx.get(f"http://{admin}{path}").status_code == 200
         good = {"Authorization": "Bearer admin-token-789"}
         assert httpx.get(f"http://{admin}/api/v2/status", headers=good).json()["receivers"][0]["receiver"] \
             == f"WebhookReceiver/{NS}/everyone"
