@@ -53,6 +53,16 @@ async def serving_app(app: Starlette) -> AsyncIterator[str]:
         server.should_exit = True
 
 
+def answers_ready(process: subprocess.Popen[bytes], url: str, output: Callable[[], str]) -> bool:
+    """Whether the nm at `url` answers /readyz with 200; AssertionError quoting `output()` if it has exited."""
+    if process.poll() is not None:
+        raise AssertionError(f"nm run exited with {process.returncode}\n{output()}")
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 class Nm:
     """`nm run` in a child process on a config dir and a state dir (or a store URL); its log is quoted when
     something fails."""
@@ -73,15 +83,7 @@ class Nm:
         return f"--- nm run log ({self.log}) ---\n" + self.log.read_text(errors="replace")[-4000:]
 
     def wait_ready(self) -> "Nm":
-        def ready() -> bool:
-            if self.popen.poll() is not None:
-                raise AssertionError(f"nm run exited with {self.popen.returncode}\n{self.output()}")
-            try:
-                return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(ready, "nm run to be ready")
+        wait_for(lambda: answers_ready(self.popen, self.url, self.output), "nm run to be ready")
         return self
 
     def post(self, alerts: list[dict]) -> httpx.Response:
@@ -95,9 +97,6 @@ class Nm:
         self.popen.send_signal(signal.SIGTERM)
         return self.popen.wait(20)
 
-
-
-
 @attrs.frozen
 class NmRun:
     """A running `nm run` process: its intake URL, its log file and the process itself."""
@@ -110,12 +109,7 @@ class NmRun:
         return self.log.read_text(errors="replace")
 
     def ready(self, url: str | None = None) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"nm run exited with {self.process.returncode}:\n{self.log_text()[-3000:]}")
-        try:
-            return httpx.get(f"{url or self.url}/readyz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
+        return answers_ready(self.process, url or self.url, lambda: self.log_text()[-3000:])
 
 
 @contextmanager
