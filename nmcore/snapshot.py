@@ -5,9 +5,12 @@ bad manifest is reported and skipped, never stops the others), resolves each rec
 indexes receivers by tenant so routing is a lookup. A reload builds a new snapshot and swaps it whole.
 
 Credentials stay with their owner: a tenant's objects (a v1alpha1 `type: tenant, user: alice`, a v2beta2 object
-the NotificationManager gives to alice) may use only Secrets labelled `user: alice`; global and default objects
-only Secrets with no `user` label; a namespaced object only Secrets of its own namespace. A receiver that names a
-Secret it may not use, a missing one or an invalid one (itself or through its config) cannot send.
+the NotificationManager gives to alice) may use only alice's Secrets, global and default objects only the
+administrator's, and a namespaced object only Secrets of its own namespace. A Secret labelled `user: alice` is
+alice's. One without a `user` label (as the KubeSphere document writes them) is the administrator's if a global or
+default object names it, else the one tenant's whose objects alone name it; named by several tenants' objects, it
+is nobody's until labelled. A receiver that names a Secret it may not use, a missing one or an invalid one (itself
+or through its config) cannot send.
 """
 
 import contextlib
@@ -142,12 +145,27 @@ class SecretIndex:
     """(namespace, name) → the origin of the manifest that failed to decode."""
     default_namespace: str = DEFAULT_NAMESPACE
     """Where a cluster-scoped (v2beta2) object's reference without a namespace looks (`defaultSecretNamespace`)."""
+    claims: Mapping[tuple[str, str], frozenset[str]] = attrs.field(factory=dict)
+    """(namespace, name) → the owners of the objects naming it ("" for global and default objects)."""
+
+    def where(self, holder: Resource, ref: SecretRef) -> tuple[str, str]:
+        """The (namespace, name) `ref` names for `holder`: its own namespace, else the one `ref` gives, else the
+        default."""
+        return holder.metadata.namespace or getattr(ref, "namespace", "") or self.default_namespace, ref.name
+
+    def owner_of(self, key: tuple[str, str], secret: Secret) -> str | None:
+        """The tenant whose objects may use `secret` ("" for the administrator's), None while it is contested:
+        its `user` label; without one, the administrator's if a global or default object names it (or nobody
+        does), else the one tenant's whose objects alone name it."""
+        claimants = self.claims.get(key, frozenset())
+        if secret.owner or "" in claimants or not claimants:
+            return secret.owner
+        return next(iter(claimants)) if len(claimants) == 1 else None
 
     def plain(self, holder: Resource, ref: SecretRef) -> str | None:
         """The text `ref` names where `holder` would look, whoever may use it, or None: what to scrub, never
         what to send."""
-        namespace = holder.metadata.namespace or getattr(ref, "namespace", "") or self.default_namespace
-        found = self.found.get((namespace, ref.name))
+        found = self.found.get(self.where(holder, ref))
         try:
             return found.value(ref.key) if found is not None and ref.key in found.key_names() else None
         except ValueError:
@@ -167,11 +185,15 @@ class SecretIndex:
             raise PermanentError(f"Secret {ref.name!r} is invalid (see {invalid})")
         found = self.found.get((namespace, ref.name))
         if found is None:
-            # Near names among the holder's own Secrets and the unowned ones: never another tenant's.
-            near = [n for (ns, n), s in self.found.items() if ns == namespace and s.owner in (holder.owner, "")]
+            # Near names among the holder's own Secrets and the unclaimed ones: never another tenant's.
+            near = [n for (ns, n), s in self.found.items() if ns == namespace
+                    and (self.owner_of((ns, n), s) == holder.owner or not (s.owner or self.claims.get((ns, n))))]
             raise PermanentError(f"Secret {ref.name!r} not found in namespace {namespace!r}" + _suggest(ref.name, near))
-        if found.owner != holder.owner:
-            raise PermanentError(_not_owned(ref.name, found.owner, holder.owner))
+        owner = self.owner_of((namespace, ref.name), found)
+        if owner is None:
+            raise PermanentError(_contested(ref.name, self.claims[namespace, ref.name]))
+        if owner != holder.owner:
+            raise PermanentError(_not_owned(ref.name, owner, holder.owner))
         names = found.key_names()
         if ref.key not in names:
             raise PermanentError(f"Secret {ref.name!r} has no key {ref.key!r}" + _suggest(ref.key, sorted(names)))
@@ -183,10 +205,27 @@ class SecretIndex:
 
 def _not_owned(name: str, secret_owner: str, owner: str) -> str:
     if not owner:
-        return (f"Secret {name!r} is labelled user: {secret_owner}, and a global or default object may use only "
-                "Secrets with no user label")
-    rule = f"{owner}'s objects may use only Secrets labelled user: {owner}"
-    return f"Secret {name!r} belongs to {f'tenant {secret_owner}' if secret_owner else 'no tenant'}: {rule}"
+        return (f"Secret {name!r} belongs to tenant {secret_owner}, and a global or default object may use only "
+                "Secrets of no tenant")
+    rule = (f"{owner}'s objects may use only Secrets labelled user: {owner}, or unlabelled ones that only {owner}'s "
+            "objects name")
+    whose = f"tenant {secret_owner}" if secret_owner else "no tenant (a global or default object names it)"
+    return f"Secret {name!r} belongs to {whose}: {rule}"
+
+
+def _contested(name: str, claimants: frozenset[str]) -> str:
+    return (f"Secret {name!r} has no user label and objects of tenants {', '.join(sorted(claimants))} name it: it is "
+            "nobody's until labelled user: <its tenant>")
+
+
+def secret_claims(resources: Iterable[Resource], default_namespace: str) -> dict[tuple[str, str], frozenset[str]]:
+    """Who names each Secret: (namespace, name) → the owners of the objects whose references point at it."""
+    index = SecretIndex(default_namespace=default_namespace)
+    claims: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for resource in resources:
+        for _, ref in secret_refs(resource.spec):
+            claims[index.where(resource, ref)].add(resource.owner)
+    return {key: frozenset(owners) for key, owners in claims.items()}
 
 
 def empty_snapshot(channels: Mapping[str, RegisteredChannel]) -> Snapshot:
@@ -656,7 +695,8 @@ def build_snapshot(
     builder.finish_v2()
     if cluster:
         builder.settings = attrs.evolve(builder.settings, cluster=cluster)
-    secrets = SecretIndex(builder.secrets, builder.invalid_secrets, builder.settings.secret_namespace)
+    claims = secret_claims(builder.configs + builder.receivers, builder.settings.secret_namespace)
+    secrets = SecretIndex(builder.secrets, builder.invalid_secrets, builder.settings.secret_namespace, claims)
     refused: dict[str, str] = {}
     for resource in builder.configs + builder.receivers:
         if problem := builder.check_credentials(resource, secrets):

@@ -209,6 +209,7 @@ async def test_an_unsaved_tenant_receiver_naming_a_secret_it_does_not_own_is_ref
         "bearerToken": {"valueFrom": {"secretKeyRef": {"name": "hook-token", "key": "token"}}}}})
     answer = await api.client.post("/api/v2/verify", json={"receiver": edited})
     assert answer.status_code == 400, answer.text
-    assert "belongs to no tenant: alice's objects may use only Secrets labelled user: alice" in answer.json()["Message"]
+    message = answer.json()["Message"]
+    assert "belongs to no tenant" in message and "alice's objects may use only Secrets labelled user: alice" in message
     assert "@ $.receiver.spec.httpConfig.bearerToken" in answer.json()["Message"]
     assert api.sink.received == [] and "secret-token-77" not in answer.text
