@@ -9,7 +9,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -62,7 +62,9 @@ class Manager:
         store: Store | None = None,
         renderer: Renderer | None = None,
         http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
     ):
+        """`clock` (seconds since the epoch) decides which Silences are active; tests inject one."""
         self.settings = settings
         self.host = host or PluginHost()
         self.source = source
@@ -70,7 +72,8 @@ class Manager:
         self.outcomes: deque[Outcome] = deque(maxlen=settings.keep_outcomes)
         self._warned: set[str] = set()
         self.router = Router(self.host, self.host.tenant_resolver(settings.tenant_resolver, settings.tenant_options),
-                             on_lookup_failure=lambda namespace, error: self.metrics.tenant_lookup_failures.inc())
+                             on_lookup_failure=lambda namespace, error: self.metrics.tenant_lookup_failures.inc(),
+                             clock=clock)
         self._store = store or MemoryStore()
         self._renderer = renderer or DefaultRenderer(default_namespace=settings.default_namespace)
         self._reserved = 0

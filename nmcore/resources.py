@@ -61,9 +61,24 @@ class LabelSelector:
             e.matches(labels) for e in self.match_expressions
         )
 
+    def why_not(self, labels: Mapping[str, str]) -> str:
+        """The first term `labels` fail, and what they hold there (`severity In (critical), but severity is
+        'warning'`); "" when they match."""
+        for key, value in sorted(self.match_labels.items()):
+            if labels.get(key) != value:
+                return f"{key}={value}, but {_holds(labels, key)}"
+        for expression in self.match_expressions:
+            if not expression.matches(labels):
+                return f"{expression}, but {_holds(labels, expression.key)}"
+        return ""
+
     def __str__(self) -> str:
         parts = [f"{k}={v}" for k, v in sorted(self.match_labels.items())]
         return ", ".join(parts + [str(e) for e in self.match_expressions]) or "<everything>"
+
+
+def _holds(labels: Mapping[str, str], key: str) -> str:
+    return f"{key} is {labels[key]!r}" if key in labels else f"there is no {key} label"
 
 
 @attrs.frozen(kw_only=True)
@@ -208,6 +223,10 @@ class Resource(Generic[SpecT]):
     block: str = ""
     scope: str = _label(LABEL_TYPE)
     user: str = _label(LABEL_USER)
+    alert_selector: LabelSelector | None = None
+    """A receiver's `alertSelector`: it gets only the alerts this matches (none given: every alert it may see).
+    A v2beta2 block's own field; on a v1alpha1 receiver an optional field the core reads before the plugin's
+    schema."""
 
     @property
     def name(self) -> str:

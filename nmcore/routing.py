@@ -1,11 +1,15 @@
 """Who gets which alert: global receivers get every alert; a tenant receiver gets an alert only when its
-user can access the alert's namespace. Routing looks receivers up by tenant and never scans them all.
+user can access the alert's namespace; Routers (admin objects) add receivers, routePolicy may drop tenancy's,
+Silences mute, each receiver's alertSelector narrows what it takes. Routing looks receivers up by tenant, and
+Routers and Silences up by the alert's labels (nmcore.rules); it never scans them all.
 
 `explain` answers the other question, "why did my alert not arrive", for every receiver in the snapshot.
 """
 
 import logging
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import anyio
 import attrs
@@ -13,6 +17,7 @@ import attrs
 from nmcore.alerts import Alert, AlertGroup, Notification
 from nmcore.errors import TenantLookupError
 from nmcore.plugins import PluginHost
+from nmcore.rules import ActiveSilences, CompiledRouter, describe_until
 from nmcore.snapshot import Snapshot, Target
 from nmcore.tenancy import TenantResolver
 
@@ -60,11 +65,17 @@ async def resolve_access(alerts: Sequence[Alert], resolver: TenantResolver, snap
 
 
 class Router:
+    """Routes a group over a snapshot: tenancy, then the Routers and routePolicy, then Silences, each receiver's
+    alertSelector and the plugins' route filters (nmcore.rules says what Routers and Silences do). `clock` (seconds
+    since the epoch) decides which Silences are active: tests inject one."""
+
     def __init__(self, host: PluginHost, resolver: TenantResolver,
-                 on_lookup_failure: Callable[[str, str], None] = lambda namespace, error: None):
+                 on_lookup_failure: Callable[[str, str], None] = lambda namespace, error: None,
+                 clock: Callable[[], float] = time.time):
         self._host = host
         self._resolver = resolver
         self._on_lookup_failure = on_lookup_failure
+        self.clock = clock
 
     async def route(self, group: AlertGroup, snapshot: Snapshot) -> list[Routed]:
         """One notification per receiver for this group, holding only the alerts that receiver may see."""
@@ -72,11 +83,24 @@ class Router:
         for (_, namespace), error in access.failures.items():
             self._on_lookup_failure(namespace, error)
         filtering = self._host.has_route_filters
+        rules = snapshot.rules
+        plain = rules.empty
+        silences = rules.silences.at(self.clock())
         chosen: dict[str, tuple[Target, list[Alert]]] = {}
         for index, alert in enumerate(group.alerts):
             if index and not index % YIELD_EVERY:
                 await anyio.sleep(0)  # a group of 100,000 alerts must not stall the event loop
-            for target in self.entitled(alert, access, snapshot):
+            targets = self.entitled(alert, access, snapshot) if plain else \
+                self._with_rules(alert, access, snapshot, silences)
+            if not targets:
+                continue
+            muted = silences.muting_tenants(alert.labels) if silences.tenants.size else {}
+            for target in targets:
+                selector = target.receiver.alert_selector
+                if selector is not None and not selector.matches(alert.labels):
+                    continue
+                if muted and target.tenant in muted:
+                    continue
                 if filtering and self._host.route_filter(alert, target.receiver, target.tenant):
                     continue
                 chosen.setdefault(target.receiver.ref, (target, []))[1].append(alert)
@@ -88,6 +112,19 @@ class Router:
             for ref, (target, alerts) in chosen.items()
         ]
 
+    def _with_rules(self, alert: Alert, access: Access, snapshot: Snapshot, silences: ActiveSilences) -> list[Target]:
+        """Tenancy's receivers and the Routers', as routePolicy combines them; none when a global Silence mutes
+        the alert."""
+        rules = snapshot.rules
+        if silences.everyone.size and silences.muting_everyone(alert.labels):
+            return []
+        routed = [snapshot.targets[ref] for router in rules.routers.matching(alert.labels) for ref in router.receivers]
+        if rules.policy == "RouterOnly" or (routed and rules.policy == "RouterFirst"):
+            targets = routed
+        else:
+            targets = self.entitled(alert, access, snapshot) + routed
+        return list({t.receiver.ref: t for t in targets}.values()) if routed else targets
+
     @staticmethod
     def entitled(alert: Alert, access: Access, snapshot: Snapshot) -> list[Target]:
         targets = list(snapshot.global_targets)
@@ -97,20 +134,46 @@ class Router:
         return targets
 
     async def explain(self, alert: Alert, snapshot: Snapshot) -> dict:
-        """For one alert: the receivers it goes to (with the config used) and, for every other, why not."""
+        """For one alert: the receivers it goes to (with the config used, and the Routers that added them) and,
+        for every other, every reason why not."""
         access = await resolve_access([alert], self._resolver, snapshot)
-        chosen = {t.receiver.ref for t in self.entitled(alert, access, snapshot)}
+        rules = snapshot.rules
+        silences = rules.silences.at(self.clock())
+        entitled = {t.receiver.ref for t in self.entitled(alert, access, snapshot)}
+        matched = rules.routers.matching(alert.labels)
+        via: dict[str, list[str]] = {}
+        for router in sorted(matched, key=lambda r: r.name):
+            for ref in router.receivers:
+                via.setdefault(ref, []).append(router.name)
+        policy = rules.policy
+        everyone = sorted(silences.muting_everyone(alert.labels), key=lambda s: s.name)
+        tenants = silences.muting_tenants(alert.labels)
         users = access.users.get(where(alert), frozenset())
         delivered, withheld = [], []
         for receiver in sorted(snapshot.receivers, key=lambda r: r.ref):
             target = snapshot.targets.get(receiver.ref)
-            entry = {"receiver": receiver.ref, "channel": target.channel if target else "", "tenant": receiver.user}
-            if receiver.ref in snapshot.skipped:
-                withheld.append({**entry, "reason": f"receiver cannot send: {snapshot.skipped[receiver.ref]}"})
-            elif receiver.ref not in chosen:
-                withheld.append({**entry, "reason": self._not_entitled(alert, receiver.user, users, access)})
-            elif target and (veto := self._host.route_filter(alert, receiver, target.tenant)):
-                withheld.append({**entry, "reason": f"filtered by a plugin: {veto}"})
+            entry: dict[str, Any] = {"receiver": receiver.ref, "channel": target.channel if target else "",
+                                     "tenant": receiver.user}
+            if receiver.ref in via:
+                entry["via_routers"] = via[receiver.ref]
+            reasons = []
+            if target is None:
+                reasons.append(f"receiver cannot send: {snapshot.skipped.get(receiver.ref, 'not loaded')}")
+            else:
+                reasons += self._not_chosen(alert, target, entitled, via, matched, policy, users, access)
+                reasons += [f"muted by Silence {s.name} (global) {describe_until(silences.until[s.ref])}"
+                            for s in everyone]
+                if target.tenant in tenants:
+                    silence = tenants[target.tenant]
+                    reasons.append(f"muted by Silence {silence.name} of tenant {target.tenant!r} "
+                                   f"{describe_until(silences.until[silence.ref])}")
+                selector = receiver.alert_selector
+                if selector is not None and (failed := selector.why_not(alert.labels)):
+                    reasons.append(f"its alertSelector does not match: {failed}")
+                if veto := self._host.route_filter(alert, receiver, target.tenant):
+                    reasons.append(f"filtered by a plugin: {veto}")
+            if reasons:
+                withheld.append({**entry, "reason": "; ".join(reasons), "reasons": reasons})
             else:
                 assert target is not None
                 delivered.append({**entry, "config": target.config.ref if target.config else None})
@@ -120,9 +183,28 @@ class Router:
             "namespace_users": sorted(users),
             "cluster": where(alert)[0] or None,
             "tenant_lookup_error": access.failures.get(where(alert)),
+            "route_policy": policy,
+            "routers_matched": sorted(r.name for r in matched),
             "receivers": delivered,
             "not_receiving": withheld,
         }
+
+    def _not_chosen(self, alert: Alert, target: Target, entitled: set[str], via: dict[str, list[str]],
+                    matched: list[CompiledRouter], policy: str, users: frozenset[str], access: Access) -> list[str]:
+        """Why neither tenancy nor a Router chose this receiver, or why routePolicy dropped it ([] if chosen)."""
+        ref = target.receiver.ref
+        if ref in via:
+            return []
+        if policy == "RouterOnly":
+            return ["routePolicy RouterOnly: only receivers a Router names get alerts, and no Router matching "
+                    "this alert names it"]
+        if policy == "RouterFirst" and any(r.receivers for r in matched):
+            names = ", ".join(sorted(r.name for r in matched if r.receivers))
+            return [f"routePolicy RouterFirst: Router {names} matched this alert, so only the receivers Routers "
+                    "name get it"]
+        if ref in entitled:
+            return []
+        return [self._not_entitled(alert, target.receiver.user, users, access)]
 
     def _not_entitled(self, alert: Alert, user: str, users: frozenset[str], access: Access) -> str:
         if not alert.namespace:

@@ -38,6 +38,7 @@ from nmcore.resources import (
     Secret,
     SecretKeySelector,
 )
+from nmcore.rules import NO_RULES, Rules, compile_rules
 from nmcore.schema import SchemaError, manifest_key, structure
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ class Snapshot:
     """The document of every object in force, by (kind, namespace, name)."""
     scrubber: Scrubber = attrs.field(factory=Scrubber, repr=False)
     """Hides every credential this configuration holds, in every form (see nmcore.redaction)."""
+    rules: Rules = attrs.field(default=NO_RULES, repr=False)
+    """The Routers, Silences and routePolicy, compiled into indexes (nmcore.rules)."""
 
     def rolebinding_users(self, namespace: str) -> frozenset[str]:
         users = self.namespace_users.get(namespace, frozenset())
@@ -501,13 +504,21 @@ class _Builder:
         _, role, schema = self.kinds[kind]
         extra = sorted(set(body) - {"apiVersion", "kind", "metadata", "spec", "status"})
         problems = [f"unknown field {k!r} @ $" for k in extra]
-        meta = spec = None
+        meta = spec = alert_selector = None
+        written = body.get("spec") or {}
+        if role == "receiver" and isinstance(written, Mapping) and "alertSelector" in written:
+            written = dict(written)
+            try:  # the core's field on every receiver kind, as v2beta2's blocks have it
+                alert_selector = structure(written.pop("alertSelector"), v2beta2.LabelSelector,
+                                           "$.spec.alertSelector")
+            except SchemaError as exc:
+                problems += exc.problems
         try:
             meta = structure(body.get("metadata"), ObjectMeta, "$.metadata")
         except SchemaError as exc:
             problems += exc.problems
         try:
-            spec = structure(body.get("spec") or {}, schema, "$.spec")
+            spec = structure(written, schema, "$.spec")
         except SchemaError as exc:
             problems += exc.problems
         if problems or meta is None:
@@ -517,7 +528,7 @@ class _Builder:
         meta = attrs.evolve(meta, namespace=self.namespace_of(meta))
         if not self.claim(doc, kind, meta):
             return
-        resource = Resource(kind=kind, metadata=meta, spec=spec, origin=doc.origin)
+        resource = Resource(kind=kind, metadata=meta, spec=spec, origin=doc.origin, alert_selector=alert_selector)
         self.origins[resource.ref] = doc.origin
         (self.configs if role == "config" else self.receivers).append(resource)
 
@@ -750,6 +761,10 @@ def build_snapshot(
         for ref, target in sorted(targets.items()) if target.tenant and target.tenant not in accessible)
 
     scrubber = _scrubber(builder.configs + builder.receivers, secrets)
+    policy = builder.notification_manager.spec.route_policy if builder.notification_manager else "All"
+    compiled = compile_rules(builder.routers, builder.silences, targets, policy)
+    _check_rules(builder, compiled)
+
     return Snapshot(
         channels=channels,
         receivers=tuple(builder.receivers),
@@ -771,7 +786,20 @@ def build_snapshot(
         cluster_users=frozenset(builder.cluster_users),
         access_warnings=access_warnings,
         documents=builder.good,
+        rules=compiled,
     )
+
+
+def _check_rules(builder: _Builder, compiled: Rules) -> None:
+    """Routers that reach no receiver and Silences that belong to nobody are valid, and surely not meant."""
+    for router in compiled.router_list:
+        if not router.receivers:
+            builder.problems.append(Problem(router.router.origin, router.router.ref, "names no receiver that can "
+                                            "send, so it adds nothing", notice=True))
+    for silence in builder.silences:
+        if silence.scope not in ("global", "tenant"):
+            builder.problem(silence.origin, silence.ref, "mutes nothing: its labels make it neither global nor a "
+                            f"tenant's ({builder.settings.describe_owner_rules()})")
 
 
 DISABLED = "disabled (enabled: false)"

@@ -8,7 +8,9 @@ label selectors with the original's `Match` + `regexValue`, and the fields every
 """
 
 import datetime
+import functools
 import re
+import zoneinfo
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -94,10 +96,21 @@ ConfigmapKeySelector = resources.ConfigMapKeySelector
 """`{namespace?, name, key?}`: the same selector the template settings read (no key: every entry)."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def pattern(text: str) -> re.Pattern[str]:
+    """`text` compiled once: thousands of selectors each with their own regex would thrash `re`'s small cache."""
+    return re.compile(text)
+
+
 @attrs.frozen(kw_only=True)
 class LabelSelectorRequirement(resources.LabelSelectorRequirement):
-    """A Kubernetes selector requirement, or the original's `Match` of `regexValue` (unanchored, as Go's
-    regexp.MatchString; a missing label reads as "")."""
+    """A Kubernetes selector requirement, or the original's `Match` of `regexValue` against the whole value
+    (anchored); a missing label reads as "".
+
+    nmcore anchors the regex: it must match the whole value, as Alertmanager's `=~` matchers do. The original
+    (Go's regexp.MatchString) finds it anywhere, so `regexValue: ""` or `prod` matched every value or any value
+    containing `prod` (`nonprod` too), and a Silence written that way muted far more than meant. Write `.*prod.*`
+    for a substring."""
 
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Match"]  # type: ignore[assignment]
     regex_value: str = ""
@@ -115,11 +128,12 @@ class LabelSelectorRequirement(resources.LabelSelectorRequirement):
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         if self.operator == "Match":
-            return re.search(self.regex_value, labels.get(self.key, "")) is not None
+            return pattern(self.regex_value).fullmatch(labels.get(self.key, "")) is not None
         return super().matches(labels)
 
     def __str__(self) -> str:
-        return f"{self.key} Match {self.regex_value!r}" if self.operator == "Match" else super().__str__()
+        return f"{self.key} Match {self.regex_value!r} (whole value)" if self.operator == "Match" \
+            else super().__str__()
 
 
 @attrs.frozen(kw_only=True)
@@ -390,10 +404,28 @@ def _check_schedule(instance: Any, attribute: attrs.Attribute, value: str) -> No
                            f"{value!r} is not a 5-field cron expression such as '0 22 * * *'")
 
 
+def _check_zone(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise FieldProblem(manifest_key(type(instance), attribute),
+                           f"{value!r} is not an IANA time zone such as UTC or Europe/Berlin") from None
+
+
 @attrs.frozen(kw_only=True)
 class SilenceSpec:
+    """When a Silence mutes: always; from `startsAt` (for `duration`, or for good); or for `duration` after each
+    tick of the cron `schedule`, read in `timeZone` (nmcore's field: the original reads the schedule in the pod's
+    zone, which nobody sets; default UTC). With a schedule, `startsAt` is when the schedule begins to apply."""
+
     enabled: bool = True
     matcher: LabelSelector
     starts_at: str | None = attrs.field(default=None, validator=_check_time)
     schedule: str = attrs.field(default="", validator=_check_schedule)
     duration: str | None = attrs.field(default=None, validator=_check_duration)
+    time_zone: str = attrs.field(default="UTC", validator=_check_zone)
+
+    def __attrs_post_init__(self) -> None:
+        if self.schedule and self.duration is None:
+            raise FieldProblem("duration", f"a schedule ({self.schedule!r}) needs a duration: how long each "
+                                           "window lasts (the original then mutes for good, every day)")

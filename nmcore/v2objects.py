@@ -189,7 +189,9 @@ def _any_pair(selector: KubeLabelSelector, labels: Mapping[str, str]) -> bool:
 def resource_of(decoded: Decoded, settings: Settings) -> Resource:
     scope, tenant = settings.owner(decoded.metadata.labels, config=decoded.kind == "Config")
     return Resource(kind=decoded.kind, metadata=decoded.metadata, spec=decoded.spec, origin=decoded.origin,
-                    block=decoded.block, scope=scope, user=tenant)
+                    block=decoded.block, scope=scope, user=tenant,
+                    alert_selector=getattr(decoded.spec, "alert_selector", None) if decoded.kind == "Receiver"
+                    else None)
 
 
 def notification_manager(found: Sequence[Decoded]) -> tuple[Decoded | None, list[tuple[Decoded, str]]]:

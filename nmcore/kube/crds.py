@@ -104,7 +104,10 @@ def crd_for(kind: str, spec_schema: type, description: str) -> dict[str, Any]:
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     }
-    return _crd(kind, custom_kind(kind).plural, "Namespaced", version, openapi_schema(spec_schema), description)
+    spec = openapi_schema(spec_schema)
+    if kind.endswith("Receiver"):  # the core reads it on every receiver kind (nmcore.resources.Resource)
+        spec.setdefault("properties", {})["alertSelector"] = openapi_schema(v2beta2.LabelSelector)
+    return _crd(kind, custom_kind(kind).plural, "Namespaced", version, spec, description)
 
 
 V2_SHORT_NAMES = {"Config": ["nc"], "Receiver": ["nr"], "NotificationManager": ["nm"]}

@@ -1,0 +1,268 @@
+"""Routers and Silences, compiled once per snapshot into indexes so routing an alert looks them up.
+
+A selector that requires a label value (`matchLabels`, or an `In` expression) is filed under that
+(label, value) pair: an alert finds the Routers and Silences that may match it through its own labels, and only
+those without such a pair (`NotIn`, `Exists`, `Match`, empty) are tried on every alert. With 1,000 Routers each
+naming its alertname, an alert tries one, not 1,000.
+
+- A Router sends the alerts its `alertSelector` matches to the receivers it names (by name, `regexName` on the
+  whole name, a label selector on the receiver's labels, or every receiver of a tenant), narrowed by channel
+  `type` (case-insensitive). Routers are cluster-scoped admin objects: the only way an alert reaches a tenant
+  receiver whose user cannot access its namespace. The receivers of each Router are resolved when the snapshot
+  is built, not per alert.
+- `routePolicy` (the NotificationManager's): `All` sends to the Routers' receivers and to those tenancy entitles;
+  `RouterFirst` to the Routers' receivers when any Router matched, else to tenancy's; `RouterOnly` only to the
+  Routers' receivers.
+- A Silence labelled as global mutes every receiver; one labelled as a tenant's (`type: tenant`, `user: X`, or
+  the NotificationManager's selectors) mutes only X's tenant receivers, never another tenant's nor a global
+  receiver. When each Silence is active is computed from the clock routing is given, and kept until the next
+  moment any of them starts or ends.
+"""
+
+import datetime
+import math
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Generic, Protocol, TypeVar
+
+import attrs
+
+from nmcore import v2beta2
+from nmcore.resources import LabelSelector, Resource
+
+
+class Target(Protocol):
+    """A receiver that can send (nmcore.snapshot.Target, which builds on this module)."""
+
+    @property
+    def receiver(self) -> Resource: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def tenant(self) -> str: ...
+
+T = TypeVar("T")
+Pair = tuple[str, str]
+
+
+def _required_pairs(selector: LabelSelector) -> list[Pair] | None:
+    """(label, value) pairs one of which every alert the selector matches has; None when there are none."""
+    if selector.match_labels:
+        return [min(selector.match_labels.items())]
+    for expression in selector.match_expressions:
+        if expression.operator == "In":
+            return [(expression.key, value) for value in expression.values]
+    return None
+
+
+class SelectorIndex(Generic[T]):
+    """Items, each with a selector on labels; `matching(labels)` tries only those the labels can match."""
+
+    def __init__(self, entries: Iterable[tuple[LabelSelector, T]]):
+        self._by_pair: dict[Pair, list[tuple[LabelSelector, T]]] = defaultdict(list)
+        self._always: list[tuple[LabelSelector, T]] = []
+        self.size = 0
+        for selector, item in entries:
+            self.size += 1
+            pairs = _required_pairs(selector)
+            for pair in pairs or ():
+                self._by_pair[pair].append((selector, item))
+            if pairs is None:
+                self._always.append((selector, item))
+
+    def matching(self, labels: Mapping[str, str]) -> list[T]:
+        found = [item for selector, item in self._always if selector.matches(labels)]
+        by_pair = self._by_pair
+        if by_pair:
+            for pair in labels.items():
+                bucket = by_pair.get(pair)
+                if bucket:
+                    found += [item for selector, item in bucket if selector.matches(labels)]
+        return found
+
+
+# ---- Routers -------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CompiledRouter:
+    router: Resource
+    receivers: tuple[str, ...]
+    """The receiver refs it names, resolved against the snapshot's receivers that can send."""
+
+    @property
+    def name(self) -> str:
+        return self.router.name
+
+
+class _Receivers:
+    """The snapshot's sending receivers by name, by label pair and by tenant, to resolve Routers without scans."""
+
+    def __init__(self, targets: Mapping[str, Target]):
+        self.all = sorted(targets.values(), key=lambda t: t.receiver.ref)
+        self.by_name: dict[str, list[Target]] = defaultdict(list)
+        self.by_pair: dict[Pair, list[Target]] = defaultdict(list)
+        self.by_tenant: dict[str, list[Target]] = defaultdict(list)
+        for target in self.all:
+            self.by_name[target.receiver.name].append(target)
+            for pair in target.receiver.labels.items():
+                self.by_pair[pair].append(target)
+            if target.tenant:
+                self.by_tenant[target.tenant].append(target)
+
+    def named_by(self, spec: v2beta2.ReceiverSelector) -> list[str]:
+        wanted = spec.type.lower()
+
+        def of_type(target: Target, types: Sequence[str] = (wanted,) if wanted else ()) -> bool:
+            return not types or target.channel.lower() in types
+
+        found = [t for name in spec.name for t in self.by_name.get(name, ()) if of_type(t)]
+        if spec.regex_name:
+            regex = v2beta2.pattern(spec.regex_name)
+            found += [t for t in self.all if regex.fullmatch(t.receiver.name) and of_type(t)]
+        if spec.selector is not None:
+            pairs = _required_pairs(spec.selector)
+            pool = self.all if pairs is None else [t for pair in pairs for t in self.by_pair.get(pair, ())]
+            found += [t for t in pool if spec.selector.matches(t.receiver.labels) and of_type(t)]
+        for channel in spec.channels:
+            types = tuple(kind.lower() for kind in channel.type)
+            found += [t for t in self.by_tenant.get(channel.tenant, ()) if of_type(t, types)]
+        return sorted({t.receiver.ref for t in found})
+
+
+# ---- Silences ------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SilenceState:
+    active: bool
+    until: float | None
+    """When an active silence ends (None: never, or not active)."""
+    changes_at: float
+    """When `active` next changes (inf: never)."""
+
+
+def _timestamp(text: str) -> float:
+    moment = datetime.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
+def silence_state(spec: v2beta2.SilenceSpec, now: float) -> SilenceState:
+    """Whether a Silence mutes at `now`, until when, and when that next changes."""
+    if not spec.enabled:
+        return SilenceState(False, None, math.inf)
+    duration = v2beta2.parse_duration(spec.duration) if spec.duration is not None else None
+    starts = _timestamp(spec.starts_at) if spec.starts_at else None
+    if starts is not None and now < starts:
+        return SilenceState(False, None, starts)
+    if spec.schedule:
+        assert duration is not None  # SilenceSpec requires one with a schedule
+        return _scheduled(spec.schedule, zoneinfo.ZoneInfo(spec.time_zone), duration, now, starts)
+    if starts is None or duration is None:
+        return SilenceState(True, None, math.inf)
+    end = starts + duration
+    return SilenceState(True, end, end) if now < end else SilenceState(False, None, math.inf)
+
+
+def _scheduled(schedule: str, zone: zoneinfo.ZoneInfo, duration: float, now: float,
+               starts: float | None) -> SilenceState:
+    """Active for `duration` after each cron tick (read in `zone`) at or after `starts`."""
+    from croniter import croniter  # slow to import: only when a Silence has a schedule
+
+    here = datetime.datetime.fromtimestamp(now, zone)
+    ticks = croniter(schedule, here - datetime.timedelta(seconds=1))
+    upcoming = ticks.get_next(float)
+    last = upcoming if upcoming <= now else croniter(schedule, here).get_prev(float)
+    if (starts is None or last >= starts) and now < last + duration:
+        end, following = last + duration, croniter(schedule, datetime.datetime.fromtimestamp(last, zone))
+        for _ in range(1000):  # overlapping windows (a duration longer than the interval) are one
+            tick = following.get_next(float)
+            if tick >= end:
+                break
+            end = tick + duration
+        return SilenceState(True, end, end)
+    return SilenceState(False, None, upcoming if upcoming > now else ticks.get_next(float))
+
+
+@attrs.frozen
+class ActiveSilences:
+    """The Silences in force at one moment, indexed by their matchers."""
+
+    everyone: SelectorIndex[Resource]
+    tenants: SelectorIndex[Resource]
+    until: Mapping[str, float | None]
+    """Silence ref → when it ends (None: not scheduled to)."""
+
+    def muting_everyone(self, labels: Mapping[str, str]) -> list[Resource]:
+        return self.everyone.matching(labels) if self.everyone.size else []
+
+    def muting_tenants(self, labels: Mapping[str, str]) -> dict[str, Resource]:
+        """Tenant → the (first by name) silence of theirs that mutes an alert with `labels`."""
+        if not self.tenants.size:
+            return {}
+        found: dict[str, Resource] = {}
+        for silence in sorted(self.tenants.matching(labels), key=lambda s: s.name, reverse=True):
+            found[silence.user] = silence
+        return found
+
+
+class Silences:
+    """A snapshot's Silences; `at(now)` answers the active ones, recomputed only when one starts or ends."""
+
+    def __init__(self, silences: Iterable[Resource]):
+        self.all = tuple(s for s in silences if s.scope in ("global", "tenant"))
+        self._valid_from, self._valid_until = math.inf, -math.inf
+        self._active = ActiveSilences(SelectorIndex(()), SelectorIndex(()), {})
+
+    def at(self, now: float) -> ActiveSilences:
+        if not self.all:
+            return self._active
+        if self._valid_from <= now < self._valid_until:
+            return self._active
+        states = {s.ref: silence_state(s.spec, now) for s in self.all}
+        active = [s for s in self.all if states[s.ref].active]
+        self._active = ActiveSilences(
+            SelectorIndex((s.spec.matcher, s) for s in active if s.scope == "global"),
+            SelectorIndex((s.spec.matcher, s) for s in active if s.scope == "tenant"),
+            {s.ref: states[s.ref].until for s in active})
+        self._valid_from, self._valid_until = now, min(state.changes_at for state in states.values())
+        return self._active
+
+
+def describe_until(until: float | None) -> str:
+    if until is None:
+        return "until it is deleted or disabled"
+    return "until " + datetime.datetime.fromtimestamp(until, datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+# ---- Both, per snapshot --------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Rules:
+    """What a snapshot's Routers, Silences and routePolicy say, compiled."""
+
+    policy: str
+    routers: SelectorIndex[CompiledRouter]
+    router_list: tuple[CompiledRouter, ...]
+    silences: Silences
+
+    @property
+    def empty(self) -> bool:
+        return not self.routers.size and not self.silences.all and self.policy == "All"
+
+
+def compile_rules(routers: Sequence[Resource], silences: Sequence[Resource], targets: Mapping[str, Target],
+                  policy: str) -> Rules:
+    receivers = _Receivers(targets)
+    compiled = tuple(CompiledRouter(r, tuple(receivers.named_by(r.spec.receivers)))
+                     for r in sorted(routers, key=lambda r: r.name) if r.spec.enabled)
+    return Rules(policy, SelectorIndex((c.router.spec.alert_selector, c) for c in compiled), compiled,
+                 Silences(silences))
+
+
+NO_RULES = Rules("All", SelectorIndex(()), (), Silences(()))
+
