@@ -2,6 +2,7 @@
 
 import argparse
 import contextlib
+import datetime
 import functools
 import json
 import logging
@@ -176,7 +177,19 @@ def _parser() -> argparse.ArgumentParser:
                                      "configuration and tenant resolver")
     route.add_argument("payload", help="a file with an Alertmanager webhook body or a JSON array of alerts "
                                        "(- for stdin)")
+    route.add_argument("--at", type=_moment, help="with --config-dir: route as at this RFC 3339 time (which "
+                                                  "Silences are active then; default now)")
     _tenant_arguments(route)
+
+    silences = commands.add_parser("silences", help="every Silence: whether it mutes now (until when, or when it "
+                                                    "starts) and whose receivers")
+    where = silences.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config-dir", type=Path, help="the manifests in this folder")
+    where.add_argument("--url", help="ask a running nm (e.g. http://localhost:19093)")
+    silences.add_argument("--at", type=_moment, help="with --config-dir: as at this RFC 3339 time (default now)")
+    silences.add_argument("--all", action="store_true", help="also the ones not active now")
+    silences.add_argument("--json", action="store_true", help="one JSON object per Silence")
+    silences.add_argument("--namespace", default=DEFAULT_NAMESPACE)
 
     verify = commands.add_parser("verify", help="send a test notification to receivers now and say whether each "
                                                 "arrived: the answer to 'configured, but nothing arrives'")
@@ -441,7 +454,8 @@ def _route_local(args: argparse.Namespace, body: bytes) -> tuple[list[dict], Seq
     snapshot = build_snapshot(documents, host.channels, default_namespace=args.namespace, problems=problems,
                               unloaded_plugin=host.unloaded_plugin)
     parsed = decode_payload(body)
-    router = Router(host, host.tenant_resolver(args.tenant_resolver, TenantOptions(kubesphere_url=args.kubesphere_url)))
+    router = Router(host, host.tenant_resolver(args.tenant_resolver, TenantOptions(kubesphere_url=args.kubesphere_url)),
+                    clock=(lambda: args.at) if args.at is not None else time.time)
 
     async def explain_all() -> list[dict]:
         return [await router.explain(alert, snapshot) for alert in parsed.group.alerts]
@@ -458,6 +472,48 @@ def _route_remote(url: str, body: bytes) -> tuple[list[dict], Sequence[str]]:
         raise PayloadError(reply.json()["error"])
     answer = reply.raise_for_status().json()
     return answer["alerts"], answer["rejected"]
+
+
+def _moment(text: str) -> float:
+    """An RFC 3339 time (`2026-03-01T22:30:00Z`; no zone: UTC) as seconds since the epoch."""
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time such as 2026-03-01T22:30:00Z") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)).timestamp()
+
+
+def cmd_silences(args: argparse.Namespace) -> int:
+    from nmcore.routing import silences_report
+
+    if args.url:
+        try:
+            with _quiet_http():
+                reply = httpx.get(f"{args.url.rstrip('/')}/api/v2/silences", timeout=30).raise_for_status()
+        except httpx.HTTPError as exc:
+            print(f"nm silences: {args.url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+        report = reply.json()["silences"]
+    else:
+        host = _host()
+        documents, problems = documents_from_paths([args.config_dir])
+        snapshot = build_snapshot(documents, host.channels, default_namespace=args.namespace, problems=problems,
+                                  unloaded_plugin=host.unloaded_plugin)
+        for problem in snapshot.problems:
+            if problem.object.startswith("Silence/"):
+                print(f"nm silences: {problem}", file=sys.stderr)
+        report = silences_report(snapshot, args.at if args.at is not None else time.time())
+    shown = [s for s in report if s["active"] or args.all]
+    for silence in shown:
+        if args.json:
+            print(json.dumps(silence, ensure_ascii=False))
+        else:
+            state = "ACTIVE" if silence["active"] else "idle  "
+            print(f"{state}  Silence {silence['silence']} ({silence['when']}): mutes alerts matching "
+                  f"{silence['matcher']} for {silence['mutes']}")
+    if not shown and not args.json:
+        print("no Silence is active" if report else "no Silences")
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -817,7 +873,8 @@ def cmd_crds(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "route": cmd_route, "verify": cmd_verify,
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "route": cmd_route, "silences": cmd_silences,
+            "verify": cmd_verify,
             "render": cmd_render, "convert": cmd_convert, "plugins": cmd_plugins,
             "deliveries": cmd_deliveries, "history": cmd_history, "crds": cmd_crds}
 

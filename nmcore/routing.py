@@ -7,6 +7,7 @@ Routers and Silences up by the alert's labels (nmcore.rules); it never scans the
 """
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,7 +18,7 @@ import attrs
 from nmcore.alerts import Alert, AlertGroup, Notification
 from nmcore.errors import TenantLookupError
 from nmcore.plugins import PluginHost
-from nmcore.rules import ActiveSilences, CompiledRouter, describe_until
+from nmcore.rules import ActiveSilences, CompiledRouter, describe_until, silence_state
 from nmcore.snapshot import Snapshot, Target
 from nmcore.tenancy import TenantResolver
 
@@ -176,7 +177,11 @@ class Router:
                 withheld.append({**entry, "reason": "; ".join(reasons), "reasons": reasons})
             else:
                 assert target is not None
-                delivered.append({**entry, "config": target.config.ref if target.config else None})
+                by_tenancy = receiver.ref in entitled and not self._not_chosen(
+                    alert, target, entitled, {}, matched, policy, users, access)
+                ways = (["tenancy"] if by_tenancy else []) + [f"Router {name}" for name in via.get(receiver.ref, ())]
+                delivered.append({**entry, "config": target.config.ref if target.config else None,
+                                  "via": " and ".join(ways)})
         return {
             "alert": {"labels": dict(alert.labels), "status": alert.status},
             "namespace": alert.namespace or None,
@@ -214,3 +219,34 @@ class Router:
         who = ", ".join(sorted(users)) or "nobody"
         return (f"user {user!r} cannot access namespace {alert.namespace!r} "
                 f"({self._resolver.name} resolver: it is accessible to {who})")
+
+
+def silences_report(snapshot: Snapshot, now: float) -> list[dict]:
+    """Every Silence: whether it mutes now (and until when, or when it next starts) and whose receivers."""
+    report = []
+    active = snapshot.rules.silences.at(now)
+    for silence in sorted(snapshot.silences, key=lambda s: s.name):
+        state = silence_state(silence.spec, now)
+        if silence.scope == "global":
+            mutes = "every receiver"
+        elif silence.scope == "tenant":
+            refs = sorted(t.receiver.ref for t in snapshot.targets_for_user(silence.user))
+            mutes = f"the receivers of tenant {silence.user!r}: {', '.join(refs) or 'none yet'}"
+        else:
+            mutes = "nothing (neither global nor a tenant's)"
+        report.append({
+            "silence": silence.name, "scope": silence.scope or None, "tenant": silence.user or None,
+            "matcher": str(silence.spec.matcher), "active": silence.ref in active.until,
+            "when": describe_until(state.until) if state.active else (
+                "disabled" if not silence.spec.enabled else
+                f"starts {describe_until(state.changes_at).removeprefix('until ')}" if state.changes_at != math.inf
+                else "over"),
+            "mutes": mutes,
+        })
+    return report
+
+
+def routers_report(snapshot: Snapshot) -> list[dict]:
+    """Every enabled Router: the alerts it takes and the receivers it adds."""
+    return [{"router": r.name, "alert_selector": str(r.router.spec.alert_selector), "receivers": list(r.receivers)}
+            for r in snapshot.rules.router_list]

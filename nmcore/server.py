@@ -37,6 +37,7 @@ from nmcore.history import query_from
 from nmcore.httpguard import ConnectionLimits, guarded_protocol
 from nmcore.ingest import Parsed, decode_payload, parse_payload
 from nmcore.manager import Manager
+from nmcore.routing import routers_report, silences_report
 from nmcore.ui import ui_routes
 from nmcore.verify import VerifyResult, find_receiver
 
@@ -291,9 +292,16 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES, intake
                 "default_config": str(snapshot.settings.default_config_selector),
                 "secret_namespace": snapshot.secret_namespace, "cluster": snapshot.settings.cluster or None,
             },
+            "route_policy": snapshot.rules.policy,
+            "routers": routers_report(snapshot),
+            "silences": silences_report(snapshot, manager.router.clock()),
             "problems": [str(p) for p in snapshot.problems],
             "warnings": [str(w) for w in manager.warnings],
         })
+
+    async def silences(_: Request) -> Response:
+        """`nm silences --url`: every Silence, whether it mutes now (until when) and whose receivers."""
+        return JSONResponse({"silences": silences_report(manager.snapshot, manager.router.clock())})
 
     async def history(request: Request) -> Response:
         """Finished deliveries, newest first; filters as query parameters (receiver, tenant, alertname,
@@ -319,6 +327,7 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES, intake
             Route("/api/v2/route", _disconnect_tolerant(explain_route), methods=["POST"]),
             Route("/api/v2/status", status),
             Route("/api/v2/history", history),
+            Route("/api/v2/silences", silences),
             *ui_routes(manager),
         ])
         credentials = admin_auth or intake_auth
