@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import s1_end_to_end, s2_sending, s3_routing, s4_config_scale, s5_latency, s6_replicas
+from bench import s1_end_to_end, s2_sending, s3_routing, s4_config_scale, s5_latency, s6_replicas, s7_rules
 from bench.profiling import summarize
 from bench.report import Outcome, Row, command_line, machine, merged, results_markdown, text_table
 
@@ -31,6 +31,7 @@ def scenarios(size: str, profile: Path | None, durable: bool) -> dict[str, Calla
         "S4": lambda: s4_config_scale.run(size),
         "S5": lambda: s5_latency.run(size, durable=durable),
         "S6": lambda: s6_replicas.run(size),
+        "S7": lambda: s7_rules.run(size),
     }
 
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: the whole run in about a minute")
     parser.add_argument("--size", choices=["full", "quick", "tiny"], help="explicit size (tiny: the smoke test's)")
-    parser.add_argument("--only", default="S1,S2,S3,S4,S5,S6", help="comma-separated scenarios (default all)")
+    parser.add_argument("--only", default="S1,S2,S3,S4,S5,S6,S7", help="comma-separated scenarios (default all)")
     parser.add_argument("--no-state", action="store_true",
                         help="run nm with the in-memory store instead of the durable one (S1, S5)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [n.strip().upper() for n in args.only.split(",") if n.strip()]
     unknown = sorted(set(names) - set(scenarios(size, None, True)))
     if unknown:
-        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from S1-S6")
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from S1-S7")
 
     start_machine = machine()
     started = time.monotonic()

@@ -87,6 +87,7 @@ class Router:
         rules = snapshot.rules
         plain = rules.empty
         silences = rules.silences.at(self.clock())
+        selectors = rules.alert_selectors
         chosen: dict[str, tuple[Target, list[Alert]]] = {}
         for index, alert in enumerate(group.alerts):
             if index and not index % YIELD_EVERY:
@@ -97,8 +98,8 @@ class Router:
                 continue
             muted = silences.muting_tenants(alert.labels) if silences.tenants.size else {}
             for target in targets:
-                selector = target.receiver.alert_selector
-                if selector is not None and not selector.matches(alert.labels):
+                selects = selectors.get(target.receiver.ref) if selectors else None
+                if selects is not None and not selects(alert.labels):
                     continue
                 if muted and target.tenant in muted:
                     continue

@@ -23,7 +23,7 @@ import datetime
 import math
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Generic, Protocol, TypeVar
 
 import attrs
@@ -56,29 +56,81 @@ def _required_pairs(selector: LabelSelector) -> list[Pair] | None:
     return None
 
 
+def _required_key(selector: LabelSelector) -> str | None:
+    """A label every alert the selector matches has (`Exists`, or a `Match` the empty value fails)."""
+    for expression in selector.match_expressions:
+        if expression.operator == "Exists" or (
+                expression.operator == "Match" and v2beta2.pattern(getattr(expression, "regex_value", "")).fullmatch(
+                    "") is None):
+            return expression.key
+    return None
+
+
+Predicate = Callable[[Mapping[str, str]], bool]
+
+
+def predicate(selector: LabelSelector) -> Predicate:
+    """The selector as one closure: what the index calls per candidate (`LabelSelector.matches` walks its terms
+    through generic code, four times slower; the property tests hold both to the Kubernetes definition)."""
+    checks: list[Predicate] = [_equals(k, v) for k, v in selector.match_labels.items()]
+    checks += [_term(e.key, e.operator, frozenset(e.values), getattr(e, "regex_value", ""))
+               for e in selector.match_expressions]
+    if len(checks) == 1:
+        return checks[0]
+    return lambda labels: all(check(labels) for check in checks)
+
+
+def _equals(key: str, value: str) -> Predicate:
+    return lambda labels: labels.get(key) == value
+
+
+def _term(key: str, operator: str, values: frozenset[str], regex: str) -> Predicate:
+    if operator == "In":
+        return lambda labels: labels.get(key) in values
+    if operator == "NotIn":
+        return lambda labels: labels.get(key) not in values
+    if operator == "Exists":
+        return lambda labels: key in labels
+    if operator == "DoesNotExist":
+        return lambda labels: key not in labels
+    full = v2beta2.pattern(regex).fullmatch
+    return lambda labels: full(labels.get(key, "")) is not None
+
+
 class SelectorIndex(Generic[T]):
-    """Items, each with a selector on labels; `matching(labels)` tries only those the labels can match."""
+    """Items, each with a selector on labels; `matching(labels)` tries only those the labels can match: a
+    selector is filed under a (label, value) pair or, failing that, a label it requires."""
 
     def __init__(self, entries: Iterable[tuple[LabelSelector, T]]):
-        self._by_pair: dict[Pair, list[tuple[LabelSelector, T]]] = defaultdict(list)
-        self._always: list[tuple[LabelSelector, T]] = []
+        self._by_pair: dict[Pair, list[tuple[Predicate, T]]] = defaultdict(list)
+        self._by_key: dict[str, list[tuple[Predicate, T]]] = defaultdict(list)
+        self._always: list[tuple[Predicate, T]] = []
         self.size = 0
         for selector, item in entries:
             self.size += 1
+            entry = (predicate(selector), item)
             pairs = _required_pairs(selector)
+            key = _required_key(selector) if pairs is None else None
             for pair in pairs or ():
-                self._by_pair[pair].append((selector, item))
-            if pairs is None:
-                self._always.append((selector, item))
+                self._by_pair[pair].append(entry)
+            if key is not None:
+                self._by_key[key].append(entry)
+            elif pairs is None:
+                self._always.append(entry)
 
     def matching(self, labels: Mapping[str, str]) -> list[T]:
-        found = [item for selector, item in self._always if selector.matches(labels)]
-        by_pair = self._by_pair
+        found = [item for matches, item in self._always if matches(labels)]
+        by_pair, by_key = self._by_pair, self._by_key
         if by_pair:
             for pair in labels.items():
                 bucket = by_pair.get(pair)
                 if bucket:
-                    found += [item for selector, item in bucket if selector.matches(labels)]
+                    found += [item for matches, item in bucket if matches(labels)]
+        if by_key:
+            for key in labels:
+                bucket = by_key.get(key)
+                if bucket:
+                    found += [item for matches, item in bucket if matches(labels)]
         return found
 
 
@@ -246,13 +298,15 @@ class Rules:
     """What a snapshot's Routers, Silences and routePolicy say, compiled."""
 
     policy: str
+    alert_selectors: Mapping[str, Predicate]
+    """Receiver ref → its alertSelector, compiled (receivers without one are absent)."""
     routers: SelectorIndex[CompiledRouter]
     router_list: tuple[CompiledRouter, ...]
     silences: Silences
 
     @property
     def empty(self) -> bool:
-        return not self.routers.size and not self.silences.all and self.policy == "All"
+        return not self.routers.size and not self.silences.all and self.policy == "All" and not self.alert_selectors
 
 
 def compile_rules(routers: Sequence[Resource], silences: Sequence[Resource], targets: Mapping[str, Target],
@@ -260,9 +314,11 @@ def compile_rules(routers: Sequence[Resource], silences: Sequence[Resource], tar
     receivers = _Receivers(targets)
     compiled = tuple(CompiledRouter(r, tuple(receivers.named_by(r.spec.receivers)))
                      for r in sorted(routers, key=lambda r: r.name) if r.spec.enabled)
-    return Rules(policy, SelectorIndex((c.router.spec.alert_selector, c) for c in compiled), compiled,
+    selectors = {ref: predicate(t.receiver.alert_selector) for ref, t in targets.items()
+                 if t.receiver.alert_selector is not None}
+    return Rules(policy, selectors, SelectorIndex((c.router.spec.alert_selector, c) for c in compiled), compiled,
                  Silences(silences))
 
 
-NO_RULES = Rules("All", SelectorIndex(()), (), Silences(()))
+NO_RULES = Rules("All", {}, SelectorIndex(()), (), Silences(()))
 

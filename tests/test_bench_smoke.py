@@ -17,7 +17,7 @@ PEERS = {"S1": ["nmcore", "Alertmanager"], "S5": ["nmcore", "Alertmanager"],
          "S2": ["nmcore WebhookSender (aiohttp session)", "raw aiohttp loop", "nmcore Manager, 1 receiver"]}
 
 
-@pytest.mark.parametrize("scenario", ["S1", "S2", "S3", "S4", "S5"])
+@pytest.mark.parametrize("scenario", ["S1", "S2", "S3", "S4", "S5", "S7"])
 def test_scenario_runs_and_counts_every_delivery(scenario: str) -> None:
     (outcome,) = run_all([scenario], "tiny")
     assert not outcome.failed, outcome.notes

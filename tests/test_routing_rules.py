@@ -16,7 +16,7 @@ import pytest
 from nmcore.alerts import AlertGroup
 from nmcore.builtins.tenants import RbacResolver
 from nmcore.manager import Manager
-from nmcore.routing import Router, silences_report
+from nmcore.routing import Router
 from nmcore.sources import StaticSource
 from nmcore.testing import alert, plugin_host, rolebinding_yaml, snapshot_from_yaml
 

@@ -16,8 +16,8 @@ from nmcore.alerts import AlertGroup
 from nmcore.builtins.tenants import RbacResolver
 from nmcore.resources import LabelSelectorRequirement
 from nmcore.routing import Router
-from nmcore.schema import structure
 from nmcore.rules import SelectorIndex
+from nmcore.schema import structure
 from nmcore.snapshot import Document, Snapshot, build_snapshot
 from nmcore.v2beta2 import LabelSelector
 from tests.test_routing_properties import HOST, NAMESPACES, USERS, V2, can_access, worlds
