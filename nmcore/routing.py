@@ -9,7 +9,7 @@ Routers and Silences up by the alert's labels (nmcore.rules); it never scans the
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -106,12 +106,14 @@ class Router:
                 if filtering and self._host.route_filter(alert, target.receiver, target.tenant):
                     continue
                 chosen.setdefault(target.receiver.ref, (target, []))[1].append(alert)
+        settings = snapshot.settings
         return [
             Routed(target, Notification(
-                receiver=ref, channel=target.channel, tenant=target.tenant, alerts=tuple(alerts),
-                group_labels=group.group_labels, external_url=group.external_url, group_key=group.group_key,
+                receiver=ref, channel=target.channel, tenant=target.tenant, alerts=tuple(part),
+                group_labels=labels, external_url=group.external_url, group_key=key,
             ))
             for ref, (target, alerts) in chosen.items()
+            for labels, key, part in batches(alerts, group, settings.group_labels, settings.batch_max_size)
         ]
 
     def _with_rules(self, alert: Alert, access: Access, snapshot: Snapshot, silences: ActiveSilences) -> list[Target]:
@@ -220,6 +222,26 @@ class Router:
         who = ", ".join(sorted(users)) or "nobody"
         return (f"user {user!r} cannot access namespace {alert.namespace!r} "
                 f"({self._resolver.name} resolver: it is accessible to {who})")
+
+
+def batches(alerts: list[Alert], group: AlertGroup, group_labels: Sequence[str] | None,
+            max_size: int) -> Iterator[tuple[Mapping[str, str], str, list[Alert]]]:
+    """One receiver's alerts of a group as notifications: regrouped by the NotificationManager's `groupLabels`
+    (their values, in the order given), each at most `batchMaxSize` alerts; (group labels, group key, alerts)."""
+    if group_labels is None:
+        parts: dict[tuple[str, ...], list[Alert]] = {(): alerts}
+    else:
+        parts = {}
+        for alert in alerts:
+            parts.setdefault(tuple(alert.labels.get(name, "") for name in group_labels), []).append(alert)
+    for values, part in parts.items():
+        labels = group.group_labels if group_labels is None else {
+            name: value for name, value in zip(group_labels, values, strict=True) if value}
+        key = group.group_key if group_labels is None else \
+            f"{group.group_key}/{{{','.join(f'{k}={v!r}' for k, v in labels.items())}}}"
+        size = max_size or len(part)
+        for start in range(0, len(part), size):
+            yield labels, key, part[start:start + size]
 
 
 def silences_report(snapshot: Snapshot, now: float) -> list[dict]:

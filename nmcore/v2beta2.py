@@ -342,11 +342,20 @@ class NotificationManagerSpec:
     # For the Routing, Templates and History work.
     history: HistoryReceiver | None = None
     group_labels: tuple[str, ...] | None = None
+    """Each receiver's alerts are regrouped by these labels' values, one notification per group (none given:
+    Alertmanager's groups as they arrive)."""
     batch_max_size: int = 100
-    batch_max_wait: str = attrs.field(default="1m", validator=_check_duration)
+    """At most this many alerts in one notification; a larger group is sent in several."""
+    batch_max_wait: str = attrs.field(default="0s", validator=_check_duration)
+    """nmcore's default is 0s (send at once; the original waits 1m for more alerts). Longer waits are read and
+    reported, not yet applied (see Settings)."""
     route_policy: Literal["All", "RouterFirst", "RouterOnly"] = "All"
     template: Template | None = None
     fallback: Fallback | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.batch_max_size < 1:
+            raise FieldProblem("batchMaxSize", f"must be at least 1, got {self.batch_max_size}")
 
 
 DEPLOYMENT_FIELDS = ("resources", "image", "image_pull_policy", "replicas", "node_selector", "affinity",

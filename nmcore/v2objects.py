@@ -142,6 +142,10 @@ class Settings:
     fallback_after: float = 0.0
     """`spec.fallback.after` in seconds: a delivery still failing this long also goes to its fallback; 0: only a
     dead-lettered one does."""
+    group_labels: tuple[str, ...] | None = None
+    """`groupLabels`: each receiver's alerts regrouped by these labels' values (None: as Alertmanager grouped)."""
+    batch_max_size: int = 0
+    """`batchMaxSize`: at most this many alerts per notification (0: no limit, as without a NotificationManager)."""
 
     @classmethod
     def of(cls, nm: Resource | None, default_namespace: str) -> "Settings":
@@ -162,6 +166,8 @@ class Settings:
             notification_timeouts=timeouts,
             source=nm.ref,
             fallback_after=parse_duration(spec.fallback.after) if spec.fallback and spec.fallback.after else 0.0,
+            group_labels=spec.group_labels,
+            batch_max_size=spec.batch_max_size,
         )
 
     def owner(self, labels: Mapping[str, str], *, config: bool) -> tuple[str, str]:

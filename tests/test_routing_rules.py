@@ -310,3 +310,34 @@ def test_a_resolved_alert_still_reaches_who_got_its_firing_after_a_silence_begin
            for path, alerts in sink.alerts_by_path().items()}
     assert got == {"/alice": [("Down", "firing"), ("Down", "resolved")],
                    "/ops": [("Down", "firing"), ("Down", "resolved")]}  # "New" began inside the silence
+
+
+# ---- Grouping --------------------------------------------------------------------------------------------------
+
+
+def test_group_labels_regroup_each_receivers_alerts_and_batch_max_size_splits_them() -> None:
+    text = receivers_yaml() + f"""
+---
+{V2}
+kind: NotificationManager
+metadata: {{name: nm}}
+spec: {{groupLabels: [alertname, namespace], batchMaxSize: 2}}
+"""
+    alerts = [alert(alertname="A", namespace="ns-a", pod=str(i)) for i in range(3)] + [
+        alert(alertname="B", namespace="ns-a"), alert(alertname="A", namespace="ns-b"), alert(alertname="A")]
+    snapshot = snapshot_from_yaml(text, plugins=[nm_email])
+    routed = anyio.run(Router(HOST, RbacResolver()).route, AlertGroup(alerts=tuple(alerts), group_key="{}:{}"),
+                       snapshot)
+    ops = sorted((sorted(r.notification.group_labels.items()), len(r.notification.alerts)) for r in routed
+                 if r.notification.receiver == "Receiver/ops:webhook")
+    assert ops == [([("alertname", "A")], 1), ([("alertname", "A"), ("namespace", "ns-a")], 1),
+                   ([("alertname", "A"), ("namespace", "ns-a")], 2), ([("alertname", "A"), ("namespace", "ns-b")], 1),
+                   ([("alertname", "B"), ("namespace", "ns-a")], 1)]
+    alice = [r.notification for r in routed if r.notification.receiver == "Receiver/alice:webhook"]
+    assert sorted(len(n.alerts) for n in alice) == [1, 1, 2]  # her namespace's alerts only, regrouped the same way
+    assert len({n.group_key for n in alice}) == 2 and all(n.group_key.startswith("{}:{}/") for n in alice)
+
+
+def test_without_group_labels_alertmanagers_group_is_kept_whole() -> None:
+    alerts = [alert(alertname=f"A{i}", namespace="ns-a") for i in range(150)]
+    assert [len(v) for v in route(receivers_yaml(), *alerts).values()] == [150, 150]
