@@ -18,7 +18,7 @@ import attrs
 from nmcore.alerts import Alert, AlertGroup, Notification
 from nmcore.errors import TenantLookupError
 from nmcore.plugins import PluginHost
-from nmcore.rules import ActiveSilences, CompiledRouter, describe_until, silence_state
+from nmcore.rules import NOTHING, CompiledRouter, Matched, describe_until, silence_state
 from nmcore.snapshot import Snapshot, Target
 from nmcore.tenancy import TenantResolver
 
@@ -85,18 +85,17 @@ class Router:
             self._on_lookup_failure(namespace, error)
         filtering = self._host.has_route_filters
         rules = snapshot.rules
-        plain = rules.empty
-        silences = rules.silences.at(self.clock())
+        selective = rules.selective
+        in_force = rules.silences.at(self.clock())
         selectors = rules.alert_selectors
         chosen: dict[str, tuple[Target, list[Alert]]] = {}
         for index, alert in enumerate(group.alerts):
             if index and not index % YIELD_EVERY:
                 await anyio.sleep(0)  # a group of 100,000 alerts must not stall the event loop
-            targets = self.entitled(alert, access, snapshot) if plain else \
-                self._with_rules(alert, access, snapshot, silences)
-            if not targets:
-                continue
-            muted = silences.muting_tenants(alert.labels) if silences.tenants.size else {}
+            matched = in_force.match(alert.labels) if selective else NOTHING
+            targets = self._with_rules(alert, access, snapshot, matched) if selective else \
+                self.entitled(alert, access, snapshot)
+            muted = matched.tenants
             for target in targets:
                 selects = selectors.get(target.receiver.ref) if selectors else None
                 if selects is not None and not selects(alert.labels):
@@ -116,14 +115,14 @@ class Router:
             for labels, key, part in batches(alerts, group, settings.group_labels, settings.batch_max_size)
         ]
 
-    def _with_rules(self, alert: Alert, access: Access, snapshot: Snapshot, silences: ActiveSilences) -> list[Target]:
+    def _with_rules(self, alert: Alert, access: Access, snapshot: Snapshot, matched: Matched) -> list[Target]:
         """Tenancy's receivers and the Routers', as routePolicy combines them; none when a global Silence mutes
         the alert."""
-        rules = snapshot.rules
-        if silences.everyone.size and silences.muting_everyone(alert.labels):
+        if matched.everyone:
             return []
-        routed = [snapshot.targets[ref] for router in rules.routers.matching(alert.labels) for ref in router.receivers]
-        if rules.policy == "RouterOnly" or (routed and rules.policy == "RouterFirst"):
+        policy = snapshot.rules.policy
+        routed = [snapshot.targets[ref] for router in matched.routers for ref in router.receivers]
+        if policy == "RouterOnly" or (routed and policy == "RouterFirst"):
             targets = routed
         else:
             targets = self.entitled(alert, access, snapshot) + routed
@@ -142,16 +141,16 @@ class Router:
         for every other, every reason why not."""
         access = await resolve_access([alert], self._resolver, snapshot)
         rules = snapshot.rules
-        silences = rules.silences.at(self.clock())
+        in_force = rules.silences.at(self.clock())
+        found = in_force.match(alert.labels)
         entitled = {t.receiver.ref for t in self.entitled(alert, access, snapshot)}
-        matched = rules.routers.matching(alert.labels)
+        matched = found.routers
         via: dict[str, list[str]] = {}
-        for router in sorted(matched, key=lambda r: r.name):
+        for router in matched:
             for ref in router.receivers:
                 via.setdefault(ref, []).append(router.name)
         policy = rules.policy
-        everyone = sorted(silences.muting_everyone(alert.labels), key=lambda s: s.name)
-        tenants = silences.muting_tenants(alert.labels)
+        everyone, tenants = found.everyone, found.tenants
         users = access.users.get(where(alert), frozenset())
         delivered, withheld = [], []
         for receiver in sorted(snapshot.receivers, key=lambda r: r.ref):
@@ -165,12 +164,12 @@ class Router:
                 reasons.append(f"receiver cannot send: {snapshot.skipped.get(receiver.ref, 'not loaded')}")
             else:
                 reasons += self._not_chosen(alert, target, entitled, via, matched, policy, users, access)
-                reasons += [f"muted by Silence {s.name} (global) {describe_until(silences.until[s.ref])}"
+                reasons += [f"muted by Silence {s.name} (global) {describe_until(in_force.until[s.ref])}"
                             for s in everyone]
                 if target.tenant in tenants:
                     silence = tenants[target.tenant]
                     reasons.append(f"muted by Silence {silence.name} of tenant {target.tenant!r} "
-                                   f"{describe_until(silences.until[silence.ref])}")
+                                   f"{describe_until(in_force.until[silence.ref])}")
                 selector = receiver.alert_selector
                 if selector is not None and (failed := selector.why_not(alert.labels)):
                     reasons.append(f"its alertSelector does not match: {failed}")

@@ -24,7 +24,7 @@ import math
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -240,48 +240,66 @@ def _scheduled(schedule: str, zone: zoneinfo.ZoneInfo, duration: float, now: flo
 
 
 @attrs.frozen
-class ActiveSilences:
-    """The Silences in force at one moment, indexed by their matchers."""
+class Matched:
+    """What one alert's labels select: the Routers, the global Silences, and per tenant one Silence of theirs."""
 
-    everyone: SelectorIndex[Resource]
-    tenants: SelectorIndex[Resource]
+    routers: list[CompiledRouter]
+    everyone: list[Resource]
+    tenants: dict[str, Resource]
+
+
+NOTHING = Matched([], [], {})
+ROUTER, GLOBAL, TENANT = 0, 1, 2
+
+
+@attrs.frozen
+class InForce:
+    """The Routers and the Silences active at one moment, in one index: an alert's labels are walked once."""
+
+    index: SelectorIndex[tuple[int, Any]]
+    """(ROUTER, CompiledRouter), (GLOBAL, Silence) or (TENANT, Silence), by selector."""
     until: Mapping[str, float | None]
-    """Silence ref → when it ends (None: not scheduled to)."""
+    """Active Silence ref → when it ends (None: not scheduled to)."""
 
-    def muting_everyone(self, labels: Mapping[str, str]) -> list[Resource]:
-        return self.everyone.matching(labels) if self.everyone.size else []
-
-    def muting_tenants(self, labels: Mapping[str, str]) -> dict[str, Resource]:
-        """Tenant → the (first by name) silence of theirs that mutes an alert with `labels`."""
-        if not self.tenants.size:
-            return {}
-        found: dict[str, Resource] = {}
-        for silence in sorted(self.tenants.matching(labels), key=lambda s: s.name, reverse=True):
-            found[silence.user] = silence
-        return found
+    def match(self, labels: Mapping[str, str]) -> Matched:
+        found = self.index.matching(labels) if self.index.size else ()
+        if not found:
+            return NOTHING
+        matched = Matched([], [], {})
+        for kind, item in sorted(found, key=lambda f: (f[0], f[1].name)):
+            if kind == ROUTER:
+                matched.routers.append(item)
+            elif kind == GLOBAL:
+                matched.everyone.append(item)
+            else:
+                matched.tenants.setdefault(item.user, item)
+        return matched
 
 
 class Silences:
-    """A snapshot's Silences; `at(now)` answers the active ones, recomputed only when one starts or ends."""
+    """A snapshot's Silences (with its Routers); `at(now)` answers what is in force, recomputed only when a
+    Silence starts or ends."""
 
-    def __init__(self, silences: Iterable[Resource]):
+    def __init__(self, silences: Iterable[Resource], routers: Sequence[CompiledRouter]):
         self.all = tuple(s for s in silences if s.scope in ("global", "tenant"))
+        self._routers = routers
         self._valid_from, self._valid_until = math.inf, -math.inf
-        self._active = ActiveSilences(SelectorIndex(()), SelectorIndex(()), {})
+        self._in_force = self._build([], {})
 
-    def at(self, now: float) -> ActiveSilences:
-        if not self.all:
-            return self._active
-        if self._valid_from <= now < self._valid_until:
-            return self._active
+    def _build(self, active: list[Resource], until: Mapping[str, float | None]) -> InForce:
+        entries: list[tuple[LabelSelector, tuple[int, Any]]] = [
+            (r.router.spec.alert_selector, (ROUTER, r)) for r in self._routers]
+        entries += [(s.spec.matcher, (GLOBAL if s.scope == "global" else TENANT, s)) for s in active]
+        return InForce(SelectorIndex(entries), until)
+
+    def at(self, now: float) -> InForce:
+        if not self.all or self._valid_from <= now < self._valid_until:
+            return self._in_force
         states = {s.ref: silence_state(s.spec, now) for s in self.all}
         active = [s for s in self.all if states[s.ref].active]
-        self._active = ActiveSilences(
-            SelectorIndex((s.spec.matcher, s) for s in active if s.scope == "global"),
-            SelectorIndex((s.spec.matcher, s) for s in active if s.scope == "tenant"),
-            {s.ref: states[s.ref].until for s in active})
+        self._in_force = self._build(active, {s.ref: states[s.ref].until for s in active})
         self._valid_from, self._valid_until = now, min(state.changes_at for state in states.values())
-        return self._active
+        return self._in_force
 
 
 def describe_until(until: float | None) -> str:
@@ -300,13 +318,18 @@ class Rules:
     policy: str
     alert_selectors: Mapping[str, Predicate]
     """Receiver ref → its alertSelector, compiled (receivers without one are absent)."""
-    routers: SelectorIndex[CompiledRouter]
     router_list: tuple[CompiledRouter, ...]
     silences: Silences
 
     @property
     def empty(self) -> bool:
-        return not self.routers.size and not self.silences.all and self.policy == "All" and not self.alert_selectors
+        """No Router, Silence, policy or alertSelector: tenancy alone decides."""
+        return not self.router_list and not self.silences.all and self.policy == "All" and not self.alert_selectors
+
+    @property
+    def selective(self) -> bool:
+        """Some Router, Silence or policy may change who gets an alert (alertSelectors aside)."""
+        return bool(self.router_list or self.silences.all) or self.policy != "All"
 
 
 def compile_rules(routers: Sequence[Resource], silences: Sequence[Resource], targets: Mapping[str, Target],
@@ -316,9 +339,8 @@ def compile_rules(routers: Sequence[Resource], silences: Sequence[Resource], tar
                      for r in sorted(routers, key=lambda r: r.name) if r.spec.enabled)
     selectors = {ref: predicate(t.receiver.alert_selector) for ref, t in targets.items()
                  if t.receiver.alert_selector is not None}
-    return Rules(policy, selectors, SelectorIndex((c.router.spec.alert_selector, c) for c in compiled), compiled,
-                 Silences(silences))
+    return Rules(policy, selectors, compiled, Silences(silences, compiled))
 
 
-NO_RULES = Rules("All", {}, SelectorIndex(()), (), Silences(()))
+NO_RULES = Rules("All", {}, (), Silences((), ()))
 
