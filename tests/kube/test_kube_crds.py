@@ -141,6 +141,9 @@ def test_the_v2beta2_schemas_have_the_originals_fields(kind: str):
         assert set(ours) - NMCORE_FIELDS == set(theirs)
         assert set(ours) >= NMCORE_FIELDS
         ours, theirs = ({k: tree[k] for k in ("receivers", "template", "defaultConfigSelector")} for tree in (ours, theirs))
+    elif kind == "Silence":  # nmcore's one addition: the zone a schedule is read in (the original has none)
+        assert "timeZone" in ours
+        ours = {k: v for k, v in ours.items() if k != "timeZone"}
     assert ours == theirs
 
 
