@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 import attrs
+import httpx
 import nm_email
 import pytest
 
@@ -17,8 +18,10 @@ from nmcore.alerts import AlertGroup
 from nmcore.builtins.tenants import RbacResolver
 from nmcore.manager import Manager
 from nmcore.routing import Router
+from nmcore.server import create_app
 from nmcore.sources import StaticSource
 from nmcore.testing import alert, plugin_host, rolebinding_yaml, snapshot_from_yaml
+from tests.support import serving_app
 
 HOST = plugin_host([nm_email])
 DOCS = Path(__file__).parent / "data" / "original" / "docs"
@@ -341,3 +344,31 @@ spec: {{groupLabels: [alertname, namespace], batchMaxSize: 2}}
 def test_without_group_labels_alertmanagers_group_is_kept_whole() -> None:
     alerts = [alert(alertname=f"A{i}", namespace="ns-a") for i in range(150)]
     assert [len(v) for v in route(receivers_yaml(), *alerts).values()] == [150, 150]
+
+
+def test_a_running_nm_explains_routers_and_silences_over_http() -> None:
+    """POST /api/v2/route (what `nm route --url` asks), GET /api/v2/silences and /api/v2/status, on a real socket."""
+    text = receivers_yaml() + "\n---\n" + router("to-bob", "{matchLabels: {alertname: Disk}}", "{name: [bob]}") + \
+        "\n---\n" + silence("alice-quiet", "{type: tenant, user: alice}", "{matcher: {matchLabels: {alertname: Disk}}}")
+    body = [{"labels": {"alertname": "Disk", "namespace": "ns-a"}, "annotations": {}}]
+
+    async def ask() -> tuple[dict, dict, dict]:
+        manager = Manager(StaticSource.from_yaml(text), host=plugin_host([nm_email]), clock=lambda: at("2026-01-01"))
+        async with manager, serving_app(create_app(manager)) as url, httpx.AsyncClient(base_url=url) as client:
+            await manager.wait_ready(10)
+            routed = (await client.post("/api/v2/route", json=body)).json()
+            return routed, (await client.get("/api/v2/silences")).json(), (await client.get("/api/v2/status")).json()
+
+    routed, silences, status = anyio.run(ask)
+    [explained] = routed["alerts"]
+    assert {e["receiver"]: e["via"] for e in explained["receivers"]} == {
+        "Receiver/bob:email": "Router to-bob", "Receiver/bob:webhook": "Router to-bob",
+        "Receiver/ops:webhook": "tenancy"}
+    assert reason(explained, "Receiver/alice:webhook") == \
+        "muted by Silence alice-quiet of tenant 'alice' until it is deleted or disabled"
+    [listed] = silences["silences"]
+    assert (listed["silence"], listed["active"], listed["mutes"]) == (
+        "alice-quiet", True, "the receivers of tenant 'alice': Receiver/alice:webhook")
+    assert status["route_policy"] == "All" and status["silences"] == silences["silences"]
+    assert status["routers"] == [{"router": "to-bob", "alert_selector": "alertname=Disk",
+                                  "receivers": ["Receiver/bob:email", "Receiver/bob:webhook"]}]
