@@ -97,14 +97,15 @@ class Router:
                 self.entitled(alert, access, snapshot)
             muted = matched.tenants
             for target in targets:
-                selects = selectors.get(target.receiver.ref) if selectors else None
+                ref = target.receiver.ref
+                selects = selectors.get(ref) if selectors else None
                 if selects is not None and not selects(alert.labels):
                     continue
                 if muted and target.tenant in muted:
                     continue
                 if filtering and self._host.route_filter(alert, target.receiver, target.tenant):
                     continue
-                chosen.setdefault(target.receiver.ref, (target, []))[1].append(alert)
+                chosen.setdefault(ref, (target, []))[1].append(alert)
         settings = snapshot.settings
         return [
             Routed(target, Notification(

@@ -1,9 +1,10 @@
 """Routers and Silences, compiled once per snapshot into indexes so routing an alert looks them up.
 
 A selector that requires a label value (`matchLabels`, or an `In` expression) is filed under that
-(label, value) pair: an alert finds the Routers and Silences that may match it through its own labels, and only
-those without such a pair (`NotIn`, `Exists`, `Match`, empty) are tried on every alert. With 1,000 Routers each
-naming its alertname, an alert tries one, not 1,000.
+(label, value) pair, one that only requires a label (`Exists`, or a `Match` the empty value fails) under that
+label, the `Match`es on one label behind one regex joining theirs: an alert finds the Routers and Silences that
+may match it through its own labels. Only selectors that require nothing (`NotIn`, `DoesNotExist`, empty) are tried
+on every alert. With 1,000 Routers each naming its alertname, an alert tries one, not 1,000.
 
 - A Router sends the alerts its `alertSelector` matches to the receivers it names (by name, `regexName` on the
   whole name, a label selector on the receiver's labels, or every receiver of a tenant), narrowed by channel
@@ -21,6 +22,7 @@ naming its alertname, an alert tries one, not 1,000.
 
 import datetime
 import math
+import re
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -56,14 +58,30 @@ def _required_pairs(selector: LabelSelector) -> list[Pair] | None:
     return None
 
 
-def _required_key(selector: LabelSelector) -> str | None:
-    """A label every alert the selector matches has (`Exists`, or a `Match` the empty value fails)."""
+def _required_key(selector: LabelSelector) -> tuple[str, str | None] | None:
+    """A label every alert the selector matches has: (key, None) for `Exists`, (key, regex) for a `Match` whose
+    regex the empty value (a missing label) fails."""
     for expression in selector.match_expressions:
-        if expression.operator == "Exists" or (
-                expression.operator == "Match" and v2beta2.pattern(getattr(expression, "regex_value", "")).fullmatch(
-                    "") is None):
-            return expression.key
+        if expression.operator == "Exists":
+            return expression.key, None
+        regex = getattr(expression, "regex_value", "")
+        if expression.operator == "Match" and v2beta2.pattern(regex).fullmatch("") is None:
+            return expression.key, regex
     return None
+
+
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+
+
+def _gate(regexes: Sequence[str]) -> Callable[[str], object] | None:
+    """One regex matching what any of `regexes` matches, so a label value none of them takes skips them all at
+    once; None when they cannot be joined (a back-reference, a flag not at the start)."""
+    if len(regexes) < 2 or any(_BACKREFERENCE.search(r) for r in regexes):
+        return None
+    try:
+        return re.compile("|".join(f"(?:{r})" for r in regexes)).fullmatch
+    except re.error:
+        return None
 
 
 Predicate = Callable[[Mapping[str, str]], bool]
@@ -102,34 +120,48 @@ class SelectorIndex(Generic[T]):
     selector is filed under a (label, value) pair or, failing that, a label it requires."""
 
     def __init__(self, entries: Iterable[tuple[LabelSelector, T]]):
+        self._by_regex = {}
         self._by_pair: dict[Pair, list[tuple[Predicate, T]]] = defaultdict(list)
         self._by_key: dict[str, list[tuple[Predicate, T]]] = defaultdict(list)
         self._always: list[tuple[Predicate, T]] = []
+        regexes: dict[str, list[str]] = defaultdict(list)
         self.size = 0
         for selector, item in entries:
             self.size += 1
             entry = (predicate(selector), item)
             pairs = _required_pairs(selector)
-            key = _required_key(selector) if pairs is None else None
+            required = _required_key(selector) if pairs is None else None
             for pair in pairs or ():
                 self._by_pair[pair].append(entry)
-            if key is not None:
-                self._by_key[key].append(entry)
+            if required is not None:
+                key, regex = required
+                if regex is None:
+                    self._by_key[key].append(entry)
+                else:
+                    regexes[key].append(regex)
+                    self._by_regex.setdefault(key, (None, []))[1].append(entry)
             elif pairs is None:
                 self._always.append(entry)
+        for key, written in regexes.items():
+            self._by_regex[key] = (_gate(written), self._by_regex[key][1])
+
+    _by_regex: dict[str, tuple[Callable[[str], object] | None, list[tuple[Predicate, T]]]]
+    """Label → the entries filed under a `Match` on it, behind one gate regex joining theirs."""
 
     def matching(self, labels: Mapping[str, str]) -> list[T]:
-        found = [item for matches, item in self._always if matches(labels)]
-        by_pair, by_key = self._by_pair, self._by_key
-        if by_pair:
-            for pair in labels.items():
-                bucket = by_pair.get(pair)
+        found = [item for matches, item in self._always if matches(labels)] if self._always else []
+        by_pair, by_key, by_regex = self._by_pair, self._by_key, self._by_regex
+        for pair in labels.items():  # one walk of the labels for every kind of bucket
+            bucket = by_pair.get(pair)
+            if bucket:
+                found += [item for matches, item in bucket if matches(labels)]
+            if by_key:
+                bucket = by_key.get(pair[0])
                 if bucket:
                     found += [item for matches, item in bucket if matches(labels)]
-        if by_key:
-            for key in labels:
-                bucket = by_key.get(key)
-                if bucket:
+            if by_regex and (gated := by_regex.get(pair[0])):
+                gate, bucket = gated
+                if gate is None or gate(pair[1]) is not None:
                     found += [item for matches, item in bucket if matches(labels)]
         return found
 

@@ -6,6 +6,7 @@
 - tenant Silences never widen what is delivered, and mute only their own tenant's receivers.
 """
 
+import re
 from collections.abc import Mapping
 
 import anyio
@@ -20,10 +21,13 @@ from nmcore.rules import SelectorIndex
 from nmcore.schema import structure
 from nmcore.snapshot import Document, Snapshot, build_snapshot
 from nmcore.v2beta2 import LabelSelector
+from nmcore.v2beta2 import LabelSelectorRequirement as MatchRequirement
 from tests.test_routing_properties import HOST, NAMESPACES, USERS, V2, can_access, worlds
 
 KEYS = ["a", "b", "c"]
-VALUES = ["", "x", "y", "z"]
+VALUES = ["", "x", "y", "z", "xx", "Xy"]
+REGEXES = ["x", "x|y", ".*", "", "[xy]+", "(x)\\1", "(?i)x.*", "(?P<a>y)", "z?"]
+"""The original's Match: some match the empty value (a missing label), one has a back-reference, one a flag."""
 label_sets = st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=3)
 requirements = st.one_of(
     st.builds(lambda k, op, vs: LabelSelectorRequirement(key=k, operator=op, values=tuple(vs)),
@@ -31,6 +35,8 @@ requirements = st.one_of(
               st.lists(st.sampled_from(VALUES), min_size=1, max_size=3)),
     st.builds(lambda k, op: LabelSelectorRequirement(key=k, operator=op), st.sampled_from(KEYS),
               st.sampled_from(["Exists", "DoesNotExist"])),
+    st.builds(lambda k, regex: MatchRequirement(key=k, operator="Match", regex_value=regex), st.sampled_from(KEYS),
+              st.sampled_from(REGEXES)),
 )
 label_selectors = st.builds(lambda labels, expressions: LabelSelector(match_labels=labels,
                                                                       match_expressions=tuple(expressions)),
@@ -38,15 +44,17 @@ label_selectors = st.builds(lambda labels, expressions: LabelSelector(match_labe
 
 
 def reference(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
-    """Kubernetes' definition (apimachinery labels.Selector): matchLabels `k: v` is `k In (v)`; the requirements
+    """Kubernetes' definition (apimachinery labels.Selector), plus the original's Match, anchored: matchLabels `k: v` is `k In (v)`; the requirements
     are ANDed; In: the label exists and its value is one of the values; NotIn: the label does not exist or its
     value is none of them; Exists / DoesNotExist: the key is / is not a label; an empty selector matches all."""
-    terms = [(k, "In", (v,)) for k, v in selector.match_labels.items()] + [
-        (e.key, e.operator, e.values) for e in selector.match_expressions]
-    for key, operator, values in terms:
+    terms = [(k, "In", (v,), "") for k, v in selector.match_labels.items()] + [
+        (e.key, e.operator, e.values, getattr(e, "regex_value", "")) for e in selector.match_expressions]
+    for key, operator, values, regex in terms:
         has = key in labels
         ok = {"In": has and labels.get(key) in values, "NotIn": not has or labels.get(key) not in values,
-              "Exists": has, "DoesNotExist": not has}[operator]
+              "Exists": has, "DoesNotExist": not has,
+              # nmcore's Match: the whole value (a missing label is ""), as Alertmanager's =~
+              "Match": re.fullmatch(regex, labels.get(key, "")) is not None}[operator]
         if not ok:
             return False
     return True
