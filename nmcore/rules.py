@@ -54,7 +54,8 @@ def _required_pairs(selector: LabelSelector) -> list[Pair] | None:
         return [min(selector.match_labels.items())]
     for expression in selector.match_expressions:
         if expression.operator == "In":
-            return [(expression.key, value) for value in expression.values]
+            # each value once: one given twice would file the selector twice, and find it twice
+            return [(expression.key, value) for value in sorted(set(expression.values))]
     return None
 
 
