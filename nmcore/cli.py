@@ -179,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
                                        "(- for stdin)")
     route.add_argument("--at", type=_moment, help="with --config-dir: route as at this RFC 3339 time (which "
                                                   "Silences are active then; default now)")
+    _token_argument(route)
     _tenant_arguments(route)
 
     silences = commands.add_parser("silences", help="every Silence: whether it mutes now (until when, or when it "
@@ -190,6 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     silences.add_argument("--all", action="store_true", help="also the ones not active now")
     silences.add_argument("--json", action="store_true", help="one JSON object per Silence")
     silences.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    _token_argument(silences)
 
     verify = commands.add_parser("verify", help="send a test notification to receivers now and say whether each "
                                                 "arrived: the answer to 'configured, but nothing arrives'")
@@ -198,8 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--url", help="ask a running nm (e.g. http://localhost:19093) to send with its configuration")
     verify.add_argument("receivers", nargs="*", metavar="RECEIVER",
                         help="name, Kind/name or Kind/namespace/name (default: every receiver)")
-    verify.add_argument("--token-file", type=Path, metavar="FILE",
-                        help="with --url: the admin token (--admin-token-file of that nm run), sent as a bearer token")
+    _token_argument(verify)
     verify.add_argument("--json", action="store_true", help="one JSON object per receiver")
     verify.add_argument("--namespace", default=DEFAULT_NAMESPACE)
     _templates_argument(verify)
@@ -432,7 +433,11 @@ def _note_own_layouts(folder: Path, renderer: DefaultRenderer, snapshot: Snapsho
 def cmd_route(args: argparse.Namespace) -> int:
     try:
         body = sys.stdin.buffer.read() if args.payload == "-" else Path(args.payload).read_bytes()
-        explanations, rejected = _route_remote(args.url, body) if args.url else _route_local(args, body)
+        explanations, rejected = (_route_remote(args.url, body, args.token_file) if args.url
+                                  else _route_local(args, body))
+    except LookupError as exc:
+        print(f"nm route: {exc}", file=sys.stderr)
+        return 2
     except (OSError, PayloadError) as exc:
         print(f"nm route: {args.payload}: {exc}", file=sys.stderr)
         return 2
@@ -463,14 +468,26 @@ def _route_local(args: argparse.Namespace, body: bytes) -> tuple[list[dict], Seq
     return anyio.run(explain_all), parsed.rejected
 
 
-def _route_remote(url: str, body: bytes) -> tuple[list[dict], Sequence[str]]:
+def _token_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--token-file", type=Path, metavar="FILE",
+                        help="with --url: the admin token (--admin-token-file of that nm run), sent as a bearer token")
+
+
+def _admin_headers(token_file: Path | None) -> dict[str, str]:
+    """The Authorization header for a running nm's admin endpoints, from `--token-file` (none without one)."""
+    if token_file is None:
+        return {}
+    return {"Authorization": f"Bearer {read_secret_file(token_file, '--token-file').decode()}"}
+
+
+def _route_remote(url: str, body: bytes, token_file: Path | None) -> tuple[list[dict], Sequence[str]]:
     """The same explanation, from a running nm's POST /api/v2/route."""
     with _quiet_http():
         reply = httpx.post(f"{url.rstrip('/')}/api/v2/route", content=body, timeout=60,
-                           headers={"Content-Type": "application/json"})
+                           headers={"Content-Type": "application/json", **_admin_headers(token_file)})
     if reply.status_code == 400:
         raise PayloadError(reply.json()["error"])
-    answer = reply.raise_for_status().json()
+    answer = _admin_answer(url, reply)
     return answer["alerts"], answer["rejected"]
 
 
@@ -489,11 +506,15 @@ def cmd_silences(args: argparse.Namespace) -> int:
     if args.url:
         try:
             with _quiet_http():
-                reply = httpx.get(f"{args.url.rstrip('/')}/api/v2/silences", timeout=30).raise_for_status()
+                reply = httpx.get(f"{args.url.rstrip('/')}/api/v2/silences", timeout=30,
+                                  headers=_admin_headers(args.token_file))
+            report = _admin_answer(args.url, reply)["silences"]
         except httpx.HTTPError as exc:
             print(f"nm silences: {args.url}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
-        report = reply.json()["silences"]
+        except LookupError as exc:
+            print(f"nm silences: {exc}", file=sys.stderr)
+            return 2
     else:
         host = _host()
         documents, problems = documents_from_paths([args.config_dir])
@@ -579,10 +600,7 @@ def _quiet_http() -> Iterator[None]:
 
 
 def _verify_remote(args: argparse.Namespace) -> list[dict]:
-    headers = {}
-    if args.token_file:
-        headers["Authorization"] = f"Bearer {read_secret_file(args.token_file, '--token-file').decode()}"
-    with _quiet_http(), httpx.Client(base_url=args.url, timeout=90, headers=headers) as client:
+    with _quiet_http(), httpx.Client(base_url=args.url, timeout=90, headers=_admin_headers(args.token_file)) as client:
         names = args.receivers
         if not names:
             status = _admin_answer(args.url, client.get("/api/v2/status"))

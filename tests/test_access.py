@@ -2,6 +2,7 @@
 their own listener or behind a token, the network policy checked on the address dialled, the verify echo.
 Each against a real `nm run` process over real sockets."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -97,6 +98,15 @@ def test_admin_endpoints_on_their_own_listener_and_behind_their_token(tmp_path: 
                                     *(["--token-file", str(token)] if token else [])],
                                    capture_output=True, text=True, cwd=REPO, timeout=60)
             assert wrong.returncode == 2 and says in wrong.stderr, wrong.stderr
+        for command, stdin in ((["route", "-"], b'[{"labels": {"alertname": "A"}}]'), (["silences"], b"")):
+            asked = [sys.executable, "-m", "nmcore", *command, "--url", f"http://{admin}"]
+            refused_cli = subprocess.run(asked, input=stdin, capture_output=True, cwd=REPO, timeout=60)
+            assert refused_cli.returncode == 2 and b"wants credentials" in refused_cli.stderr, refused_cli.stderr
+            answered = subprocess.run([*asked, "--token-file", str(admin_token)], input=stdin, capture_output=True,
+                                      cwd=REPO, timeout=60)
+            assert answered.returncode == 0, answered.stderr
+            if command[0] == "route":
+                assert json.loads(answered.stdout)["receivers"][0]["receiver"] == f"WebhookReceiver/{NS}/everyone"
     assert [b["alerts"][0]["labels"]["alertname"] for b in sink.bodies("all")] == ["A", "NmcoreVerify"]
 
 
