@@ -64,6 +64,7 @@ def test_the_intake_wants_the_token_or_the_basic_auth_it_was_given(tmp_path: Pat
 
 
 ADMIN_SIDE = [("POST", "/api/v2/notifications"), ("POST", "/api/v2/route"), ("GET", "/api/v2/history"),
+              ("GET", "/api/v2/silences"),
               ("GET", "/receivers"), ("GET", "/configs"), ("GET", "/receiverWithConfig"), ("GET", "/ui"),
               ("POST", "/ui/redrive")]
 
