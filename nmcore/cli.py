@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from nmcore.access import AccessConfigError, read_secret_file
+from nmcore.access import read_secret_file
 from nmcore.errors import NmcoreError, PayloadError, StoreNotFound, TemplateProblem
 from nmcore.ingest import decode_payload, parse_payload
 from nmcore.logflood import RepeatLimiter
@@ -540,7 +540,7 @@ def cmd_silences(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     try:
         results = _verify_remote(args) if args.url else anyio.run(_verify_local, args)
-    except (LookupError, AccessConfigError) as exc:
+    except LookupError as exc:
         print(f"nm verify: {exc}", file=sys.stderr)
         return 2
     except httpx.HTTPError as exc:

@@ -261,3 +261,12 @@ def test_a_kind_whose_plugin_was_installed_after_start_says_restart_to_load(tmp_
     assert problem == (f"{config / 'pigeon.yaml'}: PigeonReceiver/{NS}/ops: unknown kind PigeonReceiver: plugin "
                        "'pigeon' (nm-pigeon 0.1) was installed after nm started and is not loaded yet: restart nm to "
                        "load it")
+
+
+@pytest.mark.parametrize("command", [["route", "-"], ["silences"], ["verify"]])
+def test_an_unreadable_token_file_is_one_line_naming_it(tmp_path: Path, command: list[str]) -> None:
+    missing = tmp_path / "no-such-token"
+    done = subprocess.run([sys.executable, "-m", "nmcore", *command, "--url", "http://127.0.0.1:9",
+                           "--token-file", str(missing)], input="", capture_output=True, text=True, timeout=60,
+                          cwd=REPO)
+    assert done.returncode == 2 and done.stderr == f"nm {command[0]}: --token-file {missing}: No such file or directory\n"
