@@ -5,6 +5,9 @@ never delays the others. A job that fails transiently goes back to the head of i
 time: later work for that receiver waits behind it, so a resolved notification is never delivered before
 the firing one it follows. Jobs whose alerts overlap one in flight wait for it, for the same reason.
 
+A job waiting in its batch (batchMaxWait, nmcore.batching) is kept beside its lane until the batch goes; then the
+batch joins the lane as one job, and the store swaps it for its members just before it is sent.
+
 After an outage the first success to a destination (the config a receiver sends with, or the receiver itself
 when it needs none) is proof it is back: the jobs waiting out their backoff for it are retried at once, instead
 of each waiting up to its full backoff (a minute and more after a long outage). A wait a server asked for
@@ -22,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from nmcore import hotpath
+from nmcore import batching, hotpath
 from nmcore.attempt import send_once
 from nmcore.channel import StartedChannel
 from nmcore.render import Renderer
@@ -66,6 +69,12 @@ class _Lane:
     queue: deque[Job] = attrs.field(factory=deque)
     in_flight: int = 0
     fingerprints: Counter[str] = attrs.field(factory=Counter)
+    waiting: dict[str, list[Job]] = attrs.field(factory=dict)
+    """Batch → its members waiting to go, in acceptance order."""
+
+    @property
+    def idle(self) -> bool:
+        return not self.queue and not self.in_flight and not self.waiting
 
 
 class Dispatcher:
@@ -83,6 +92,7 @@ class Dispatcher:
         on_attempt: Callable[[str, str, str, float], None] = lambda channel, receiver, result, seconds: None,
         on_send: Callable[[Job, bool, str], None] = lambda job, ok, answer: None,
         on_retry: Callable[[Job, Job], None] = lambda job, retry: None,
+        on_merge: Callable[[str, tuple[str, ...]], None] = lambda job_id, members: None,
     ):
         self._store = store
         self._channels = channels
@@ -96,11 +106,15 @@ class Dispatcher:
         self._on_send = on_send
         self._on_retry = on_retry
         """Told of each failed attempt that will be retried: (the job as attempted, its retry)."""
+        self._on_merge = on_merge
+        """Told of each batch released as one job: (its id, the ids of the jobs it replaces)."""
         self._lanes: dict[str, _Lane] = {}
         self._backing_off: dict[str, str] = {}
         """Job id → destination, for queued jobs waiting out our own backoff (not a server's Retry-After)."""
         self._waiting: dict[str, set[str]] = {}
         """Destination → the receivers whose lanes hold such jobs."""
+        self._merges: dict[str, tuple[str, ...]] = {}
+        """Id of a released batch's job → the ids of the stored jobs it replaces (swapped just before it is sent)."""
         self._workers: set[hotpath.Task[None]] = set()
         self._crashed: BaseException | None = None
         self._in_flight = 0
@@ -117,7 +131,11 @@ class Dispatcher:
 
     def enqueue(self, jobs: Sequence[Job]) -> None:
         for job in jobs:
-            self._lanes.setdefault(job.receiver, _Lane()).queue.append(job)
+            lane = self._lanes.setdefault(job.receiver, _Lane())
+            if job.waiting:
+                lane.waiting.setdefault(job.batch, []).append(job)
+            else:
+                lane.queue.append(job)
         if jobs:
             self._pending += len(jobs)
             self._idle.clear()
@@ -155,7 +173,13 @@ class Dispatcher:
         """Start a lane worker for every job that may start now; return when the earliest retry is due."""
         now = time.time()
         next_due: float | None = None
+        max_size: int | None = None
         for receiver, lane in list(self._lanes.items()):
+            if lane.waiting:
+                if max_size is None:
+                    max_size = self._snapshot().settings.batch_max_size
+                due = self._release_batches(lane, now, max_size)
+                next_due = min(next_due or due, due) if due else next_due
             while lane.in_flight < self._per_receiver and self._in_flight < self._max_in_flight:
                 job = self._take(lane, now)
                 if job is None:
@@ -164,8 +188,27 @@ class Dispatcher:
                 self._workers.add(hotpath.spawn(self._work(receiver, lane, job), self._worker_done))
             if lane.queue and lane.queue[0].not_before > now:
                 next_due = min(next_due or lane.queue[0].not_before, lane.queue[0].not_before)
-            if not lane.queue and not lane.in_flight:
+            if lane.idle:
                 del self._lanes[receiver]
+        return next_due
+
+    def _release_batches(self, lane: _Lane, now: float, max_size: int) -> float | None:
+        """Move the batches that go now into the lane's queue; return when the next of the rest is due."""
+        next_due: float | None = None
+        for batch, members in list(lane.waiting.items()):
+            released, rest = batching.release(members, max_size=max_size, now=now)
+            for part in released:
+                if part.members:
+                    self._merges[part.job.id] = part.members
+                    self._pending -= len(part.members) - 1
+                    self._on_merge(part.job.id, part.members)
+                lane.queue.append(part.job)
+            if rest:
+                lane.waiting[batch] = rest
+                due = batching.deadline(rest)
+                next_due = min(next_due or due, due)
+            else:
+                del lane.waiting[batch]
         return next_due
 
     def _worker_done(self, worker: hotpath.Task[None]) -> None:
@@ -211,7 +254,7 @@ class Dispatcher:
             job = self._take(lane, time.time())
         saturated = self._in_flight >= self._max_in_flight
         self._in_flight -= 1
-        if not lane.queue and not lane.in_flight and self._lanes.get(receiver) is lane:
+        if lane.idle and self._lanes.get(receiver) is lane:
             del self._lanes[receiver]
         # The scheduler scans every lane: wake it only when it has something to do (a retry to time, a lane
         # waiting for a slot, the stop), not after every delivery.
@@ -220,6 +263,11 @@ class Dispatcher:
 
     async def _attempt(self, job: Job) -> Job | None:
         """Send once. Return the job to retry, or None when it is finished (delivered or buried)."""
+        members = self._merges.pop(job.id, None)
+        if members and not await self._store.merge(job, members):
+            log.warning("a batch of %d notifications to %s is no longer this replica's (its claim lapsed): another "
+                        "replica sends it", len(members), job.receiver)
+            return None
         notification = job.notification
         snapshot = self._snapshot()
         target = snapshot.targets.get(notification.receiver)

@@ -250,6 +250,12 @@ class HistoryRecorder:
             for job_id in job_ids:
                 self._withheld[job_id] = withheld
 
+    def merged(self, job_id: str, members: Sequence[str]) -> None:
+        """A released batch's job (nmcore.batching) takes over what routing withheld its members from, once each."""
+        withheld = [w for member in members for w in self._withheld.pop(member, ())]
+        if withheld:
+            self._withheld[job_id] = tuple(dict.fromkeys(withheld))
+
     def attempt(self, job_id: str, ok: bool, answer: str) -> None:
         self._attempts.setdefault(job_id, []).append(AttemptRecord(at=time.time(), ok=ok, answer=answer))
 

@@ -18,6 +18,7 @@ import anyio
 import attrs
 import httpx
 
+from nmcore import batching
 from nmcore.alerts import AlertGroup, Notification, with_default_label
 from nmcore.attempt import send_once
 from nmcore.channel import ChannelContext, StartedChannel
@@ -183,6 +184,7 @@ class Manager:
                 report=self._record, on_attempt=self._observe_attempt,
                 on_send=self._history.attempt_of if self._history else lambda job, ok, answer: None,
                 on_retry=self._on_retry,
+                on_merge=self._history.merged if self._history else lambda job_id, members: None,
             )
             pending = await self._store.open()
             stack.push_async_callback(self._store.close)
@@ -260,6 +262,9 @@ class Manager:
         routed = await self._with_owed_resolved(group, await self.router.route(group, self._snapshot))
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
+        settings = self._snapshot.settings
+        if settings.batch_max_wait > 0:
+            jobs = batching.waiting(jobs, settings.group_labels, settings.batch_max_wait)
         self._check_room(len(jobs))
         self._reserved += len(jobs)  # concurrent POSTs storing at the same time count against the limit too
         try:

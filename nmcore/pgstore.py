@@ -73,7 +73,7 @@ CONNECTION_DEFAULTS = {
 }
 """libpq settings unless the URL gives its own: a cut network fails within seconds, not TCP's many minutes."""
 
-_JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification::text"
+_JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification::text, batch"
 _DEAD_COLUMNS = "id, receiver, created, attempts, last_error, notification::text, reason, buried"
 
 # Lock the lanes of `receivers` (sorted by the caller), creating missing ones. `WHERE false`: every row is locked,
@@ -86,13 +86,13 @@ _INPUT = """
     input AS (
         SELECT * FROM unnest(%(ids)b::text[], %(receivers)b::text[], %(created)b::float8[], %(attempts)b::int[],
                              %(not_before)b::float8[], %(errors)b::text[], %(notifications)b::text[],
-                             %(fingerprints)b::text[])
+                             %(fingerprints)b::text[], %(batches)b::text[])
             WITH ORDINALITY AS t(id, receiver, created, attempts, not_before, last_error, notification,
-                                 fingerprints, position))"""
+                                 fingerprints, batch, position))"""
 _INSERT_JOBS = """
-    INSERT INTO jobs (id, receiver, created, attempts, not_before, last_error, notification, fingerprints)
+    INSERT INTO jobs (id, receiver, created, attempts, not_before, last_error, notification, fingerprints, batch)
     SELECT id, receiver, created, attempts, not_before, last_error, notification::json,
-           string_to_array(fingerprints, ' ')
+           string_to_array(fingerprints, ' '), batch
     FROM {source} ORDER BY position
     RETURNING id"""
 # A job is a repeat when each of its alerts was last accepted for its receiver in the same status within the window
@@ -117,25 +117,49 @@ _ADD_DEDUPLICATED = ("WITH " + _INPUT + """,
 """ + _INSERT_JOBS.format(source="fresh"))
 _ADD_ALL = "WITH " + _INPUT + _INSERT_JOBS.format(source="input")
 
-# The lanes with work another replica does not hold, locked for this claim; and the head of each in order.
+# The lanes with work another replica does not hold, locked for this claim; and the head of each in order, leaving
+# out the jobs waiting in a batch (a lane with only those gives one row of NULLs: it is locked all the same).
 _CLAIMABLE_HEADS = """
 WITH ready AS MATERIALIZED (
     SELECT receiver FROM lanes
     WHERE receiver IN (
-        SELECT receiver FROM jobs WHERE claimed_by IS NULL AND not_before <= %(now)s
+        SELECT receiver FROM jobs WHERE claimed_by IS NULL AND (not_before <= %(now)s OR batch <> '' AND attempts = 0)
         UNION ALL
         SELECT receiver FROM jobs WHERE claimed_by <> %(me)s AND lease_until < now())
     ORDER BY random() LIMIT %(lanes)s
     FOR UPDATE SKIP LOCKED)
 SELECT ready.receiver, head.seq, head.id, head.fingerprints, head.not_before, head.held
-FROM ready CROSS JOIN LATERAL (
+FROM ready LEFT JOIN LATERAL (
     SELECT seq, id, fingerprints, not_before,
            claimed_by IS NOT NULL AND (claimed_by = %(me)s OR lease_until >= now()) AS held
-    FROM jobs WHERE jobs.receiver = ready.receiver ORDER BY seq LIMIT %(window)s) AS head"""
+    FROM jobs WHERE jobs.receiver = ready.receiver AND NOT (batch <> '' AND attempts = 0)
+    ORDER BY seq LIMIT %(window)s) AS head ON true"""
+_CLAIMED = "id, receiver, created, attempts, not_before, last_error, notification, batch"
+_UNCLAIMED = "(claimed_by IS NULL OR (claimed_by <> %(me)s AND lease_until < now()))"
+_LEASE = "claimed_by = %(me)s, lease_until = now() + %(lease)s * interval '1 second'"
+# The chosen heads, and the jobs waiting in a batch in the locked lanes (as they arrive: nmcore.batching), unless
+# another live replica holds some of the batch already: that one takes the rest too.
 _CLAIM = f"""
-UPDATE jobs SET claimed_by = %(me)s, lease_until = now() + %(lease)s * interval '1 second'
-WHERE id = ANY(%(ids)s) AND (claimed_by IS NULL OR (claimed_by <> %(me)s AND lease_until < now()))
-RETURNING {_JOB_COLUMNS}"""
+WITH heads AS (
+    UPDATE jobs SET {_LEASE} WHERE id = ANY(%(ids)s) AND {_UNCLAIMED}
+    RETURNING seq, {_JOB_COLUMNS}),
+waiting AS (
+    UPDATE jobs SET {_LEASE} WHERE id IN (
+        SELECT id FROM jobs AS w
+        WHERE receiver = ANY(%(lanes)s) AND batch <> '' AND attempts = 0 AND {_UNCLAIMED}
+            AND NOT EXISTS (SELECT 1 FROM jobs AS o WHERE o.receiver = w.receiver AND o.batch = w.batch
+                            AND o.attempts = 0 AND o.claimed_by <> %(me)s AND o.lease_until >= now())
+        ORDER BY seq LIMIT %(room)s)
+    RETURNING seq, {_JOB_COLUMNS})
+SELECT {_CLAIMED} FROM (SELECT * FROM heads UNION ALL SELECT * FROM waiting) AS claimed ORDER BY seq"""
+# A released batch takes its members' place (nmcore.batching), still claimed by this replica; run only once every
+# member is found claimed by it (locked: no other replica can take one meanwhile).
+_MERGE = """
+WITH gone AS (DELETE FROM jobs WHERE id = ANY(%(members)s) AND claimed_by = %(me)s)
+INSERT INTO jobs (id, receiver, created, attempts, not_before, last_error, notification, fingerprints, batch,
+                  claimed_by, lease_until)
+VALUES (%(id)s, %(receiver)s, %(created)s, 0, 0, '', %(notification)s::json, string_to_array(%(fingerprints)s, ' '),
+        '', %(me)s, now() + %(lease)s * interval '1 second')"""
 
 # Delivered: the jobs go, their firing alerts are owed a resolved by their receivers, their resolved ones no longer.
 _FINISH = """
@@ -457,7 +481,8 @@ class PostgresStore:
             "created": [j.created for j in jobs], "attempts": [j.attempts for j in jobs],
             "not_before": [j.not_before for j in jobs], "errors": [j.last_error for j in jobs],
             "notifications": [notification_json(j.notification) for j in jobs],
-            "fingerprints": [_fingerprints(j) for j in jobs], "window": dedup_window,
+            "fingerprints": [_fingerprints(j) for j in jobs], "batches": [j.batch for j in jobs],
+            "window": dedup_window,
             "alert_positions": [p for p, _ in alerts], "alert_fingerprints": [a.fingerprint for _, a in alerts],
             "alert_statuses": [a.status for _, a in alerts],
         }
@@ -550,6 +575,31 @@ class PostgresStore:
                 ended, self._finished_round = self._finished_round, asyncio.Event()
                 ended.set()
                 self._wake.set()  # a lane slot is free
+
+    async def merge(self, merged: Job, members: Sequence[str]) -> bool:
+        """Swap a released batch for its members if this replica still holds every one of them; else leave them to
+        the replica that took them over (their lease lapsed). Retried while the database is away, as `_persist`."""
+        swapped = False
+
+        async def swap(conn: Conn) -> None:
+            nonlocal swapped
+            swapped = False
+            cursor = await conn.execute("SELECT id FROM jobs WHERE id = ANY(%s) AND claimed_by = %s FOR UPDATE",
+                                        (list(members), self.replica))
+            if len(await cursor.fetchall()) != len(members):
+                return
+            await conn.execute(_MERGE, {
+                "members": list(members), "me": self.replica, "id": merged.id, "receiver": merged.receiver,
+                "created": merged.created, "notification": notification_json(merged.notification),
+                "fingerprints": _fingerprints(merged), "lease": self._lease})
+            swapped = True
+
+        await self._persist(f"the batch of {len(members)} deliveries to {merged.receiver}", swap)
+        self._claimed.difference_update(members)
+        if swapped:
+            self._claimed.add(merged.id)
+            self._backlog = max(0, self._backlog - len(members) + 1)
+        return swapped
 
     async def reschedule(self, job: Job) -> None:
         """Release the claim with the retry time: whichever replica is free then retries it."""
@@ -646,7 +696,9 @@ class PostgresStore:
                 "now": now, "me": self.replica, "lanes": lanes, "window": 2 * self._per_receiver + 1})
             heads: dict[str, list[tuple[int, str, list[str], float, bool]]] = {}
             for receiver, seq, job_id, fingerprints, not_before, held in await cursor.fetchall():
-                heads.setdefault(receiver, []).append((seq, job_id, fingerprints, not_before, held))
+                lane = heads.setdefault(receiver, [])
+                if seq is not None:
+                    lane.append((seq, job_id, fingerprints, not_before, held))
             locked = len(heads)
             order = list(heads)
             random.shuffle(order)  # no lane always first when room runs out
@@ -656,9 +708,10 @@ class PostgresStore:
                 chosen += walk_lane([h[1:] for h in head], self._per_receiver, now)[:room - len(chosen)]
                 if len(chosen) >= room:
                     break
-            if not chosen:
+            if not heads:
                 return None
-            return await conn.execute(_CLAIM, {"me": self.replica, "lease": self._lease, "ids": chosen})
+            return await conn.execute(_CLAIM, {"me": self.replica, "lease": self._lease, "ids": chosen,
+                                               "lanes": list(heads), "room": room - len(chosen)})
 
         rows = await self._rows(claim)
         jobs = [job_from_row(row, f"store {self.where}") for row in rows]

@@ -193,6 +193,7 @@ class Router:
             "tenant_lookup_error": access.failures.get(where(alert)),
             "route_policy": policy,
             "routers_matched": sorted(r.name for r in matched),
+            "batching": batching_note(alert, snapshot),
             "receivers": delivered,
             "not_receiving": withheld,
         }
@@ -242,6 +243,18 @@ def batches(alerts: list[Alert], group: AlertGroup, group_labels: Sequence[str] 
         size = max_size or len(part)
         for start in range(0, len(part), size):
             yield labels, key, part[start:start + size]
+
+
+def batching_note(alert: Alert, snapshot: Snapshot) -> str | None:
+    """How long each receiver holds this alert for more of its group (batchMaxWait, nmcore.batching), or None."""
+    settings = snapshot.settings
+    if settings.batch_max_wait <= 0:
+        return None
+    group = ("alerts with " + ", ".join(f"{name}={alert.labels.get(name, '')!r}" for name in settings.group_labels)
+             if settings.group_labels is not None else "alerts of its Alertmanager group")
+    size = f", or until {settings.batch_max_size} alerts wait (batchMaxSize)" if settings.batch_max_size else ""
+    return (f"each receiver holds it up to {settings.batch_max_wait:g}s for more {group} (batchMaxWait of "
+            f"{settings.source}){size}, then sends them as one notification")
 
 
 def silences_report(snapshot: Snapshot, now: float) -> list[dict]:

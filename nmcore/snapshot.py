@@ -566,10 +566,6 @@ class _Builder:
             self.problems.append(Problem(nm.origin, nm.ref, f"{', '.join('spec.' + f for f in ignored)}: do not apply "
                                          "to nmcore (they shape the Go operator's Deployment; nmcore is deployed by "
                                          "its own manifests)", notice=True))
-        if v2beta2.parse_duration(spec.batch_max_wait) > 0:
-            self.problems.append(Problem(nm.origin, nm.ref, f"spec.batchMaxWait {spec.batch_max_wait}: not applied, "
-                                         "nmcore sends each group as it arrives (groupLabels and batchMaxSize apply)",
-                                         notice=True))
         webhook = self.blocks.get("webhook")
         if spec.history is not None and webhook is not None and webhook.spec.v2beta2 is not None:
             try:

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     not_before REAL NOT NULL,
     last_error TEXT NOT NULL,
     notification TEXT NOT NULL,             -- JSON of the Notification (nmcore.schema.converter)
-    handed INTEGER NOT NULL DEFAULT 1       -- 0: re-driven by another process, not yet given to the dispatcher
+    handed INTEGER NOT NULL DEFAULT 1,      -- 0: re-driven by another process, not yet given to the dispatcher
+    batch TEXT NOT NULL DEFAULT ''          -- the batch it waits in (nmcore.batching), '' for none
 );
 CREATE INDEX IF NOT EXISTS jobs_not_handed ON jobs (handed) WHERE handed = 0;
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -111,7 +112,7 @@ INLINE_SERIALIZE_ALERTS = 1000
 _LOOKUP_CHUNK = 500
 """Fingerprints per dedup lookup: well under SQLite's limit on bound parameters."""
 
-_JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification"
+_JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification, batch"
 _DEAD_COLUMNS = "id, receiver, created, attempts, last_error, notification, reason, buried"
 
 
@@ -125,6 +126,18 @@ def check_not_orphaned(path: Path) -> None:
         f"state file {path} is missing but its write-ahead log {wal} ({wal.stat().st_size} bytes) is still there: "
         f"the database was deleted, and the deliveries pending in the log cannot be recovered without it. Put "
         f"{path.name} back (from a backup), or move {wal.name} and {shm.name} aside to start with an empty state")
+
+
+ADDED_COLUMNS = {"jobs": {"batch": "TEXT NOT NULL DEFAULT ''"}}
+"""Columns newer than a state file may be: added when it is opened (CREATE TABLE IF NOT EXISTS leaves it as it was)."""
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, declaration in columns.items():
+            if name not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -143,6 +156,7 @@ def connect(path: Path) -> sqlite3.Connection:
         if problems != ["ok"]:
             raise sqlite3.DatabaseError("; ".join(p for p in problems if not p.startswith("***")))
         conn.executescript(SCHEMA)
+        add_missing_columns(conn)
     except StoreError:
         conn.close()
         raise
@@ -432,9 +446,9 @@ class SQLiteStore:
                     states = [(job.receiver, a.fingerprint, a.status, now) for a in job.notification.alerts]
                     conn.executemany("INSERT OR REPLACE INTO last_states (receiver, fingerprint, status, accepted) "
                                      "VALUES (?, ?, ?, ?)", states)
-                conn.execute(f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                conn.execute(f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              (job.id, job.receiver, job.created, job.attempts, job.not_before, job.last_error,
-                              notification))
+                              notification, job.batch))
                 accepted.append(job)
             if now - self._pruned > self._prune_every:
                 self._pruned = now
@@ -463,6 +477,19 @@ class SQLiteStore:
             return found
 
         return await self._read(owed)
+
+    async def merge(self, merged: Job, members: Sequence[str]) -> bool:
+        """Swap the members for the merged job in one transaction. Should it fail, the members stay pending (and are
+        merged and sent again after a restart): at worst a duplicate, as with `_record`."""
+        row = (merged.id, merged.receiver, merged.created, merged.attempts, merged.not_before, merged.last_error,
+               notification_json(merged.notification), merged.batch)
+
+        def swap(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM jobs WHERE id = ?", [(member,) for member in members])
+            conn.execute(f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+        await self._record("merge", merged, swap)
+        return True
 
     async def reschedule(self, job: Job) -> None:
         await self._record("reschedule", job, lambda conn: conn.execute(

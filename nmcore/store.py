@@ -30,10 +30,17 @@ class Job:
     attempts: int = 0
     not_before: float = 0.0
     last_error: str = ""
+    batch: str = ""
+    """The batch this job waits in before it is sent (nmcore.batching); "" for a job sent as it is."""
 
     @property
     def receiver(self) -> str:
         return self.notification.receiver
+
+    @property
+    def waiting(self) -> bool:
+        """Held in its batch until the batch is released: never attempted yet (a retry is not held again)."""
+        return bool(self.batch) and self.attempts == 0
 
 
 @attrs.frozen(kw_only=True)
@@ -49,17 +56,18 @@ def notification_json(notification: Notification) -> str:
 
 
 def job_from_row(row: Sequence[Any], where: str) -> Job:
-    """A stored job: (id, receiver, created, attempts, not_before, last_error, notification JSON), read back."""
-    job_id, _receiver, created, attempts, not_before, last_error, notification = row
+    """A stored job: (id, receiver, created, attempts, not_before, last_error, notification JSON, batch), read
+    back."""
+    job_id, _receiver, created, attempts, not_before, last_error, notification, batch = row
     try:
         parsed = converter.structure(orjson.loads(notification), Notification)
-        if not all(isinstance(n, int | float) for n in (created, attempts, not_before)) or not isinstance(
-                last_error, str):
+        if not all(isinstance(n, int | float) for n in (created, attempts, not_before)) or not all(
+                isinstance(text, str) for text in (last_error, batch)):
             raise ValueError("a column holds the wrong type")
     except Exception as exc:  # any failure here means the stored row is unreadable
         raise StoreError(f"{where}: delivery {job_id} cannot be read ({exc})") from None
     return Job(id=job_id, notification=parsed, created=created, attempts=attempts, not_before=not_before,
-               last_error=last_error)
+               last_error=last_error, batch=batch)
 
 
 def _number(value: Any) -> float:
@@ -71,7 +79,7 @@ def dead_letter_from_row(row: Sequence[Any], where: str) -> DeadLetter:
     whose row cannot be read (quarantined as unreadable) keeps its id, receiver and reason, and no alerts."""
     job_id, receiver, created, attempts, last_error, notification, reason, buried = row
     try:
-        job = job_from_row((job_id, receiver, created, attempts, 0.0, last_error, notification), where)
+        job = job_from_row((job_id, receiver, created, attempts, 0.0, last_error, notification, ""), where)
     except StoreError:
         job = Job(id=job_id, notification=Notification(receiver=str(receiver), channel="", tenant="", alerts=()),
                   created=_number(created), attempts=int(_number(attempts)), last_error=str(last_error))
@@ -116,6 +124,11 @@ class Store(Protocol):
 
     async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
         """For each fingerprint, the receivers that were delivered its firing and not yet its resolved."""
+        ...
+
+    async def merge(self, merged: Job, members: Sequence[str]) -> bool:
+        """Put `merged` (a released batch, nmcore.batching) in place of the jobs `members`, atomically. False when
+        they are no longer this process's to merge (a shared store whose claim on them lapsed): then send nothing."""
         ...
 
     async def reschedule(self, job: Job) -> None:
@@ -208,6 +221,9 @@ class MemoryStore(MemoryHistory):
 
     async def owed_resolved(self, fingerprints: Sequence[str]) -> dict[str, set[str]]:
         return {f: set(self._fired[f]) for f in fingerprints if f in self._fired}
+
+    async def merge(self, merged: Job, members: Sequence[str]) -> bool:
+        return True
 
     async def reschedule(self, job: Job) -> None:
         return None

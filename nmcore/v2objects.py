@@ -146,6 +146,8 @@ class Settings:
     """`groupLabels`: each receiver's alerts regrouped by these labels' values (None: as Alertmanager grouped)."""
     batch_max_size: int = 0
     """`batchMaxSize`: at most this many alerts per notification (0: no limit, as without a NotificationManager)."""
+    batch_max_wait: float = 0.0
+    """`batchMaxWait` in seconds: how long a receiver's alerts of one group wait for more (nmcore.batching); 0: none."""
 
     @classmethod
     def of(cls, nm: Resource | None, default_namespace: str) -> "Settings":
@@ -168,6 +170,7 @@ class Settings:
             fallback_after=parse_duration(spec.fallback.after) if spec.fallback and spec.fallback.after else 0.0,
             group_labels=spec.group_labels,
             batch_max_size=spec.batch_max_size,
+            batch_max_wait=parse_duration(spec.batch_max_wait),
         )
 
     def owner(self, labels: Mapping[str, str], *, config: bool) -> tuple[str, str]:

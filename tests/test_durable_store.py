@@ -2,6 +2,7 @@
 across restarts, dead letters keep their reason and can be re-driven, and a bad state dir is a clear error."""
 
 import re
+import sqlite3
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from nmcore.alerts import Alert, Notification, fingerprint_of
 from nmcore.sqlitestore import SQLiteStore, StoreError, connect, redrive
-from nmcore.store import Job
+from nmcore.store import Job, notification_json
 
 RECEIVER = "WebhookReceiver/kubesphere-monitoring-system/sink"
 
@@ -185,3 +186,25 @@ async def test_two_stores_never_share_a_state_dir(tmp_path: Path) -> None:
     second = SQLiteStore(tmp_path / "nmcore.db")
     await second.open()
     await second.close()
+
+
+@pytest.mark.anyio
+async def test_a_state_file_from_before_batches_opens_with_its_pending_work(tmp_path: Path) -> None:
+    """The jobs table of a state file written before batchMaxWait lacks the batch column: opening adds it."""
+    path = tmp_path / "nmcore.db"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE jobs (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, receiver TEXT NOT NULL,
+            created REAL NOT NULL, attempts INTEGER NOT NULL, not_before REAL NOT NULL, last_error TEXT NOT NULL,
+            notification TEXT NOT NULL, handed INTEGER NOT NULL DEFAULT 1);""")
+    pending = job(notification(alert(pod="web-1")), "old")
+    old.execute("INSERT INTO jobs (id, receiver, created, attempts, not_before, last_error, notification) "
+                "VALUES (?, ?, ?, 2, 0, 'HTTP 503', ?)",
+                (pending.id, pending.receiver, pending.created, notification_json(pending.notification)))
+    old.commit()
+    old.close()
+
+    store, resumed = await reopened(path)
+    assert resumed == [attrs.evolve(pending, attempts=2, last_error="HTTP 503")]
+    assert not resumed[0].waiting
+    await store.close()

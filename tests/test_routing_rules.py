@@ -341,6 +341,21 @@ spec: {{groupLabels: [alertname, namespace], batchMaxSize: 2}}
     assert len({n.group_key for n in alice}) == 2 and all(n.group_key.startswith("{}:{}/") for n in alice)
 
 
+def test_nm_route_says_how_long_a_batch_waits() -> None:
+    nm = f"""
+---
+{V2}
+kind: NotificationManager
+metadata: {{name: nm}}
+spec: {{groupLabels: [alertname, namespace], batchMaxWait: 1m30s, batchMaxSize: 20}}
+"""
+    one = alert(alertname="Disk", namespace="ns-a")
+    assert explain(receivers_yaml(), one)["batching"] is None
+    assert explain(receivers_yaml() + nm, one)["batching"] == (
+        "each receiver holds it up to 90s for more alerts with alertname='Disk', namespace='ns-a' (batchMaxWait of "
+        "NotificationManager/nm), or until 20 alerts wait (batchMaxSize), then sends them as one notification")
+
+
 def test_without_group_labels_alertmanagers_group_is_kept_whole() -> None:
     alerts = [alert(alertname=f"A{i}", namespace="ns-a") for i in range(150)]
     assert [len(v) for v in route(receivers_yaml(), *alerts).values()] == [150, 150]

@@ -1,0 +1,99 @@
+"""Batching (`batchMaxWait`): a receiver's alerts of one group wait up to the wait, then go as one notification.
+
+With `spec.batchMaxWait` above zero, ingest accepts each job *waiting*: stored like any accepted job (so a batch
+waiting survives a restart and a replica's death), with `batch` naming the group it waits in and `not_before` the
+end of its wait. A group is the receiver's groupLabels values, or Alertmanager's group key without groupLabels, so
+alerts of several Alertmanager posts (and groups) with the same groupLabels values go out together, as the Go
+original's do.
+
+The dispatcher keeps waiting jobs beside its lanes, not in them, so a batch waiting never holds up the receiver's
+other work. A batch goes when its oldest member's wait is over (everything in it), or as soon as its members fill
+`batchMaxSize` alerts (the full notifications; the rest waits on). Its members become one notification, which the
+store swaps for them in one transaction just before it is sent. Within a batch an alert that changed (firing, then
+resolved) is sent as it is now, once.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from nmcore.alerts import Alert, Notification
+from nmcore.store import Job
+
+
+def batch_of(notification: Notification, group_labels: Sequence[str] | None) -> str:
+    """The batch a receiver's notification waits in: its groupLabels values, else its Alertmanager group."""
+    if group_labels is None:
+        return f"group:{notification.group_key}"
+    return "labels:" + ",".join(f"{name}={notification.group_labels.get(name, '')!r}" for name in group_labels)
+
+
+def waiting(jobs: Iterable[Job], group_labels: Sequence[str] | None, wait: float) -> list[Job]:
+    """`jobs` as accepted with a batchMaxWait of `wait` seconds: each waits in its batch until its wait is over."""
+    return [attrs.evolve(job, batch=batch_of(job.notification, group_labels), not_before=job.created + wait)
+            for job in jobs]
+
+
+@attrs.frozen
+class Release:
+    """A batch's members that go now, and the job that is sent for them."""
+
+    job: Job
+    members: tuple[str, ...]
+    """The ids of the stored jobs `job` replaces; empty when `job` is the only member itself."""
+
+
+def distinct_alerts(jobs: Iterable[Job]) -> dict[str, Alert]:
+    """Fingerprint → the newest state of that alert, in the order alerts first appeared."""
+    alerts: dict[str, Alert] = {}
+    for job in jobs:
+        for alert in job.notification.alerts:
+            alerts[alert.fingerprint] = alert  # an existing key keeps its place and takes the newer state
+    return alerts
+
+
+def chunks(members: Sequence[Job], max_size: int) -> list[list[Job]]:
+    """Members, in acceptance order, packed whole into notifications of at most `max_size` alerts (0: no limit).
+    A member is never split: it is one stored job, swapped out whole."""
+    packed: list[list[Job]] = []
+    seen: set[str] = set()
+    for job in members:
+        new = {a.fingerprint for a in job.notification.alerts} - seen
+        if packed and (not max_size or len(seen) + len(new) <= max_size):
+            packed[-1].append(job)
+            seen |= new
+        else:
+            packed.append([job])
+            seen = {a.fingerprint for a in job.notification.alerts}
+    return packed
+
+
+def release(members: Sequence[Job], *, max_size: int, now: float) -> tuple[list[Release], list[Job]]:
+    """What of one batch goes now, and what waits on. Everything goes once the oldest member's wait is over;
+    before that only notifications that are full (the last one, still filling, waits)."""
+    packed = chunks(members, max_size)
+    rest: list[Job] = []
+    if deadline(members) > now:
+        last = packed[-1]
+        if not max_size or len(distinct_alerts(last)) < max_size:
+            packed, rest = packed[:-1], last
+    return [_released(part) for part in packed], rest
+
+
+def _released(part: Sequence[Job]) -> Release:
+    first = part[0]
+    if len(part) == 1:
+        return Release(attrs.evolve(first, batch="", not_before=0.0), ())
+    keys = {job.notification.group_key for job in part}
+    notification = attrs.evolve(
+        first.notification, alerts=tuple(distinct_alerts(part).values()),
+        external_url=part[-1].notification.external_url,
+        group_key=keys.pop() if len(keys) == 1 else first.batch)
+    merged = Job(id=uuid.uuid4().hex, notification=notification, created=min(job.created for job in part))
+    return Release(merged, tuple(job.id for job in part))
+
+
+def deadline(members: Iterable[Job]) -> float:
+    """When a batch goes at the latest: its oldest member's wait is over."""
+    return min(job.not_before for job in members)

@@ -1,0 +1,174 @@
+"""batchMaxWait: a receiver's alerts of one group wait, then go as one notification; a batch waiting survives a
+restart (SQLite) and the death of the replica holding it (PostgreSQL); a batch goes early once it holds
+batchMaxSize alerts, and one waiting never holds up the receiver's other batches.
+
+`nm run` runs as a real process on a real webhook sink; the waits are an hour where the test must not depend on
+time, and two seconds (asserted only as a lower bound) where it is the wait that ends the batch.
+"""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nmcore import batching
+from nmcore.alerts import Alert, Notification
+from nmcore.sqlitestore import STATE_FILE, connect, pending_jobs
+from nmcore.store import Job
+from tests.conftest import WebhookSink
+from tests.support import Nm, wait_for
+
+V2 = "notification.kubesphere.io/v2beta2"
+
+
+def write_config(folder: Path, sink: WebhookSink, *, wait: str, size: int = 100) -> Path:
+    folder.mkdir()
+    (folder / "nm.yaml").write_text(f"""
+apiVersion: {V2}
+kind: NotificationManager
+metadata: {{name: notification-manager}}
+spec: {{groupLabels: [alertname], batchMaxWait: {wait}, batchMaxSize: {size}}}
+---
+apiVersion: {V2}
+kind: Receiver
+metadata: {{name: ops, labels: {{type: global}}}}
+spec: {{webhook: {{url: "{sink.url('/ops')}"}}}}
+""")
+    return folder
+
+
+def alert(pod: str, name: str = "KubePodCrashLooping", status: str = "firing") -> list[dict]:
+    return [{"status": status, "labels": {"alertname": name, "namespace": "demo", "pod": pod}}]
+
+
+def notifications(sink: WebhookSink) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Each notification the sink got: (its group's alertname, its alerts' (pod, status))."""
+    return [(body["groupLabels"].get("alertname", ""), [(a["labels"]["pod"], a["status"]) for a in body["alerts"]])
+            for body in sink.bodies("/ops")]
+
+
+def waiting_in(state: Path) -> list[str]:
+    """The pods of the jobs pending in a state dir, in acceptance order."""
+    conn = connect(state / STATE_FILE)
+    try:
+        return [a.labels["pod"] for job in pending_jobs(conn, state) for a in job.notification.alerts]
+    finally:
+        conn.close()
+
+
+def test_a_batch_waits_across_a_restart_and_goes_as_one_notification_once_full(
+        tmp_path: Path, nm: Callable[..., Nm], sink: WebhookSink) -> None:
+    config = write_config(tmp_path / "config", sink, wait="1h", size=3)
+    state = tmp_path / "state"
+    first = nm(config, state)
+    for body in (alert("a"), alert("disk-1", name="DiskFull"), alert("b")):
+        assert first.post(body).status_code == 200
+    wait_for(lambda: waiting_in(state) == ["a", "disk-1", "b"], "the three waiting in the state file")
+    assert first.stop() == 0
+    assert waiting_in(state) == ["a", "disk-1", "b"] and notifications(sink) == []
+
+    second = nm(config, state)
+    assert second.post(alert("c")).status_code == 200
+    wait_for(lambda: notifications(sink), "the full batch")
+    assert notifications(sink) == [("KubePodCrashLooping", [("a", "firing"), ("b", "firing"), ("c", "firing")])]
+    wait_for(lambda: waiting_in(state) == ["disk-1"], "the delivered batch gone from the state file")
+    history = httpx.get(f"{second.url}/api/v2/history", timeout=10).json()
+    [entry] = history["history"]
+    assert sorted(a["fingerprint"] for a in entry["alerts"]) == sorted(
+        a["fingerprint"] for a in sink.bodies("/ops")[0]["alerts"])
+
+
+def test_a_batch_goes_when_its_wait_is_over_with_each_alert_as_it_is_now(
+        tmp_path: Path, nm: Callable[..., Nm], sink: WebhookSink) -> None:
+    process = nm(write_config(tmp_path / "config", sink, wait="2s"), tmp_path / "state")
+    started = time.monotonic()
+    for body in (alert("a"), alert("b"), alert("a", status="resolved"), alert("disk-1", name="DiskFull")):
+        assert process.post(body).status_code == 200
+    wait_for(lambda: len(notifications(sink)) == 2, "one notification per alertname")
+    assert time.monotonic() - started >= 2.0, "nothing goes before the wait is over"
+    assert sorted(notifications(sink)) == [
+        ("DiskFull", [("disk-1", "firing")]),
+        ("KubePodCrashLooping", [("a", "resolved"), ("b", "firing")]),
+    ]
+
+
+def test_a_full_batch_is_not_held_up_by_an_earlier_one_still_waiting(
+        tmp_path: Path, nm: Callable[..., Nm], sink: WebhookSink) -> None:
+    process = nm(write_config(tmp_path / "config", sink, wait="1h", size=2), tmp_path / "state")
+    for body in (alert("disk-1", name="DiskFull"), alert("a"), alert("b"), alert("c")):
+        assert process.post(body).status_code == 200
+    wait_for(lambda: notifications(sink), "the full batch")
+    assert notifications(sink) == [("KubePodCrashLooping", [("a", "firing"), ("b", "firing")])]
+    wait_for(lambda: waiting_in(tmp_path / "state") == ["disk-1", "c"], "the others waiting on")
+
+
+@pytest.mark.postgresql
+def test_replicas_send_a_batch_once_even_when_the_one_holding_it_dies(
+        tmp_path: Path, nm: Callable[..., Nm], sink: WebhookSink, postgres_url: str) -> None:
+    config = write_config(tmp_path / "config", sink, wait="1h", size=4)
+    one, two = (nm(config, postgres_url, "--lease", "3") for _ in range(2))
+    for process, pod in ((one, "a"), (two, "b"), (one, "c")):
+        assert process.post(alert(pod)).status_code == 200
+    holder = wait_for(lambda: _holder(postgres_url, (one, two), 3), "one replica holding the whole batch")
+    holder.kill()
+    survivor = two if holder is one else one
+    assert survivor.post(alert("d")).status_code == 200
+    wait_for(lambda: notifications(sink), "the batch, from the survivor, once the dead one's lease is over")
+    assert notifications(sink) == [("KubePodCrashLooping", [(p, "firing") for p in "abcd"])]
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (0,)
+
+
+def _holder(url: str, replicas: tuple[Nm, ...], count: int) -> Nm | None:
+    """The replica whose claims hold all `count` waiting jobs, if one does."""
+    with psycopg.connect(url) as conn:
+        holders = [row[0] for row in conn.execute("SELECT claimed_by FROM jobs WHERE batch <> ''")]
+    if len(holders) != count or len(set(holders)) != 1 or holders[0] is None:
+        return None
+    return next(r for r in replicas if f"-{r.popen.pid}-" in holders[0])
+
+
+# ---- what of a batch goes, as a property ------------------------------------------------------------------------
+
+
+def _job(index: int, alerts: list[tuple[str, str]], not_before: float) -> Job:
+    notification = Notification(receiver="r", channel="webhook", tenant="", group_key="g", alerts=tuple(
+        Alert(status=status, labels={"alertname": "A", "n": fp}, fingerprint=fp)  # type: ignore[arg-type]
+        for fp, status in alerts))
+    return Job(id=f"j{index}", notification=notification, created=not_before - 60, not_before=not_before,
+               batch="labels:alertname='A'")
+
+
+members_strategy = st.lists(
+    st.tuples(st.dictionaries(st.sampled_from("uvwxyz"), st.sampled_from(["firing", "resolved"]),
+                              min_size=1, max_size=3),
+              st.floats(min_value=-10, max_value=10)),
+    min_size=1, max_size=8)
+
+
+@given(members=members_strategy, max_size=st.integers(min_value=0, max_value=4))
+def test_a_release_loses_no_member_and_sends_each_alert_as_it_is_now(
+        members: list[tuple[dict[str, str], float]], max_size: int) -> None:
+    jobs = [_job(i, list(alerts.items()), 1000 + offset) for i, (alerts, offset) in enumerate(members)]
+    released, rest = batching.release(jobs, max_size=max_size, now=1000)
+
+    gone = [member for part in released for member in (part.members or (part.job.id,))]
+    assert gone + [j.id for j in rest] == [j.id for j in jobs], "every member once, in acceptance order"
+    by_id = {j.id: j for j in jobs}
+    for part in released:
+        parts = [by_id[m] for m in part.members] if part.members else [by_id[part.job.id]]
+        newest = {a.fingerprint: a.status for j in parts for a in j.notification.alerts}
+        assert {a.fingerprint: a.status for a in part.job.notification.alerts} == newest
+        assert len(part.job.notification.alerts) == len(newest), "each alert once"
+        assert not part.job.waiting and part.job.not_before == 0.0
+        if max_size and len(parts) > 1:
+            assert len(newest) <= max_size
+    if min(j.not_before for j in jobs) <= 1000:
+        assert rest == [], "everything goes once the oldest member's wait is over"
+    elif rest:
+        assert not max_size or len(batching.distinct_alerts(rest)) < max_size, "only a batch still filling waits"
