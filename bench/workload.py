@@ -101,6 +101,14 @@ def write_tenants(folder: Path, tenants: int, sink_url: str) -> None:
     ])
 
 
+def write_batching(folder: Path, group_labels: list[str], wait: str) -> None:
+    """A NotificationManager regrouping by `group_labels` and holding each batch up to `wait` (batchMaxWait)."""
+    _dump(folder / "notification-manager.yaml", [
+        {"apiVersion": "notification.kubesphere.io/v2beta2", "kind": "NotificationManager",
+         "metadata": {"name": "notification-manager"},
+         "spec": {"groupLabels": group_labels, "batchMaxWait": wait, "batchMaxSize": 1000}}])
+
+
 def write_config_scale(folder: Path, tenants: int, sink_url: str, files: int = 10) -> None:
     """S4: per tenant a Secret, a WebhookConfig using it for a bearer token, and a receiver selecting that config."""
     folder.mkdir(parents=True, exist_ok=True)
