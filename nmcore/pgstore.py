@@ -326,7 +326,8 @@ class PostgresStore:
     shared = True
 
     def __init__(self, url: str, *, per_receiver: int = 4, lease: float = 30.0, poll_every: float = 1.0,
-                 max_claimed: int = 512, pool_size: int = 8, max_dead_letters: int = 100_000,
+                 max_claimed: int = 512, max_waiting: int = 8192, pool_size: int = 8,
+                 max_dead_letters: int = 100_000,
                  prune_every: float = 60.0, operation_timeout: float = 10.0, replica: str | None = None):
         self.url = url
         self.where = redacted(url)
@@ -335,6 +336,7 @@ class PostgresStore:
         self._lease = lease
         self._poll_every = poll_every
         self._max_claimed = max_claimed
+        self._max_waiting = max_waiting
         self._pool_size = pool_size
         self._max_dead_letters = max_dead_letters
         self._prune_every = prune_every
@@ -342,6 +344,9 @@ class PostgresStore:
         self._settings = _connection_settings(url, f"nmcore {self.replica}"[:63])
         self._pool: AsyncConnectionPool | None = None
         self._claimed: set[str] = set()
+        """The jobs this replica holds to send (at most `max_claimed`)."""
+        self._waiting: set[str] = set()
+        """The jobs it holds waiting in their batches (at most `max_waiting`): they take no send slot meanwhile."""
         self._wake = asyncio.Event()
         self._next_due = 0.0
         self._backlog = 0
@@ -569,7 +574,7 @@ class PostgresStore:
             finally:
                 for i in batch:
                     i.done = True
-                    self._claimed.discard(i.job.id)
+                    self._forget(i.job.id)
                 self._backlog = max(0, self._backlog - len(batch))
                 self._finishing = False
                 ended, self._finished_round = self._finished_round, asyncio.Event()
@@ -595,7 +600,7 @@ class PostgresStore:
             swapped = True
 
         await self._persist(f"the batch of {len(members)} deliveries to {merged.receiver}", swap)
-        self._claimed.difference_update(members)
+        self._waiting.difference_update(members)
         if swapped:
             self._claimed.add(merged.id)
             self._backlog = max(0, self._backlog - len(members) + 1)
@@ -613,7 +618,7 @@ class PostgresStore:
                 await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
 
         await self._persist(f"the retry of delivery {job.id} to {job.receiver}", release)
-        self._claimed.discard(job.id)
+        self._forget(job.id)
         self._next_due = min(self._next_due or job.not_before, job.not_before)
         self._wake.set()
 
@@ -632,7 +637,7 @@ class PostgresStore:
                                (self._max_dead_letters,))
 
         await self._persist(f"the dead letter of delivery {job.id} to {job.receiver}", move)
-        self._claimed.discard(job.id)
+        self._forget(job.id)
         self._backlog = max(0, self._backlog - 1)
         self._wake.set()
 
@@ -657,12 +662,13 @@ class PostgresStore:
     async def _claim_forever(self, enqueue: Callable[[Sequence[Job]], None]) -> None:
         failures = 0
         while True:
-            room = self._max_claimed - len(self._claimed)
+            room = max(0, self._max_claimed - len(self._claimed))
+            waiting_room = max(0, self._max_waiting - len(self._waiting))
             now = time.time()
-            if room > 0:
+            if room or waiting_room:
                 self._wake.clear()
                 try:
-                    jobs, more = await self._claim(room)
+                    jobs, more = await self._claim(room, waiting_room)
                 except StoreUnavailable:
                     failures += 1
                     await anyio.sleep(min(0.1 * 2 ** failures, 2.0))
@@ -682,9 +688,10 @@ class PostgresStore:
             with anyio.move_on_after(timeout):
                 await self._wake.wait()
 
-    async def _claim(self, room: int) -> tuple[list[Job], bool]:
-        """One claim transaction: lock up to 64 lanes with work, claim what each may send now (at most `room`).
-        Also say whether more lanes may be waiting (every lane asked for came back)."""
+    async def _claim(self, room: int, waiting_room: int) -> tuple[list[Job], bool]:
+        """One claim transaction: lock up to 64 lanes with work, claim what each may send now (at most `room`) and
+        the jobs waiting in batches (at most `waiting_room`). Also say whether more lanes may be waiting (every lane
+        asked for came back)."""
         lanes = 64
         now = time.time()
 
@@ -711,18 +718,24 @@ class PostgresStore:
             if not heads:
                 return None
             return await conn.execute(_CLAIM, {"me": self.replica, "lease": self._lease, "ids": chosen,
-                                               "lanes": list(heads), "room": room - len(chosen)})
+                                               "lanes": list(heads), "room": waiting_room})
 
         rows = await self._rows(claim)
         jobs = [job_from_row(row, f"store {self.where}") for row in rows]
-        self._claimed.update(j.id for j in jobs)
+        for job in jobs:
+            (self._waiting if job.waiting else self._claimed).add(job.id)
         return jobs, bool(jobs) and locked >= lanes
+
+    def _forget(self, job_id: str) -> None:
+        """A job of this replica's is finished or handed back (a batch's only member is sent as it is)."""
+        self._claimed.discard(job_id)
+        self._waiting.discard(job_id)
 
     async def _renew(self) -> None:
         """Every third of the lease, extend the leases of everything this replica holds."""
         while True:
             await anyio.sleep(self._lease / 3)
-            if not self._claimed:
+            if not self._claimed and not self._waiting:
                 continue
             with contextlib.suppress(StoreUnavailable):  # said once by _mark_unreachable; the leases may lapse
                 await self._transaction(_statement(
