@@ -259,7 +259,8 @@ class Manager:
         self._check_room(0)
         if self.cluster:
             group = with_default_label(group, "cluster", self.cluster)
-        routed = await self._with_owed_resolved(group, await self.router.route(group, self._snapshot))
+        withheld: dict[str, str] | None = {} if self._history else None
+        routed = await self._with_owed_resolved(group, await self.router.route(group, self._snapshot, withheld))
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
         settings = self._snapshot.settings
@@ -272,7 +273,8 @@ class Manager:
         finally:
             self._reserved -= len(jobs)
         if self._history and accepted:
-            self._history.withheld([j.id for j in accepted], self._withheld(routed))
+            self._history.withheld([j.id for j in accepted], tuple(
+                Withheld(receiver=ref, reason=reason) for ref, reason in sorted((withheld or {}).items())))
         if not self._store.shared:  # a shared store's work reaches the dispatcher when claimed
             dispatcher.enqueue(accepted)
         m = self.metrics
@@ -414,15 +416,6 @@ class Manager:
                     by_receiver[ref] = attrs.evolve(current, notification=attrs.evolve(current.notification,
                                                                                          alerts=alerts))
         return list(by_receiver.values())
-
-    def _withheld(self, routed: Sequence[Routed]) -> tuple[Withheld, ...]:
-        """The receivers a group was not sent to and why, in brief (`nm route` / explain gives the detail)."""
-        chosen = {r.notification.receiver for r in routed}
-        snapshot = self._snapshot
-        return tuple(
-            Withheld(receiver=r.ref, reason=f"receiver cannot send: {snapshot.skipped[r.ref]}"
-                     if r.ref in snapshot.skipped else "not entitled to any alert of the group (or filtered)")
-            for r in snapshot.receivers if r.ref not in chosen)
 
     async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
         """Finished deliveries matching `query`, newest first (what is still buffered is written first)."""

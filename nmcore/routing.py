@@ -78,8 +78,13 @@ class Router:
         self._on_lookup_failure = on_lookup_failure
         self.clock = clock
 
-    async def route(self, group: AlertGroup, snapshot: Snapshot) -> list[Routed]:
-        """One notification per receiver for this group, holding only the alerts that receiver may see."""
+    async def route(self, group: AlertGroup, snapshot: Snapshot,
+                    withheld: dict[str, str] | None = None) -> list[Routed]:
+        """One notification per receiver for this group, holding only the alerts that receiver may see.
+
+        Given a dict, `withheld` also gets, for each receiver that tenancy or a Router chose and that gets none of
+        the group, why (its alertSelector, a Silence, the routePolicy, a plugin, or it cannot send): what the
+        history keeps. Another tenant's receivers are not listed; `explain` says why for any receiver."""
         access = await resolve_access(group.alerts, self._resolver, snapshot)
         for (_, namespace), error in access.failures.items():
             self._on_lookup_failure(namespace, error)
@@ -95,17 +100,32 @@ class Router:
             matched = in_force.match(alert.labels) if selective else NOTHING
             targets = self._with_rules(alert, access, snapshot, matched) if selective else \
                 self.entitled(alert, access, snapshot)
+            if withheld is not None and selective:
+                self._note_dropped_by_rules(alert, access, snapshot, matched, in_force.until, targets, withheld)
             muted = matched.tenants
             for target in targets:
                 ref = target.receiver.ref
                 selects = selectors.get(ref) if selectors else None
                 if selects is not None and not selects(alert.labels):
+                    if withheld is not None and ref not in withheld and target.receiver.alert_selector is not None:
+                        withheld[ref] = ("its alertSelector does not match: "
+                                         f"{target.receiver.alert_selector.why_not(alert.labels)}")
                     continue
                 if muted and target.tenant in muted:
+                    if withheld is not None and ref not in withheld:
+                        silence = muted[target.tenant]
+                        withheld[ref] = (f"muted by Silence {silence.name} of tenant {target.tenant!r} "
+                                         f"{describe_until(in_force.until[silence.ref])}")
                     continue
-                if filtering and self._host.route_filter(alert, target.receiver, target.tenant):
+                if filtering and (veto := self._host.route_filter(alert, target.receiver, target.tenant)):
+                    if withheld is not None and ref not in withheld:
+                        withheld[ref] = f"filtered by a plugin: {veto}"
                     continue
                 chosen.setdefault(ref, (target, []))[1].append(alert)
+        if withheld is not None:
+            self._note_cannot_send(access, snapshot, withheld)
+            for ref in chosen:
+                withheld.pop(ref, None)
         settings = snapshot.settings
         return [
             Routed(target, Notification(
@@ -128,6 +148,44 @@ class Router:
         else:
             targets = self.entitled(alert, access, snapshot) + routed
         return list({t.receiver.ref: t for t in targets}.values()) if routed else targets
+
+    def _note_dropped_by_rules(self, alert: Alert, access: Access, snapshot: Snapshot, matched: Matched,
+                               until: Mapping[str, float | None], targets: list[Target],
+                               withheld: dict[str, str]) -> None:
+        """Why the receivers tenancy or a Router chose for `alert` are not among `targets`: a global Silence, or
+        the routePolicy."""
+        routers = [r for r in matched.routers if r.receivers]
+        policy = snapshot.rules.policy
+        if not matched.everyone and (policy == "All" or (policy == "RouterFirst" and not routers)):
+            return  # tenancy's receivers and the Routers' all stay
+        candidates = self.entitled(alert, access, snapshot) + [snapshot.targets[ref] for r in routers
+                                                                for ref in r.receivers]
+        kept = {t.receiver.ref for t in targets}
+        if matched.everyone:
+            silence = matched.everyone[0]
+            reason = f"muted by Silence {silence.name} (global) {describe_until(until[silence.ref])}"
+        elif policy == "RouterOnly":
+            reason = ("routePolicy RouterOnly: only receivers a Router names get alerts, and no Router matching "
+                      "this alert names it")
+        else:
+            names = ", ".join(sorted(r.name for r in routers))
+            reason = (f"routePolicy RouterFirst: Router {names} matched this alert, so only the receivers Routers "
+                      "name get it")
+        for target in candidates:
+            if target.receiver.ref not in kept:
+                withheld.setdefault(target.receiver.ref, reason)
+
+    @staticmethod
+    def _note_cannot_send(access: Access, snapshot: Snapshot, withheld: dict[str, str]) -> None:
+        """The receivers that cannot send and that would have been chosen: global ones, and those of the users who
+        can access a namespace of the group."""
+        if not snapshot.skipped:
+            return
+        users = frozenset().union(*access.users.values())
+        for receiver in snapshot.receivers:
+            why = snapshot.skipped.get(receiver.ref)
+            if why is not None and (receiver.scope == "global" or receiver.user in users):
+                withheld.setdefault(receiver.ref, f"receiver cannot send: {why}")
 
     @staticmethod
     def entitled(alert: Alert, access: Access, snapshot: Snapshot) -> list[Target]:

@@ -341,6 +341,51 @@ spec: {{groupLabels: [alertname, namespace], batchMaxSize: 2}}
     assert len({n.group_key for n in alice}) == 2 and all(n.group_key.startswith("{}:{}/") for n in alice)
 
 
+def withheld(text: str, *alerts: object) -> dict[str, str]:
+    """What routing tells the history: each receiver chosen for the group that got none of it, and why."""
+    snapshot = snapshot_from_yaml(text, plugins=[nm_email])
+    found: dict[str, str] = {}
+    router = Router(HOST, RbacResolver(), clock=lambda: at("2026-01-01T00:00Z"))
+    anyio.run(router.route, AlertGroup(alerts=tuple(alerts)), snapshot, found)  # type: ignore[arg-type]
+    return found
+
+
+def test_the_history_is_told_why_each_chosen_receiver_got_nothing_and_not_about_other_tenants() -> None:
+    text = receivers_yaml().replace('spec: {webhook: {url: "http://127.0.0.1:9/ops"}}', """spec:
+  webhook:
+    url: "http://127.0.0.1:9/ops"
+    alertSelector: {matchLabels: {severity: critical}}""") + "\n---\n" + silence(
+        "alice-quiet", "{type: tenant, user: alice}", "{matcher: {matchLabels: {alertname: Disk}}}") + f"""
+---
+{V2}
+kind: Receiver
+metadata: {{name: broken, labels: {{type: global}}}}
+spec: {{webhook: {{url: "http://127.0.0.1:9/x", httpConfig: {{bearerToken: {{valueFrom: {{secretKeyRef: {{name: gone, key: t}}}}}}}}}}}}
+"""
+    found = withheld(text, alert(alertname="Disk", namespace="ns-a", severity="warning"))
+    assert sorted(found) == ["Receiver/alice:webhook", "Receiver/broken:webhook", "Receiver/ops:webhook"]
+    assert found["Receiver/ops:webhook"] == \
+        "its alertSelector does not match: severity=critical, but severity is 'warning'"
+    assert found["Receiver/alice:webhook"] == "muted by Silence alice-quiet of tenant 'alice' until it is deleted or disabled"
+    assert found["Receiver/broken:webhook"].startswith("receiver cannot send: ")
+    # One alert of the group reaching a receiver takes it off the list.
+    assert "Receiver/ops:webhook" not in withheld(text, alert(alertname="Disk", namespace="ns-a", severity="warning"),
+                                                  alert(alertname="Disk", namespace="ns-a", severity="critical"))
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("RouterOnly", "routePolicy RouterOnly: only receivers a Router names get alerts, and no Router matching this "
+                   "alert names it"),
+    ("RouterFirst", "routePolicy RouterFirst: Router to-bob matched this alert, so only the receivers Routers name "
+                    "get it"),
+])
+def test_the_history_is_told_which_policy_dropped_tenancys_receivers(name: str, reason: str) -> None:
+    text = receivers_yaml() + "\n---\n" + router("to-bob", "{matchLabels: {alertname: Disk}}", "{name: [bob]}") + \
+        "\n---\n" + policy(name)
+    found = withheld(text, alert(alertname="Disk", namespace="ns-a"))
+    assert found == {"Receiver/alice:webhook": reason, "Receiver/ops:webhook": reason}
+
+
 def test_nm_route_says_how_long_a_batch_waits() -> None:
     nm = f"""
 ---
