@@ -129,6 +129,12 @@ class Dispatcher:
         """Jobs accepted and not yet finished: queued, waiting to retry, or in flight."""
         return self._pending
 
+    @property
+    def waiting_in_batches(self) -> dict[str, int]:
+        """Receiver → the jobs waiting in its batches (they are pending too)."""
+        return {receiver: sum(map(len, lane.waiting.values())) for receiver, lane in self._lanes.items()
+                if lane.waiting}
+
     def enqueue(self, jobs: Sequence[Job]) -> None:
         for job in jobs:
             lane = self._lanes.setdefault(job.receiver, _Lane())

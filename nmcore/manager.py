@@ -131,6 +131,11 @@ class Manager:
         return self._dispatcher.pending if self._dispatcher else 0
 
     @property
+    def waiting_in_batches(self) -> dict[str, int]:
+        """Receiver → this process's deliveries waiting in its batches (batchMaxWait), counted in `pending` too."""
+        return self._dispatcher.waiting_in_batches if self._dispatcher else {}
+
+    @property
     def _running(self) -> Dispatcher:
         if self._dispatcher is None:
             raise RuntimeError("the manager is not running: use it as `async with manager:`")

@@ -292,6 +292,12 @@ def create_app(manager: Manager, *, max_body_bytes: int = MAX_BODY_BYTES, intake
                 "default_config": str(snapshot.settings.default_config_selector),
                 "secret_namespace": snapshot.secret_namespace, "cluster": snapshot.settings.cluster or None,
             },
+            "batching": {
+                "group_labels": list(snapshot.settings.group_labels or []) or None,
+                "batch_max_size": snapshot.settings.batch_max_size or None,
+                "batch_max_wait_seconds": snapshot.settings.batch_max_wait,
+                "waiting": manager.waiting_in_batches,
+            },
             "route_policy": snapshot.rules.policy,
             "routers": routers_report(snapshot),
             "silences": silences_report(snapshot, manager.router.clock()),

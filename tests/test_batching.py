@@ -105,6 +105,10 @@ def test_a_full_batch_is_not_held_up_by_an_earlier_one_still_waiting(
     wait_for(lambda: notifications(sink), "the full batch")
     assert notifications(sink) == [("KubePodCrashLooping", [("a", "firing"), ("b", "firing")])]
     wait_for(lambda: waiting_in(tmp_path / "state") == ["disk-1", "c"], "the others waiting on")
+    status = httpx.get(f"{process.url}/api/v2/status", timeout=10).json()
+    assert status["batching"] == {"group_labels": ["alertname"], "batch_max_size": 2, "batch_max_wait_seconds": 3600,
+                                  "waiting": {"Receiver/ops:webhook": 2}}
+    assert status["pending"] == 2
 
 
 @pytest.mark.postgresql
