@@ -736,6 +736,7 @@ def _describe(job: Job) -> dict:
         "alerts": [{"status": a.status, "labels": dict(a.labels)} for a in job.notification.alerts],
         "accepted": job.created,
         "attempts": job.attempts,
+        "batch": job.batch if job.waiting else None,
     }
 
 
@@ -753,10 +754,14 @@ def _plural(n: int, word: str) -> str:
 
 def next_tries(pending: Sequence[Job]) -> list[float]:
     """When each pending job (oldest first) can be tried at the earliest: its own retry time, but never before
-    the earlier jobs of its receiver, which its lane sends first."""
+    the earlier jobs of its receiver, which its lane sends first. A job waiting in its batch goes when the batch
+    does, at the latest when its own wait is over, and holds up no other job."""
     blocked: dict[str, float] = {}
     earliest = []
     for job in pending:
+        if job.waiting:
+            earliest.append(job.not_before)
+            continue
         at = max(job.not_before, blocked.get(job.receiver, 0.0))
         blocked[job.receiver] = at
         earliest.append(at)
@@ -765,11 +770,13 @@ def next_tries(pending: Sequence[Job]) -> list[float]:
 
 def _next_try(job: Job, at: float, now: float) -> str:
     if at <= now:
-        return ", due now" if job.attempts else ""
-    behind = " (behind an earlier delivery to this receiver)" if at > job.not_before else ""
+        return ", due now" if job.attempts or job.waiting else ""
     left = at - now
     when = f"{left:.1f}s" if left < 60 else f"{int(left) // 60}m{int(left) % 60:02d}s" if left < 3600 else (
         _duration(left))
+    if job.waiting:
+        return f", waiting in its batch (batchMaxWait) for at most {when} more"
+    behind = " (behind an earlier delivery to this receiver)" if at > job.not_before else ""
     return f", next try in {when}{behind}"
 
 

@@ -6,6 +6,8 @@ batchMaxSize alerts, and one waiting never holds up the receiver's other batches
 time, and two seconds (asserted only as a lower bound) where it is the wait that ends the batch.
 """
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +73,9 @@ def test_a_batch_waits_across_a_restart_and_goes_as_one_notification_once_full(
     wait_for(lambda: waiting_in(state) == ["a", "disk-1", "b"], "the three waiting in the state file")
     assert first.stop() == 0
     assert waiting_in(state) == ["a", "disk-1", "b"] and notifications(sink) == []
+    listing = subprocess.run([sys.executable, "-m", "nmcore", "deliveries", "--state-dir", str(state)],
+                             capture_output=True, text=True, timeout=60).stdout
+    assert listing.count("waiting in its batch (batchMaxWait) for at most 59m") == 3, listing
 
     second = nm(config, state)
     assert second.post(alert("c")).status_code == 200
