@@ -17,14 +17,16 @@ import aiohttp
 import anyio
 import attrs
 import httpx
+import orjson
 
 from nmcore import batching
 from nmcore.alerts import AlertGroup, Notification, with_default_label
 from nmcore.attempt import send_once
+from nmcore.builtins.webhook import WebhookSender
 from nmcore.channel import ChannelContext, StartedChannel
 from nmcore.console import channel_of, targets_from_objects
 from nmcore.delivery import Dispatcher, Outcome
-from nmcore.errors import Busy, NotReady
+from nmcore.errors import Busy, NmcoreError, NotReady
 from nmcore.fallback import choose_fallback, crosses_limit, fell_back_before, redirected
 from nmcore.history import HistoryEntry, HistoryQuery, HistoryRecorder, Withheld
 from nmcore.httpclient import make_http_client, new_session
@@ -34,6 +36,7 @@ from nmcore.plugins import PluginHost
 from nmcore.redaction import publish as publish_scrubber
 from nmcore.redaction import withdraw as withdraw_scrubber
 from nmcore.render import DefaultRenderer, Renderer
+from nmcore.requests import SecretTracker
 from nmcore.resources import Resource
 from nmcore.routing import Routed, Router
 from nmcore.settings import ManagerSettings
@@ -441,13 +444,33 @@ class Manager:
         return self.settings.fallback_after or self._snapshot.settings.fallback_after
 
     async def _post_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """POST a batch of entries to `--history-webhook`, else to the NotificationManager's `spec.history.webhook`."""
+        body = {"history": [e.to_json() for e in entries]}
+        target = None if self.settings.history_webhook else self._snapshot.history_target
+        if target is not None:
+            await self._post_history_to(target, orjson.dumps(body))
+            return
         url = self.history_webhook
         if not url:
             return
         assert self._http is not None
-        answer = await self._http.post(url, timeout=10, json={"history": [e.to_json() for e in entries]})
+        answer = await self._http.post(url, timeout=10, json=body)
         if answer.status_code >= 300:
             raise RuntimeError(f"answered {answer.status_code}")
+
+    async def _post_history_to(self, target: Target, body: bytes) -> None:
+        """Through the webhook channel, with the block's httpConfig (credentials, TLS, proxy) as a global receiver's;
+        a failure is said scrubbed of the credentials it used."""
+        webhook = self._channels.get("webhook")
+        if webhook is None or not isinstance(webhook.sender, WebhookSender):
+            raise RuntimeError("the webhook channel is not nmcore's own: the history webhook cannot be posted")
+        snapshot = self._snapshot
+        secrets = SecretTracker(snapshot, target)
+        try:
+            await webhook.sender.post(target.receiver.spec.target_url, body, target.receiver.spec.http_config, secrets,
+                                      timeout=10)
+        except NmcoreError as exc:
+            raise RuntimeError(snapshot.scrubber.scrub(secrets.scrub(str(exc)))) from None
 
     async def redrive(self, ids: Sequence[str] | None) -> list[str]:
         return await self._store.redrive(ids)

@@ -107,6 +107,9 @@ class Snapshot:
     routers: tuple[Resource, ...] = ()
     silences: tuple[Resource, ...] = ()
     notification_manager: Resource | None = None
+    history_target: Target | None = None
+    """The NotificationManager's `spec.history.webhook`, as a webhook receiver: where batches of history entries
+    are POSTed, with its httpConfig (credentials, TLS) read as a global receiver's are."""
     cluster_users: frozenset[str] = frozenset()
     """Users a ClusterRoleBinding names: they can access every namespace."""
     access_warnings: tuple[Problem, ...] = ()
@@ -329,6 +332,7 @@ class _Builder:
         self.v2: list[v2objects.Decoded] = []
         self.settings = v2objects.Settings(secret_namespace=default_namespace)
         self.notification_manager: Resource | None = None
+        self.history_webhook: Resource | None = None
         self.routers: list[Resource] = []
         self.silences: list[Resource] = []
         self.problems: list[Problem] = []
@@ -575,10 +579,8 @@ class _Builder:
                     self.problem(nm.origin, nm.ref, line)
             else:
                 self.settings = attrs.evolve(self.settings, history_url=getattr(block, "target_url", ""))
-                if getattr(block, "http_config", None) is not None:
-                    self.problems.append(Problem(nm.origin, nm.ref, "the history webhook is posted to its url without "
-                                                 "its httpConfig (no credentials, default TLS) @ "
-                                                 "$.spec.history.webhook.httpConfig", notice=True))
+                self.history_webhook = Resource(kind=nm.kind, metadata=nm.metadata, spec=block, origin=nm.origin,
+                                                block="history", scope="global")
 
     def check_default_fallback(self, targets: Mapping[str, Target]) -> None:
         """`spec.fallback.receiver` must name one global receiver that can send: then it is the default fallback."""
@@ -706,7 +708,8 @@ def build_snapshot(
     builder.finish_v2()
     if cluster:
         builder.settings = attrs.evolve(builder.settings, cluster=cluster)
-    claims = secret_claims(builder.configs + builder.receivers, builder.settings.secret_namespace)
+    history = [builder.history_webhook] if builder.history_webhook is not None else []
+    claims = secret_claims(builder.configs + builder.receivers + history, builder.settings.secret_namespace)
     secrets = SecretIndex(builder.secrets, builder.invalid_secrets, builder.settings.secret_namespace, claims)
     refused: dict[str, str] = {}
     for resource in builder.configs + builder.receivers:
@@ -760,7 +763,7 @@ def build_snapshot(
                                              "ClusterRoleBinding names them as a User, so this receiver gets nothing")
         for ref, target in sorted(targets.items()) if target.tenant and target.tenant not in accessible)
 
-    scrubber = _scrubber(builder.configs + builder.receivers, secrets)
+    scrubber = _scrubber(builder.configs + builder.receivers + history, secrets)
     policy = builder.notification_manager.spec.route_policy if builder.notification_manager else "All"
     compiled = compile_rules(builder.routers, builder.silences, targets, policy)
     _check_rules(builder, compiled)
@@ -783,6 +786,7 @@ def build_snapshot(
         routers=tuple(builder.routers),
         silences=tuple(builder.silences),
         notification_manager=builder.notification_manager,
+        history_target=Target(history[0], None, "webhook", credentials_of(history[0], None)) if history else None,
         cluster_users=frozenset(builder.cluster_users),
         access_warnings=access_warnings,
         documents=builder.good,

@@ -268,7 +268,7 @@ async def test_the_history_webhook_gets_every_outcome(sink: WebhookSink) -> None
 
 async def test_the_notification_managers_history_webhook_gets_every_outcome(tmp_path: Path, sink: WebhookSink) -> None:
     """spec.history.webhook of a v2beta2 NotificationManager read from a config folder, as `nm run --config-dir`
-    reads it; the `--history-webhook` flag, when given, goes first."""
+    reads it, posted with its httpConfig's credentials; the `--history-webhook` flag, when given, goes first."""
     folder = tmp_path / "config"
     folder.mkdir()
     (folder / "receivers.yaml").write_text(scripted_manifests("ok", "broken"))
@@ -278,7 +278,14 @@ kind: NotificationManager
 metadata: {{name: notification-manager}}
 spec:
   history:
-    webhook: {{url: "{sink.url('/from-spec')}"}}
+    webhook:
+      url: "{sink.url('/from-spec')}"
+      httpConfig: {{bearerToken: {{valueFrom: {{secretKeyRef: {{name: history-token, key: token}}}}}}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: history-token, namespace: kubesphere-monitoring-system}}
+stringData: {{token: hist0ry-T0ken}}
 """)
     channel = ScriptedChannel()
     channel.scripts["broken"] = ["permanent"]
@@ -287,10 +294,39 @@ spec:
         await manager.wait_ready(10)
         assert manager.history_webhook == sink.url("/from-spec")
         assert await posted_outcomes(manager, sink, "/from-spec") == [("broken", "dead"), ("ok", "delivered")]
+        assert {r["headers"]["Authorization"] for r in sink.received if r["path"] == "/from-spec"} == {
+            "Bearer hist0ry-T0ken"}, "the webhook's httpConfig applies"
+        assert not [p for p in manager.snapshot.problems if "history" in p.message]
     flag = Manager(FolderSource(folder), settings=attrs.evolve(FAST, history_webhook=sink.url("/flag")), host=host)
     async with flag:
         await flag.wait_ready(10)
         assert flag.history_webhook == sink.url("/flag")
+
+
+async def test_a_refusing_history_webhook_is_logged_without_its_credential(
+        tmp_path: Path, sink: WebhookSink, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "receivers.yaml").write_text(scripted_manifests("ok"))
+    (folder / "nm.yaml").write_text(f"""
+apiVersion: notification.kubesphere.io/v2beta2
+kind: NotificationManager
+metadata: {{name: notification-manager}}
+spec:
+  history:
+    webhook: {{url: "{sink.url('/refuses')}", httpConfig: {{bearerToken: {{value: hist0ry-T0ken}}}}}}
+""")
+    sink.script("/refuses", [(401, {}, "Bearer hist0ry-T0ken is not welcome here")] * 5)
+    host = PluginHost(load_entrypoints=False, plugins=[ScriptedChannel()])
+    async with Manager(FolderSource(folder), settings=FAST, host=host) as manager:
+        await manager.wait_ready(10)
+        await manager.submit(group("Posted"))
+        await manager.drain(10)
+        with anyio.fail_after(10):
+            while "history webhook" not in caplog.text:
+                await anyio.sleep(0.05)
+    assert "not welcome here" in caplog.text, "the endpoint's answer is quoted"
+    assert "hist0ry-T0ken" not in caplog.text
 
 
 async def test_a_history_webhook_answering_an_endless_body_is_read_only_as_far_as_the_bound() -> None:

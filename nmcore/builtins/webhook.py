@@ -199,18 +199,24 @@ class WebhookSender:
             raise PermanentError("no url: set spec.url on the WebhookReceiver or on its WebhookConfig")
         # Credentials go only where their owner sends them: a receiver's own url gets only its own httpConfig.
         http_config = receiver.http_config if own else (config.http_config if config else None)
-        headers = {"Content-Type": "application/json", **_authorization(http_config, request.secret)}
-        tls = http_config.tls_config if http_config else None
-        proxy = getattr(http_config, "proxy_url", "") or None
         notification = request.notification
         if len(notification.alerts) > THREAD_BODY_ALERTS:  # seconds of work for 100,000 alerts: off the loop
             body = await anyio.to_thread.run_sync(lambda: orjson.dumps(webhook_body(notification)))
         else:
             body = orjson.dumps(webhook_body(notification))
+        await self.post(url, body, http_config, request.secret, request.timeout)
+
+    async def post(self, url: str, body: bytes, http_config: HTTPConfig | v2beta2.HTTPClientConfig | None,
+                   secret: SecretReader, timeout: float) -> None:
+        """POST a JSON `body` with `http_config`'s credentials, TLS and proxy; raise the SDK's errors on failure
+        (also how the history webhook is posted)."""
+        headers = {"Content-Type": "application/json", **_authorization(http_config, secret)}
+        tls = http_config.tls_config if http_config else None
+        proxy = getattr(http_config, "proxy_url", "") or None
         service = f"webhook {redact_url_secrets(url)}"
         with transport_errors(service):
-            async with self._session().post(url, data=body, headers=headers, ssl=self._ssl(tls, request.secret),
-                                            proxy=proxy, timeout=aiohttp.ClientTimeout(total=request.timeout),
+            async with self._session().post(url, data=body, headers=headers, ssl=self._ssl(tls, secret),
+                                            proxy=proxy, timeout=aiohttp.ClientTimeout(total=timeout),
                                             allow_redirects=False) as response:
                 text = (await read_prefix(response.content.iter_chunked(READ_CHUNK))).decode(errors="replace")
         raise_for_status(response.status, response.headers, text, service)
