@@ -119,8 +119,9 @@ def url_secrets(text: str, *, whole_url_is_secret: bool = False) -> Iterator[str
     if whole_url_is_secret and parts.path.strip("/"):
         yield parts.path + (f"?{parts.query}" if parts.query else "")
         last = parts.path.rstrip("/").rsplit("/", 1)[-1]
-        if len(last) >= PATH_SECRET_LENGTH:
+        if len(last) >= PATH_SECRET_LENGTH:  # a Discord webhook's token, a Feishu robot's hook ID: in every form
             yield last
+            yield from forms(unquote(last))
 
 
 Resolve = Callable[[AnySecretRef], str | None]
