@@ -9,7 +9,6 @@
   the manager holds, keyed `<type>/<name>` as the original's; never a credential's value.
 """
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,12 +16,13 @@ import attrs
 
 from nmcore import v2beta2, v2objects
 from nmcore.errors import BadRequest
+from nmcore.httpfailures import redact_url_secrets
+from nmcore.redaction import Scrubber
 from nmcore.resources import Credential, Resource
 from nmcore.schema import manifest_key
 from nmcore.snapshot import Snapshot, Target, credential_problems, credentials_of
 
 REDACTED = "<redacted>"
-_URL_PASSWORD = re.compile(r"(://[^/:@\s]+:)[^@/\s]+@")
 
 
 def targets_from_objects(snapshot: Snapshot, receiver: Any, config: Any = None) -> list[Target]:
@@ -105,12 +105,13 @@ def _key(resource: Resource, channel: str) -> str:
     return f"{channel}/{ns}{resource.name}"
 
 
-def describe(resource: Resource, channel: str) -> dict[str, Any]:
-    """The original's fields of a runtime receiver or config, then its channel's fields, with credentials hidden."""
+def describe(resource: Resource, channel: str, scrubber: Scrubber | None = None) -> dict[str, Any]:
+    """The original's fields of a runtime receiver or config, then its channel's fields, with credentials hidden
+    (`public`, and then whatever `scrubber`, the snapshot's, knows to be a credential)."""
     version = resource.metadata.resource_version
     common = {"name": resource.name, "resourceVersion": int(version) if version.isdigit() else version, "type": channel,
               "tenantID": v2objects.tenant_id(resource), "labels": dict(resource.labels), "ref": resource.ref}
-    fields = public(resource.spec)
+    fields = public(resource.spec, scrubber)
     if "enabled" in fields:
         common["enable"] = fields.pop("enabled")
     for key in ("alertSelector", "configSelector"):
@@ -123,12 +124,12 @@ def describe(resource: Resource, channel: str) -> dict[str, Any]:
 
 
 def list_receivers(snapshot: Snapshot, query: Mapping[str, str]) -> dict[str, Any]:
-    return {_key(r, channel_of(snapshot, r)): describe(r, channel_of(snapshot, r))
+    return {_key(r, channel_of(snapshot, r)): describe(r, channel_of(snapshot, r), snapshot.scrubber)
             for r in snapshot.receivers if _selected(r, channel_of(snapshot, r), query)}
 
 
 def list_configs(snapshot: Snapshot, query: Mapping[str, str]) -> dict[str, Any]:
-    return {_key(c, channel_of(snapshot, c)): describe(c, channel_of(snapshot, c))
+    return {_key(c, channel_of(snapshot, c)): describe(c, channel_of(snapshot, c), snapshot.scrubber)
             for c in snapshot.configs if _selected(c, channel_of(snapshot, c), query)}
 
 
@@ -139,8 +140,8 @@ def receivers_with_config(snapshot: Snapshot, query: Mapping[str, str]) -> list[
         if not _selected(receiver, channel, query):
             continue
         target = snapshot.targets.get(receiver.ref)
-        entry = describe(receiver, channel)
-        entry["config"] = describe(target.config, channel) if target and target.config else None
+        entry = describe(receiver, channel, snapshot.scrubber)
+        entry["config"] = describe(target.config, channel, snapshot.scrubber) if target and target.config else None
         if receiver.ref in snapshot.skipped:
             entry["cannotSend"] = snapshot.skipped[receiver.ref]
         found.append(entry)
@@ -156,24 +157,28 @@ def channel_of(snapshot: Snapshot, resource: Resource) -> str:
     return resource.block or resource.kind
 
 
-def public(value: Any) -> Any:
-    """A structured spec as JSON, written as the manifest writes it, with every credential's value hidden."""
+def public(value: Any, scrubber: Scrubber | None = None) -> Any:
+    """A structured spec as JSON, written as the manifest writes it, with every credential's value hidden: inline
+    credentials, and in a URL its password, every query value and token-like path segment (a webhook's
+    `?token=`, a robot's key), as `nmcore.httpfailures.redact_url_secrets` hides them; then anything `scrubber`
+    knows to be a credential."""
     if isinstance(value, Credential | v2beta2.Credential):
         if value.value_from is None:
             return {"value": REDACTED}
-        return {"valueFrom": public(value.value_from)}
+        return {"valueFrom": public(value.value_from, scrubber)}
     if attrs.has(type(value)):
         out = {}
         for field in attrs.fields(type(value)):
             item = getattr(value, field.name)
             if item is None or item == () or item == {}:
                 continue
-            out[manifest_key(type(value), field)] = public(item)
+            out[manifest_key(type(value), field)] = public(item, scrubber)
         return out
     if isinstance(value, Mapping):
-        return {k: public(v) for k, v in value.items()}
+        return {k: public(v, scrubber) for k, v in value.items()}
     if isinstance(value, Sequence) and not isinstance(value, str):
-        return [public(v) for v in value]
+        return [public(v, scrubber) for v in value]
     if isinstance(value, str):
-        return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", value)
+        hidden = redact_url_secrets(value) if "://" in value else value
+        return scrubber.scrub(hidden) if scrubber is not None else hidden
     return value

@@ -16,6 +16,7 @@ from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 
 from nmcore.httpfailures import redact_http_logs
 from nmcore.netpolicy import NetworkPolicy
+from nmcore.redaction import note_request
 
 MAX_REPLY_BYTES = 64 * 1024
 """The most of any reply body nmcore reads: the replies it needs are small JSON or a short error text. A
@@ -67,13 +68,21 @@ class BoundedReplies(httpx.AsyncClient):
     """An httpx client that keeps at most `max_reply_bytes` of any reply body, whichever method a caller uses
     (`post`, `get`, `request`, `stream`): the response it returns holds that decoded prefix, the rest is never
     read and its connection is closed. A longer body arrives cut, so a JSON check on it fails and says so.
-    Every channel and core helper gets its HTTP through one of these, so no server can make nm read 10 GB."""
+    Every channel and core helper gets its HTTP through one of these, so no server can make nm read 10 GB.
+    Each request is noted for the send making it (`nmcore.redaction.note_request`), whose errors are then
+    scrubbed of the credentials it carried."""
 
     def __init__(self, *, max_reply_bytes: int = MAX_REPLY_BYTES, **options: Any):
         super().__init__(**options)
         self.max_reply_bytes = max_reply_bytes
 
     async def send(self, request: httpx.Request, *, stream: bool = False, **options: Any) -> httpx.Response:
+        try:
+            body = request.content
+        except httpx.RequestNotRead:  # a streamed body: not searched for credential fields
+            body = b""
+        # The send's errors will be scrubbed of what this request carries: a signature, a token, a key.
+        note_request(str(request.url), request.headers.multi_items(), body, request.headers.get("content-type", ""))
         response = await super().send(request, stream=True, **options)
         try:
             body = await read_prefix(response.aiter_bytes(), self.max_reply_bytes)

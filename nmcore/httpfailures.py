@@ -74,8 +74,10 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-_WORD = re.compile(r"[^\s\"'<>,;:=&?(){}\[\]]+$")
-"""A run of characters a credential may be made of, at the end of the text (separators end it)."""
+_WORD = re.compile(r"[^\s\"'<>,;(){}\[\]]+$")
+"""A run of characters a credential may be made of, at the end of the text (separators end it). `:`, `=`, `&` and
+`?` are in credentials too (a Telegram bot token `123456:AAE…`, base64's padding, a URL with its query): a cut
+after `123456:` would leave the token's first half, one after `abc` of `abc==` the whole value but its padding."""
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:

@@ -5,15 +5,29 @@ A credential reaches text in more shapes than its own: URL-encoded in a request 
 the path of a URL that is itself the credential (a Slack incoming webhook). A snapshot collects all of them once
 (`scrubber_for`); attempts scrub their errors with it before they are logged, answered or stored, and every
 log record of the process is scrubbed with the scrubbers of the configurations in use (`publish`).
+
+Some credentials are in no configuration: the ones a send derives from them (DingTalk's and Feishu's robot
+signatures, an SMS provider's request signature) or obtains with them (an app's access token). A service that
+refuses a request may quote them back. So every HTTP request a send makes through the core's client is noted
+(`note_request`, into the `SendCredentials` that `collecting` opened for the send), and the send's errors and
+warnings are scrubbed of what those requests carried as credentials (`request_secrets`): URL passwords, query
+values and token-like path segments, authentication headers and their parameters, and the body fields named
+as secrets (`sign`, `token`, `app_secret`, `AccessKeyId`…). Log records made during the send are scrubbed of
+them too.
 """
 
 import base64
+import binascii
+import contextvars
+import json
 import logging
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 import attrs
 
@@ -119,8 +133,9 @@ def url_secrets(text: str, *, whole_url_is_secret: bool = False) -> Iterator[str
     if whole_url_is_secret and parts.path.strip("/"):
         yield parts.path + (f"?{parts.query}" if parts.query else "")
         last = parts.path.rstrip("/").rsplit("/", 1)[-1]
-        if len(last) >= PATH_SECRET_LENGTH:
+        if len(last) >= PATH_SECRET_LENGTH:  # a Discord webhook's token, a Feishu robot's hook ID: in every form
             yield last
+            yield from forms(unquote(last))
 
 
 Resolve = Callable[[AnySecretRef], str | None]
@@ -175,6 +190,147 @@ def _plain(value: Any, resolve: Resolve) -> str | None:
     return None
 
 
+# What one send's requests carried -----------------------------------------------------------------------
+
+_SECRET_HEADER = re.compile(r"auth|token|secret|sign|key|wsse|password|session|cookie", re.IGNORECASE)
+"""Headers that carry credentials: Authorization, X-WSSE, X-Api-Key, X-Auth-Token, a vendor's X-…-Signature."""
+_HEADER_PARAMETER = re.compile(r"""([A-Za-z][\w-]*)=("?)([^",\s]+)\2""")
+"""`name=value` and `name="value"` inside an authentication header (SigV4's Signature=, WSSE's PasswordDigest=)."""
+_SECRET_FIELD_WORDS = frozenset({"sign", "signature", "secret", "token", "password", "passwd", "key", "credential",
+                                 "credentials", "auth", "authorization", "apikey", "accesskey", "appkey", "appsecret",
+                                 "corpsecret", "secretkey"})
+"""A body field whose name has one of these words (`app_secret`, `AccessKeyId`, `sign`, `access_token`) holds a
+credential: its value is one,"""
+_NOT_SECRET_FIELD_WORDS = frozenset({"name", "method", "version"})
+"""unless the name also has one of these: an SMS provider's `SignName` (the sender's brand), `SignatureMethod`."""
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_TOKEN_SEGMENT = re.compile(r"(?=[A-Za-z_:-]*[0-9])[A-Za-z0-9_:-]{16,}")
+"""A path segment that is a token (Telegram's `bot123456:AAE…`, a webhook's ID and token), as
+`nmcore.httpfailures` hides them in URLs."""
+MAX_BODY_READ = 256 * 1024
+"""A larger request body is not searched for credential fields (a message that long carries none)."""
+
+
+def _secret_field(name: str) -> bool:
+    words = {word.lower() for word in _NAME_WORDS.findall(name)}
+    return bool(words & _SECRET_FIELD_WORDS) and not words & _NOT_SECRET_FIELD_WORDS
+
+
+def request_secrets(url: str, headers: Iterable[tuple[str, str]], body: bytes = b"",
+                    content_type: str = "") -> Iterator[str]:
+    """The credentials an HTTP request carries, each as sent (`forms` gives its encodings): the URL's password,
+    query values and token-like path segments; the authentication headers, their value after the scheme, a Basic
+    pair decoded, and their `name=value` parameters (a signature, a key ID); the values of the JSON or form body
+    fields named as secrets. Message text is never one of them."""
+    yield from url_secrets(url)
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = ""
+    for segment in path.split("/"):
+        if _TOKEN_SEGMENT.fullmatch(unquote(segment)):
+            yield unquote(segment)
+            if segment.startswith("bot"):  # the Bot API's /bot<token>/
+                yield unquote(segment)[3:]
+    for name, value in headers:
+        if _SECRET_HEADER.search(name) and value:
+            yield value
+            scheme, _, rest = value.partition(" ")
+            if rest:
+                yield rest.strip()
+                if scheme.lower() == "basic":
+                    try:
+                        pair = base64.b64decode(rest.strip(), validate=True).decode()
+                    except (binascii.Error, UnicodeDecodeError):
+                        pair = ""
+                    yield pair
+                    yield pair.partition(":")[2]
+            for _, _, parameter in _HEADER_PARAMETER.findall(value):
+                yield parameter
+                yield parameter.split("/", 1)[0]  # SigV4's and TC3's Credential=<key id>/<scope>
+    if not body or len(body) > MAX_BODY_READ:
+        return
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            fields = parse_qsl(body.decode(), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            return
+        yield from (value for name, value in fields if _secret_field(name))
+    elif kind == "application/json" or kind.endswith("+json"):
+        try:
+            stack: list[Any] = [json.loads(body)]
+        except ValueError:
+            return
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                for name, item in value.items():
+                    if isinstance(item, str) and _secret_field(str(name)):
+                        yield item
+                    elif isinstance(item, dict | list):
+                        stack.append(item)
+            elif isinstance(value, list):
+                stack += value
+
+
+class SendCredentials:
+    """The credentials one send carried in its HTTP requests: scrubbed from the send's errors and warnings, and
+    from log records made during the send. Requests are only noted; what they carried is worked out when
+    something is to be scrubbed, so a send that succeeds without a log line pays nothing more for it."""
+
+    def __init__(self) -> None:
+        self._requests: list[tuple[str, list[tuple[str, str]], bytes, str]] = []
+        self._scrubber: Scrubber | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._requests)
+
+    def __repr__(self) -> str:
+        return f"SendCredentials({len(self._requests)} requests)"
+
+    def note(self, url: str, headers: list[tuple[str, str]], body: bytes, content_type: str = "") -> None:
+        self._requests.append((url, headers, body, content_type))
+        self._scrubber = None
+
+    def scrubber(self) -> Scrubber:
+        if self._scrubber is None:
+            carried = {s for request in self._requests for s in request_secrets(*request) if s}
+            self._scrubber = Scrubber(form for value in carried for form in forms(value))
+        return self._scrubber
+
+    def scrub(self, text: str) -> str:
+        return self.scrubber().scrub(text) if self else text
+
+
+_current: contextvars.ContextVar[SendCredentials | None] = contextvars.ContextVar("nmcore_send_credentials",
+                                                                                   default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[SendCredentials]:
+    """Note the credentials of every request made from here (and from the tasks started here) until the end."""
+    credentials = SendCredentials()
+    token = _current.set(credentials)
+    try:
+        yield credentials
+    finally:
+        _current.reset(token)
+
+
+def note_request(url: str, headers: list[tuple[str, str]], body: bytes, content_type: str = "") -> None:
+    """Called by the core's HTTP client for each request: noted for the send making it, if any."""
+    credentials = _current.get()
+    if credentials is not None:
+        credentials.note(url, headers, body, content_type)
+
+
+def scrub_send(text: str) -> str:
+    """`text` scrubbed of what the send in progress carried (unchanged outside a send)."""
+    credentials = _current.get()
+    return credentials.scrub(text) if credentials else text
+
+
 _lock = threading.Lock()
 _by_owner: dict[int, Scrubber] = {}
 _published: tuple[Scrubber, ...] = ()
@@ -226,21 +382,24 @@ def _install_record_factory() -> None:
     previous = logging.getLogRecordFactory()
     formatter = logging.Formatter()
 
+    def scrub(text: str) -> str:
+        return scrub_send(scrub_published(text))
+
     def scrubbed_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        if not _published:
+        if not _published and not _current.get():
             return record
         try:
             message = record.getMessage()
         except Exception:  # a malformed call: logging reports it when the record is emitted
             return record
-        hidden = scrub_published(message)
+        hidden = scrub(message)
         if hidden != message:
             record.msg, record.args = hidden, None
         if record.exc_info and not record.exc_text:
-            record.exc_text = scrub_published(formatter.formatException(record.exc_info))
+            record.exc_text = scrub(formatter.formatException(record.exc_info))
         if record.stack_info:
-            record.stack_info = scrub_published(record.stack_info)
+            record.stack_info = scrub(record.stack_info)
         return record
 
     logging.setLogRecordFactory(scrubbed_record)

@@ -23,7 +23,7 @@ class WebhookSink:
 
     `script(path, [500, (429, {"Retry-After": "2"}), (500, {}, "a body"), 200])` makes the next requests to
     `path` get those answers in turn (then 200). Runs in a thread so it serves `nm run` subprocesses and sync tests alike.
-    A `handler` of its own replaces the recording and scripting.
+    A `handler` of its own replaces the recording and scripting, and answers every method.
     """
 
     def __init__(self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None) -> None:
@@ -39,7 +39,10 @@ class WebhookSink:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/{tail:.*}", self.handler or self._handle)
+        if self.handler is not None:  # a handler of its own answers every method (a token API's GET too)
+            app.router.add_route("*", "/{tail:.*}", self.handler)
+        else:
+            app.router.add_post("/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

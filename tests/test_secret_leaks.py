@@ -3,13 +3,13 @@
 `nm run` (a real process, at DEBUG) sends to an endpoint that refuses every request and echoes what it got:
 the request target with its query, the Authorization header, the credential decoded, URL-encoded and in
 base64. The credentials are a Secret's bearer token and basic-auth password, an inline bearer token, and a
-URL's own `user:password@` and `?token=`. Then every way out is read: the log, `/api/v2/verify` for each
-receiver, `/api/v2/status`, `/metrics`, `nm deliveries --json`, and the bytes of every file of the state dir.
+URL's own `user:password@` and `?token=`. Then every way out is read (`tests.leakcheck`): the log,
+`/api/v2/verify` for each receiver, `/api/v2/status`, `/metrics`, the history (`/api/v2/history`, `nm history`),
+the operator's page `/ui`, the console API's GETs, `/api/v2/route` and `nm route`, `nm deliveries`, and the
+bytes of every file of the state dir. `test_secret_leaks_channels.py` does the same for the channel plugins.
 """
 
 import base64
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -19,7 +19,8 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import WebhookSink
-from tests.support import REPO, nm_run, wait_for
+from tests.leakcheck import admin_answers, b64, cli_answers, deliveries, forbidden, found_leaks, state_files
+from tests.support import nm_run, wait_for
 
 GV = "notification.kubesphere.io/v1alpha1"
 
@@ -31,15 +32,7 @@ QUERY_TOKEN = "q/tok+value"
 PAIRS = (f"nm-user:{PASSWORD}", f"hook-user:{URL_PASSWORD}")
 
 
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def forms(secret: str) -> set[str]:
-    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), b64(secret)}
-
-
-FORBIDDEN = set().union(*(forms(s) for s in (TOKEN, PASSWORD, INLINE, URL_PASSWORD, QUERY_TOKEN, *PAIRS)))
+FORBIDDEN = forbidden((TOKEN, PASSWORD, INLINE, URL_PASSWORD, QUERY_TOKEN, *PAIRS))
 
 
 class EchoServer:
@@ -85,10 +78,6 @@ stringData: {{token: "{TOKEN}", password: "{PASSWORD}"}}
                                  f"{quote(QUERY_TOKEN, safe='')}&n=1")
 
 
-def leaks(text: str) -> list[str]:
-    return sorted(form for form in FORBIDDEN if form in text)
-
-
 @pytest.fixture
 def echo() -> Iterator[tuple[EchoServer, WebhookSink]]:
     server = EchoServer()
@@ -104,31 +93,30 @@ def test_no_credential_leaves_the_process_in_any_form(tmp_path: Path, echo: tupl
     config, state = tmp_path / "config", tmp_path / "state"
     config.mkdir()
     (config / "hooks.yaml").write_text(manifests(sink.port))
+    alert = [{"labels": {"alertname": "Leak", "namespace": "demo"}}]
     with nm_run(tmp_path, "--config-dir", str(config), "--state-dir", str(state), log_level="DEBUG") as nm:
         url = nm.url
-        alert = [{"labels": {"alertname": "Leak", "namespace": "demo"}}]
         assert httpx.post(f"{url}/api/v2/alerts", json=alert, timeout=10).status_code == 200
         wait_for(lambda: echo_server.requests >= 4, "a send to every receiver")
         answers = [httpx.post(f"{url}/api/v2/verify", json={"receiver": name}, timeout=30).text
                    for name in ("bearer-hook", "basic-hook", "inline-hook", "query-hook")]
-        status = httpx.get(f"{url}/api/v2/status", timeout=10).text
-        metrics = httpx.get(f"{url}/metrics", timeout=10).text
         wait_for(lambda: _settled(state), "the first attempts recorded")
-    deliveries = subprocess.run([sys.executable, "-m", "nmcore", "deliveries", "--json", "--state-dir", str(state)],
-                                capture_output=True, text=True, cwd=REPO, timeout=60)
+        wait_for(lambda: len(httpx.get(f"{url}/api/v2/history", timeout=10).json()["history"]) == 3,
+                 "the dead letters' history written")
+        outputs = admin_answers(url, alert)
+    outputs |= cli_answers(state, config, alert, tmp_path) | state_files(state)
+    outputs["log"] = nm.log_text()
+    outputs["verify"] = "\n".join(answers)
 
     assert all("refused" in answer for answer in answers), answers  # the endpoint's words did come back
-    assert "refused /" in deliveries.stdout, "the stored reasons quote the endpoint"
-    assert leaks(nm.log_text()) == []
-    assert leaks("\n".join(answers)) == []
-    assert leaks(status) == [] and leaks(metrics) == []
-    assert leaks(deliveries.stdout + deliveries.stderr) == []
-    for path in state.iterdir():
-        assert leaks(path.read_bytes().decode("latin-1")) == [], path.name
+    for where in ("nm deliveries --json", "history", "nm history --json", "ui"):
+        assert "refused /" in outputs[where], f"{where} quotes the endpoint"
+    leaked = found_leaks(outputs, FORBIDDEN)
+    assert not leaked, "\n".join(f"{where}: {hit}" for where, hits in leaked.items() for hit in hits)
 
 
 def _settled(state: Path) -> bool:
     """Three dead letters and the one pending delivery with its last error, as `nm deliveries` reads them."""
-    result = subprocess.run([sys.executable, "-m", "nmcore", "deliveries", "--json", "--state-dir", str(state)],
-                            capture_output=True, text=True, cwd=REPO, timeout=60)
-    return result.returncode == 0 and result.stdout.count('"reason"') == 3 and '"last_error": "webhook' in result.stdout
+    found = deliveries(state)
+    return len(found.get("dead_letters", [])) == 3 and any(
+        (p.get("last_error") or "").startswith("webhook") for p in found.get("pending", []))

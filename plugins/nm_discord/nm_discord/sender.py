@@ -24,6 +24,7 @@ from nmcore.sdk import (
     SendReport,
     SendRequest,
     TransientError,
+    excerpt,
     json_object,
     paginate,
     redact_url_secrets,
@@ -93,7 +94,7 @@ def explain(response: httpx.Response, service: str, where: str) -> DeliveryError
         return TransientError(f"{said} (temporary, will retry)",
                               retry_after=requested_wait(response.headers, reply.get("retry_after")))
     if not reply:
-        body = redact_url_secrets(response.text[:120].strip())
+        body = redact_url_secrets(excerpt(response.text, 120))
         return PermanentError(f"{said}, not Discord's JSON ({body!r}): is the URL in {where} a Discord webhook "
                               "URL (https://discord.com/api/webhooks/…)?")
     if code in (10015, 50027) or status in (401, 404):

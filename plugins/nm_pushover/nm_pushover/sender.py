@@ -29,6 +29,7 @@ from nmcore.sdk import (
     SendRequest,
     TransientError,
     config_credential,
+    excerpt,
     json_object,
     paginate,
     transport_errors,
@@ -102,7 +103,7 @@ def explain(response: httpx.Response, reply: dict[str, Any] | None, service: str
     if status in TRANSIENT_STATUS or status >= 500:
         return TransientError(f"{said} (temporary, will retry)", retry_after=SERVER_ERROR_WAIT)
     if reply is None:
-        return PermanentError(f"{said}: not Pushover's JSON ({response.text[:120].strip()!r}); check "
+        return PermanentError(f"{said}: not Pushover's JSON ({excerpt(response.text, 120)!r}); check "
                               f"apiUrl of {origin.config} (default https://api.pushover.net/1)")
     if reply.get("token") == "invalid":
         return PermanentError(f"{said}: put your Pushover application's API token into "

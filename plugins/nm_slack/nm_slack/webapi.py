@@ -15,6 +15,7 @@ from nmcore.sdk import (
     PermanentError,
     TransientError,
     check_status,
+    excerpt,
     json_object,
     retry_after,
     transport_errors,
@@ -41,7 +42,7 @@ async def post_message(
     check_status(response, service)
     reply = json_object(response)
     if reply is None:
-        raise PermanentError(f"{service}: the answer is not Slack's JSON ({response.text[:120].strip()!r}); "
+        raise PermanentError(f"{service}: the answer is not Slack's JSON ({excerpt(response.text, 120)!r}); "
                              "check apiUrl of the SlackConfig (default https://slack.com/api)")
     if reply.get("ok") is not True:
         raise explain(str(reply.get("error") or "no error code"), reply, response.headers, channel, origin)

@@ -141,6 +141,18 @@ async def test_a_reply_that_is_not_slack_json_points_at_api_url(slack, sender, s
         await sender.send(request_for(seed(slack.url), TENANT))
 
 
+async def test_a_page_quoting_the_token_where_the_error_cuts_it_leaves_no_part_of_it(slack, sender, seed):
+    """The error quotes the first 120 characters of a reply that is not Slack's JSON; a cut there inside the token
+    (a proxy's page echoing the request) must not keep the half that the scrubber, which hides whole values, would
+    then miss."""
+    for before in (5, 12, 20):
+        head = "<html>" + "x" * (119 - before - len("<html>") - 1) + " "
+        slack.fail_next(body=f"{head}{SECRET_TOKEN}</html>")
+        with pytest.raises(PermanentError, match=r"not Slack.s JSON") as failure:
+            await sender.send(request_for(seed(slack.url, tenant_token=b64(SECRET_TOKEN)), TENANT))
+        assert SECRET_TOKEN[:before] not in str(failure.value), before
+
+
 async def test_a_missing_secret_means_the_receiver_cannot_send_and_says_which_field(slack, sender, seed):
     yaml_text = seed(slack.url).replace("name: test-user-slack-secret\n  namespace", "name: other\n  namespace")
     snapshot = snapshot_from_yaml(yaml_text, plugins=[nm_slack])

@@ -18,7 +18,15 @@ import httpx
 
 from nm_sms import signing
 from nm_sms.schema import Aliyun, Aws, Credential, Huawei, Tencent
-from nmcore.sdk import DeliveryError, PermanentError, TransientError, check_status, json_object, transport_errors
+from nmcore.sdk import (
+    DeliveryError,
+    PermanentError,
+    TransientError,
+    check_status,
+    excerpt,
+    json_object,
+    transport_errors,
+)
 
 Secret = Callable[[Credential], str]
 TIMEOUT = 10.0
@@ -32,7 +40,7 @@ THROTTLE_WAIT = 60.0
 
 
 def _failure(service: str, code: str, message: str, wait: float | None) -> DeliveryError:
-    text = f"{service} refused the message: {code} ({message[:300]})"
+    text = f"{service} refused the message: {code} ({excerpt(message, 300)})"
     return TransientError(text, retry_after=wait) if wait is not None else PermanentError(text)
 
 

@@ -27,6 +27,7 @@ from nmcore.sdk import (
     TransientError,
     check_status,
     config_credential,
+    excerpt,
     json_object,
     paginate,
     requested_wait,
@@ -73,7 +74,7 @@ class TelegramSender:
             if response.status_code in TRANSIENT_STATUS or response.status_code >= 500:
                 check_status(response, service)
             raise PermanentError(f"{service}: HTTP {response.status_code}, not the Bot API's JSON "
-                                 f"({response.text[:120].strip()!r}); check apiUrl of {origin.config} "
+                                 f"({excerpt(response.text, 120)!r}); check apiUrl of {origin.config} "
                                  "(default https://api.telegram.org)")
         if reply.get("ok") is not True:
             raise explain(reply, response.headers, chat, origin)
