@@ -266,18 +266,25 @@ async def test_the_history_webhook_gets_every_outcome(sink: WebhookSink) -> None
         assert await posted_outcomes(manager, sink, "/history") == [("broken", "dead"), ("ok", "delivered")]
 
 
-async def test_the_notification_managers_history_webhook_gets_every_outcome(tmp_path: Path, sink: WebhookSink) -> None:
-    """spec.history.webhook of a v2beta2 NotificationManager read from a config folder, as `nm run --config-dir`
-    reads it, posted with its httpConfig's credentials; the `--history-webhook` flag, when given, goes first."""
+def history_webhook_config(tmp_path: Path, receivers: str, history: str) -> Path:
+    """A config folder with `receivers` and a NotificationManager whose `spec.history` is `history` (YAML that
+    follows `history:`, indented by 4)."""
     folder = tmp_path / "config"
     folder.mkdir()
-    (folder / "receivers.yaml").write_text(scripted_manifests("ok", "broken"))
+    (folder / "receivers.yaml").write_text(receivers)
     (folder / "nm.yaml").write_text(f"""
 apiVersion: notification.kubesphere.io/v2beta2
 kind: NotificationManager
 metadata: {{name: notification-manager}}
 spec:
-  history:
+  history:{history}""")
+    return folder
+
+
+async def test_the_notification_managers_history_webhook_gets_every_outcome(tmp_path: Path, sink: WebhookSink) -> None:
+    """spec.history.webhook of a v2beta2 NotificationManager read from a config folder, as `nm run --config-dir`
+    reads it, posted with its httpConfig's credentials; the `--history-webhook` flag, when given, goes first."""
+    folder = history_webhook_config(tmp_path, scripted_manifests("ok", "broken"), f"""
     webhook:
       url: "{sink.url('/from-spec')}"
       httpConfig: {{bearerToken: {{valueFrom: {{secretKeyRef: {{name: history-token, key: token}}}}}}}}
@@ -305,15 +312,7 @@ stringData: {{token: hist0ry-T0ken}}
 
 async def test_a_refusing_history_webhook_is_logged_without_its_credential(
         tmp_path: Path, sink: WebhookSink, caplog: pytest.LogCaptureFixture) -> None:
-    folder = tmp_path / "config"
-    folder.mkdir()
-    (folder / "receivers.yaml").write_text(scripted_manifests("ok"))
-    (folder / "nm.yaml").write_text(f"""
-apiVersion: notification.kubesphere.io/v2beta2
-kind: NotificationManager
-metadata: {{name: notification-manager}}
-spec:
-  history:
+    folder = history_webhook_config(tmp_path, scripted_manifests("ok"), f"""
     webhook: {{url: "{sink.url('/refuses')}", httpConfig: {{bearerToken: {{value: hist0ry-T0ken}}}}}}
 """)
     sink.script("/refuses", [(401, {}, "Bearer hist0ry-T0ken is not welcome here")] * 5)
