@@ -140,6 +140,9 @@ class Snapshot:
 
 SecretRef = SecretKeySelector | v2beta2.SecretKeyRef
 
+ORIGINAL_BATCH_MAX_WAIT = "1m"
+"""The Go original's CRD default for batchMaxWait: an object written under its CRD holds it unless set otherwise."""
+
 
 @attrs.frozen
 class SecretIndex:
@@ -570,6 +573,11 @@ class _Builder:
             self.problems.append(Problem(nm.origin, nm.ref, f"{', '.join('spec.' + f for f in ignored)}: do not apply "
                                          "to nmcore (they shape the Go operator's Deployment; nmcore is deployed by "
                                          "its own manifests)", notice=True))
+        if spec.batch_max_wait == ORIGINAL_BATCH_MAX_WAIT:
+            self.problems.append(Problem(nm.origin, nm.ref, f"spec.batchMaxWait {spec.batch_max_wait}: every alert "
+                                         "waits up to a minute for its batch, as the Go original's CRD default (which "
+                                         "its API server writes into the object) has it; set 0s to send each alert as "
+                                         "it arrives", notice=True))
         webhook = self.blocks.get("webhook")
         if spec.history is not None and webhook is not None and webhook.spec.v2beta2 is not None:
             try:

@@ -212,6 +212,16 @@ async def test_notification_timeout_is_the_time_a_send_gets() -> None:
         assert result.ok and seen[-1] == expected
 
 
+def test_the_originals_one_minute_batch_wait_is_applied_and_pointed_out() -> None:
+    """An object written under the Go original's CRD holds its default `batchMaxWait: 1m`: nmcore does wait, as the
+    object says, and says so, since the user who took the install over may never have chosen it."""
+    snapshot = snapshot_from_yaml(v2("NotificationManager", "nm", batchMaxWait="1m"), host=HOST)
+    assert snapshot.settings.batch_max_wait == 60.0
+    [notice] = snapshot.problems
+    assert notice.notice and notice.message.startswith("spec.batchMaxWait 1m: every alert waits up to a minute")
+    assert not snapshot_from_yaml(v2("NotificationManager", "nm", batchMaxWait="30s"), host=HOST).problems
+
+
 @pytest.mark.parametrize(("spec", "problem"), [
     ({"batchMaxWait": "soon"}, "'soon' is not a duration (write it as Go does: 30s, 5m, 1h30m) @ $.spec.batchMaxWait"),
     ({"receivers": {"options": {"email": {"notificationTimeout": 0}}}},
