@@ -269,6 +269,9 @@ class Manager:
             group = with_default_label(group, "cluster", self.cluster)
         withheld: dict[str, str] | None = {} if self._history else None
         routed = await self._with_owed_resolved(group, await self.router.route(group, self._snapshot, withheld))
+        if withheld:  # a receiver owed a resolved gets it, whatever routing would choose now
+            for r in routed:
+                withheld.pop(r.notification.receiver, None)
         now = time.time()
         jobs = [Job(id=uuid.uuid4().hex, notification=r.notification, created=now) for r in routed]
         settings = self._snapshot.settings

@@ -247,6 +247,28 @@ async def test_resolved_follows_firing_in_memory_too() -> None:
     assert [alerts for _, _, alerts in channel.sent] == [(("X", "firing"),), (("X", "resolved"),)]
 
 
+async def test_a_receiver_owed_a_resolved_is_not_listed_as_withheld_from_it() -> None:
+    """`a` got the firing, then its alertSelector changed to refuse the alert: it still gets the resolved (it is owed
+    it), so the history of that group does not say it was withheld from `a`."""
+    picky_a = """---
+apiVersion: notification.kubesphere.io/v1alpha1
+kind: ScriptedReceiver
+metadata: {name: a, labels: {type: global}}
+spec: {alertSelector: {matchLabels: {severity: critical}}}
+"""
+    channel = ScriptedChannel()
+    async with Manager.from_yaml(scripted_manifests("a", "b"), plugins=[channel], settings=FAST) as manager:
+        await manager.submit(group("X"))
+        await manager.drain(10)
+        manager.publish(*documents_from_text(scripted_manifests("b") + picky_a, "changed.yaml"))
+        await manager.submit(group("X", "resolved"))
+        await manager.drain(10)
+        entries = await manager.history(HistoryQuery())
+    assert {(name, alerts) for name, _, alerts in channel.sent if alerts[0][1] == "resolved"} == {
+        ("a", (("X", "resolved"),)), ("b", (("X", "resolved"),))}
+    assert [e.withheld for e in entries if e.alerts[0].status == "resolved"] == [(), ()]
+
+
 async def posted_outcomes(manager: Manager, sink: WebhookSink, path: str) -> list[tuple[str, str]]:
     """Send one group to the `ok` and `broken` receivers; the (receiver name, outcome) of every entry the history
     webhook at `path` got."""
