@@ -1,6 +1,7 @@
 """batchMaxWait: a receiver's alerts of one group wait, then go as one notification; a batch waiting survives a
 restart (SQLite) and the death of the replica holding it (PostgreSQL); a batch goes early once it holds
-batchMaxSize alerts, and one waiting never holds up the receiver's other batches.
+batchMaxSize alerts, and one waiting never holds up the receiver's other batches; the real Alertmanager's groups
+with the same groupLabels values go out together.
 
 `nm run` runs as a real process on a real webhook sink; the waits are an hour where the test must not depend on
 time, and two seconds (asserted only as a lower bound) where it is the wait that ends the batch.
@@ -12,18 +13,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import httpx
 import psycopg
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nmcore import batching
 from nmcore.alerts import Alert, Notification
+from nmcore.manager import Manager
+from nmcore.server import create_app
+from nmcore.sources import StaticSource
 from nmcore.sqlitestore import STATE_FILE, connect, pending_jobs
 from nmcore.store import Job
+from nmcore.testing import plugin_host
 from tests.conftest import WebhookSink
-from tests.support import Nm, wait_for
+from tests.support import Nm, free_port, serving_app, wait_for
 
 V2 = "notification.kubesphere.io/v2beta2"
 
@@ -181,3 +188,58 @@ def test_a_release_loses_no_member_and_sends_each_alert_as_it_is_now(
         assert rest == [], "everything goes once the oldest member's wait is over"
     elif rest:
         assert not max_size or len(batching.distinct_alerts(rest)) < max_size, "only a batch still filling waits"
+
+
+@pytest.mark.alertmanager
+def test_the_real_alertmanagers_groups_with_the_same_group_labels_go_as_one_notification(
+        tmp_path: Path, sink: WebhookSink) -> None:
+    """Alertmanager groups by alertname, so three alerts of one namespace reach nm in three POSTs; nm regroups by
+    namespace and holds them (a wait of an hour: only batchMaxSize, 3, lets the batch go) into one notification."""
+    # Imported here: that module skips itself where Alertmanager is not installed, which must skip this test only.
+    from tests.test_alertmanager_e2e import ALERTMANAGER, Process, alertmanager_config
+    from tests.test_alertmanager_e2e import alert as pushed
+
+    manifests = f"""
+apiVersion: {V2}
+kind: NotificationManager
+metadata: {{name: notification-manager}}
+spec: {{groupLabels: [namespace], batchMaxWait: 1h, batchMaxSize: 3}}
+---
+apiVersion: {V2}
+kind: Receiver
+metadata: {{name: ops, labels: {{type: global}}}}
+spec: {{webhook: {{url: "{sink.url('/ops')}"}}}}
+"""
+    manager = Manager(StaticSource.from_yaml(manifests), host=plugin_host())
+
+    async def scenario() -> None:
+        async with manager, serving_app(create_app(manager)) as nm_url:
+            await manager.wait_ready(10)
+            config = tmp_path / "alertmanager.yml"
+            config.write_text(yaml.safe_dump(alertmanager_config(f"{nm_url}/api/v2/alerts")))
+            (tmp_path / "am-data").mkdir()
+            port = free_port()
+            am = Process("alertmanager", [
+                ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=info",
+            ], tmp_path / "alertmanager.log", f"http://127.0.0.1:{port}")
+            try:
+                await anyio.to_thread.run_sync(am.wait_ready, "/-/ready")
+                async with httpx.AsyncClient(base_url=am.url, timeout=5) as client:
+                    for name in ("KubePodCrashLooping", "KubePodNotReady", "CPUThrottlingHigh"):
+                        body = [pushed(name.lower(), name, "ns-a")]
+                        assert (await client.post("/api/v2/alerts", json=body)).status_code == 200
+                with anyio.fail_after(30):
+                    while not sink.bodies("/ops"):
+                        if am.popen.poll() is not None:
+                            raise AssertionError(am.tail())
+                        await anyio.sleep(0.05)
+                await manager.drain(10)
+            finally:
+                am.stop()
+
+    anyio.run(scenario)
+    [body] = sink.bodies("/ops")
+    assert body["groupLabels"] == {"namespace": "ns-a"}
+    assert sorted(a["labels"]["alertname"] for a in body["alerts"]) == [
+        "CPUThrottlingHigh", "KubePodCrashLooping", "KubePodNotReady"]
