@@ -91,6 +91,7 @@ class Manager:
         """Made on entry, once the channels it sends with have started."""
         # Read at scrape time: a value set by hand lagged the counter (it stayed at 1 with nothing pending).
         self.metrics.pending.set_function(lambda: self.pending)
+        self.metrics.waiting_in_batches.set_function(lambda: sum(self.waiting_in_batches.values()))
         self._stack: AsyncExitStack | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
         self._fell_back: set[str] = set()

@@ -22,6 +22,9 @@ class Metrics:
             "nmcore_send_seconds", "Time of one send attempt", ["channel", "result"], registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
         self.pending = Gauge("nmcore_pending_jobs", "Jobs accepted and not yet finished", registry=r)
+        self.waiting_in_batches = Gauge(
+            "nmcore_jobs_waiting_in_batches", "Pending jobs of this process waiting in their batches (batchMaxWait)",
+            registry=r)
         self.config_problems = Gauge("nmcore_config_problems", "Problems in the current configuration", registry=r)
         self.receivers = Gauge("nmcore_receivers", "Receivers able to send, by channel", ["channel"], registry=r)
         self.receivers_skipped = Gauge("nmcore_receivers_skipped", "Receivers that cannot send", registry=r)

@@ -121,6 +121,7 @@ def test_a_full_batch_is_not_held_up_by_an_earlier_one_still_waiting(
     assert status["batching"] == {"group_labels": ["alertname"], "batch_max_size": 2, "batch_max_wait_seconds": 3600,
                                   "waiting": {"Receiver/ops:webhook": 2}}
     assert status["pending"] == 2
+    assert "nmcore_jobs_waiting_in_batches 2.0" in httpx.get(f"{process.url}/metrics", timeout=10).text
 
 
 @pytest.mark.postgresql
