@@ -61,11 +61,8 @@ def echo_server() -> Iterator[WebhookSink]:
         return web.Response(status=401, text=f"refused: signature {request.headers.get('X-Signature', '')} "
                                              f"token {request.query.get('access_token', '')}")
 
-    server = WebhookSink(handler=refuse).start()
-    try:
+    with WebhookSink(handler=refuse) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.anyio
