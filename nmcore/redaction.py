@@ -13,7 +13,8 @@ refuses a request may quote them back. So every HTTP request a send makes throug
 warnings are scrubbed of what those requests carried as credentials (`request_secrets`): URL passwords, query
 values and token-like path segments, authentication headers and their parameters, and the body fields named
 as secrets (`sign`, `token`, `app_secret`, `AccessKeyId`…). Log records made during the send are scrubbed of
-them too.
+them too. A send that derives a credential outside the core's HTTP client (an SMTP AUTH line, a CRAM-MD5 answer)
+notes it itself (`note_secret`), with the same effect.
 """
 
 import base64
@@ -275,27 +276,34 @@ def request_secrets(url: str, headers: Iterable[tuple[str, str]], body: bytes = 
 
 
 class SendCredentials:
-    """The credentials one send carried in its HTTP requests: scrubbed from the send's errors and warnings, and
-    from log records made during the send. Requests are only noted; what they carried is worked out when
-    something is to be scrubbed, so a send that succeeds without a log line pays nothing more for it."""
+    """The credentials one send carried in its HTTP requests, and the ones it noted itself: scrubbed from the
+    send's errors and warnings, and from log records made during the send. Requests are only noted; what they
+    carried is worked out when something is to be scrubbed, so a send that succeeds without a log line pays
+    nothing more for it."""
 
     def __init__(self) -> None:
         self._requests: list[tuple[str, list[tuple[str, str]], bytes, str]] = []
+        self._values: list[str] = []
         self._scrubber: Scrubber | None = None
 
     def __bool__(self) -> bool:
-        return bool(self._requests)
+        return bool(self._requests or self._values)
 
     def __repr__(self) -> str:
-        return f"SendCredentials({len(self._requests)} requests)"
+        return f"SendCredentials({len(self._requests)} requests, {len(self._values)} values)"
 
     def note(self, url: str, headers: list[tuple[str, str]], body: bytes, content_type: str = "") -> None:
         self._requests.append((url, headers, body, content_type))
         self._scrubber = None
 
+    def note_values(self, values: Iterable[str]) -> None:
+        self._values += values
+        self._scrubber = None
+
     def scrubber(self) -> Scrubber:
         if self._scrubber is None:
             carried = {s for request in self._requests for s in request_secrets(*request) if s}
+            carried.update(value for value in self._values if value)
             self._scrubber = Scrubber(form for value in carried for form in forms(value))
         return self._scrubber
 
@@ -323,6 +331,15 @@ def note_request(url: str, headers: list[tuple[str, str]], body: bytes, content_
     credentials = _current.get()
     if credentials is not None:
         credentials.note(url, headers, body, content_type)
+
+
+def note_secret(*values: str) -> None:
+    """Credentials the send in progress derived or used outside the core's HTTP client (AUTH PLAIN's base64 line,
+    a CRAM-MD5 answer): hidden, in every form, from its errors, warnings and log records, as what its HTTP
+    requests carried is. Does nothing outside a send."""
+    credentials = _current.get()
+    if credentials is not None:
+        credentials.note_values(values)
 
 
 def scrub_send(text: str) -> str:

@@ -21,6 +21,8 @@ and may change. An import-linter contract in the lint session holds the plugins 
   `json_object`, `redact_url_secrets` (query values and token-like path segments hidden), `excerpt` (the
   start of a reply's text for an error), `new_session`; the `ChannelContext.http` client reads at most
   `MAX_REPLY_BYTES` of any reply, and `read_prefix` (with `READ_CHUNK`) does the same on the aiohttp session;
+  what that client's requests carry is scrubbed from the send's errors and logs, and `note_secret` does the same
+  for a credential a send derives or uses without it (an SMTP AUTH line, a CRAM-MD5 answer);
   `ApiCodes` for APIs that answer with a code in the body (`{"errcode": 0}`): which codes are transient and
   after how long, what the common ones mean for the operator.
 - TLS: `TLSConfig`, `ClientCertificate`, `ssl_context`, `SecretReader`, `credential_value`.
@@ -83,6 +85,7 @@ from nmcore.httpfailures import (
 )
 from nmcore.progress import Progress
 from nmcore.ratelimit import Rate, RateLimiter
+from nmcore.redaction import note_secret
 from nmcore.render import HIDDEN_LABELS, format_time
 from nmcore.resources import (
     ConfigMapKeySelector,
@@ -152,6 +155,7 @@ __all__ = [
     "json_object",
     "keyword_footer",
     "new_session",
+    "note_secret",
     "paginate",
     "raise_for_status",
     "read_prefix",

@@ -2,7 +2,9 @@
 a sender built the way the manager builds it, a fake service served on loopback, a scriptable fake channel
 (`ScriptedChannel`), and the channel contract suite (`ChannelContract`) every channel plugin runs against its
 own fake of its service. `structure` (with `SchemaError`) checks a manifest fragment against a schema
-class with located errors, as the loader does."""
+class with located errors, as the loader does. `collecting` opens what the core opens around each send: `with
+collecting() as carried:` then `carried.scrub(text)` hides what the send's requests carried and what it noted
+(`nmcore.sdk.note_secret`)."""
 
 import base64
 import logging
@@ -28,6 +30,7 @@ from nmcore.channel import ChannelContext, Sender, SendRequest
 from nmcore.httpclient import make_http_client, new_session
 from nmcore.manifests import documents_from_text
 from nmcore.plugins import PluginHost
+from nmcore.redaction import collecting as collecting  # re-exported: what the core scrubs a send's errors of
 from nmcore.render import DefaultRenderer
 from nmcore.requests import build_request
 from nmcore.resources import Credential, ObjectMeta, Resource

@@ -23,7 +23,8 @@ class WebhookSink:
 
     `script(path, [500, (429, {"Retry-After": "2"}), (500, {}, "a body"), 200])` makes the next requests to
     `path` get those answers in turn (then 200). Runs in a thread so it serves `nm run` subprocesses and sync tests alike.
-    A `handler` of its own replaces the recording and scripting, and answers every method.
+    A `handler` of its own replaces the recording and scripting, and answers every method. `with WebhookSink() as
+    sink:` starts it and stops it at the end.
     """
 
     def __init__(self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None) -> None:
@@ -77,6 +78,12 @@ class WebhookSink:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
+    def __enter__(self) -> "WebhookSink":
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
 
@@ -99,11 +106,8 @@ class WebhookSink:
 
 @pytest.fixture
 def sink() -> Iterator[WebhookSink]:
-    server = WebhookSink().start()
-    try:
+    with WebhookSink() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

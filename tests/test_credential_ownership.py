@@ -57,11 +57,8 @@ def value_of(index: int) -> str:
 
 @pytest.fixture(scope="module")
 def shared_sink() -> Iterator[WebhookSink]:
-    server = WebhookSink().start()
-    try:
+    with WebhookSink() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def credentials(secret: int | None, kind: str) -> dict:

@@ -14,7 +14,16 @@ from aiohttp import web
 from nmcore.console import public
 from nmcore.httpclient import make_http_client
 from nmcore.httpfailures import excerpt
-from nmcore.redaction import REDACTED, Scrubber, collecting, forms, publish, request_secrets, withdraw
+from nmcore.redaction import (
+    REDACTED,
+    Scrubber,
+    collecting,
+    forms,
+    note_secret,
+    publish,
+    request_secrets,
+    withdraw,
+)
 from tests.conftest import WebhookSink
 
 SIGV4 = ("AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEKEY01/20240101/us-east-1/sns/aws4_request, "
@@ -61,11 +70,8 @@ def echo_server() -> Iterator[WebhookSink]:
         return web.Response(status=401, text=f"refused: signature {request.headers.get('X-Signature', '')} "
                                              f"token {request.query.get('access_token', '')}")
 
-    server = WebhookSink(handler=refuse).start()
-    try:
+    with WebhookSink(handler=refuse) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.anyio
@@ -109,6 +115,34 @@ async def test_a_send_scrubs_what_its_own_requests_carried_and_only_those(echo_s
         assert outside.scrub(other) == other  # a send noting nothing hides nothing
     logged = [r.getMessage() for r in records]
     assert logged == [f"the service said refused: signature {REDACTED} token {REDACTED}"] * 2
+
+
+def test_a_credential_a_send_notes_itself_is_hidden_from_it_in_every_form() -> None:
+    """What a send derives without the core's HTTP client (AUTH PLAIN's line, a CRAM-MD5 answer) and notes is
+    hidden from its text and from log records made during it, in every form; outside a send noting does nothing."""
+    owner = logging.Filter()
+    publish(owner, Scrubber())  # installs the record factory, as `nm run` does
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    log = logging.getLogger("tests.redaction.noted")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    blob = base64.b64encode(b"\0nm\0Pass/w0rd+1").decode()
+    try:
+        note_secret(blob)  # no send: nothing to note it for
+        with collecting() as carried:
+            assert carried.scrub(blob) == blob  # what was noted before the send is not the send's
+            note_secret(blob, "1e394d0ae724960b4c457862e1b0b3c3", "")
+            for form in forms(blob):
+                assert carried.scrub(f"refused {form};") == f"refused {REDACTED};", form
+            assert carried.scrub("refused 1e394d0ae724960b4c457862e1b0b3c3") == f"refused {REDACTED}"
+            log.info("the server said 535 %s", blob)
+        log.info("after the send: %s", blob)
+    finally:
+        log.removeHandler(handler)
+        withdraw(owner)
+    assert [r.getMessage() for r in records] == [f"the server said 535 {REDACTED}", f"after the send: {blob}"]
 
 
 def test_a_webhook_urls_token_is_hidden_in_every_form() -> None:

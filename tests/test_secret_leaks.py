@@ -81,11 +81,8 @@ stringData: {{token: "{TOKEN}", password: "{PASSWORD}"}}
 @pytest.fixture
 def echo() -> Iterator[tuple[EchoServer, WebhookSink]]:
     server = EchoServer()
-    sink = WebhookSink(handler=server.echo).start()
-    try:
+    with WebhookSink(handler=server.echo) as sink:
         yield server, sink
-    finally:
-        sink.stop()
 
 
 def test_no_credential_leaves_the_process_in_any_form(tmp_path: Path, echo: tuple[EchoServer, WebhookSink]) -> None:

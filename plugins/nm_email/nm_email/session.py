@@ -17,10 +17,11 @@ import aiosmtplib
 import anyio
 import attrs
 from aiosmtplib import SMTPAuthenticationError, SMTPHeloError
+from aiosmtplib.auth import auth_crammd5_verify
 
 from nm_email.failures import reply_error, smtp_errors
 from nm_email.schema import EmailConfigSpec
-from nmcore.sdk import PermanentError
+from nmcore.sdk import PermanentError, note_secret
 
 IMPLICIT_TLS_PORTS = frozenset({465})
 """Ports that speak TLS from the first byte (SMTPS, RFC 8314). Tests add their random port here."""
@@ -29,6 +30,7 @@ COMMAND_TIMEOUT = 10.0
 """Seconds to wait for connecting, the TLS handshake, or any one SMTP reply."""
 
 AUTH_SUCCEEDED = 235
+AUTH_CONTINUE = 334
 
 
 def implicit_tls(port: int) -> bool:
@@ -151,7 +153,7 @@ async def _authenticate(smtp: aiosmtplib.SMTP, login: Login, server: str) -> Non
     with smtp_errors(server, f"logging in with AUTH {mechanism}"):
         try:
             if mechanism == "CRAM-MD5":
-                await smtp.auth_crammd5(login.username, login.secret)
+                await _auth_crammd5(smtp, login)
             elif mechanism == "PLAIN":
                 await _auth_plain(smtp, login)
             else:
@@ -166,6 +168,20 @@ async def _authenticate(smtp: aiosmtplib.SMTP, login: Login, server: str) -> Non
 async def _auth_plain(smtp: aiosmtplib.SMTP, login: Login) -> None:
     """AUTH PLAIN with the authorization identity (authIdentify), which aiosmtplib's own method cannot send."""
     token = base64.b64encode(f"{login.identity}\0{login.username}\0{login.password}".encode())
+    note_secret(token.decode())  # a server refusing it may quote it: the password in base64, but not b64(password)
     response = await smtp.execute_command(b"AUTH", b"PLAIN", token)
+    if response.code != AUTH_SUCCEEDED:
+        raise SMTPAuthenticationError(response.code, response.message)
+
+
+async def _auth_crammd5(smtp: aiosmtplib.SMTP, login: Login) -> None:
+    """AUTH CRAM-MD5 as aiosmtplib's own method does it, but its answer (an HMAC of the secret) noted as a
+    credential of the send: a server refusing it may quote it."""
+    challenge = await smtp.execute_command(b"AUTH", b"CRAM-MD5")
+    if challenge.code != AUTH_CONTINUE:
+        raise SMTPAuthenticationError(challenge.code, challenge.message)
+    answer = auth_crammd5_verify(login.username, login.secret, challenge.message)
+    note_secret(answer.decode(), base64.b64decode(answer).decode().rpartition(" ")[2])
+    response = await smtp.execute_command(answer)
     if response.code != AUTH_SUCCEEDED:
         raise SMTPAuthenticationError(response.code, response.message)

@@ -72,6 +72,8 @@ class MailServer:
     noop_reply: str | None = None
     plain_identities: list[bytes] = attrs.field(factory=list)
     mechanisms: list[str] = attrs.field(factory=list)
+    quote_auth: bool = False
+    """Refuse every login, quoting what the client sent (AUTH PLAIN's line, CRAM-MD5's answer and digest)."""
 
     @property
     def recipients(self) -> list[str]:
@@ -114,6 +116,9 @@ class MailServer:
         if answer is MISSING:
             return AuthResult(success=False, handled=True)
         user, _, digest = answer.partition(b" ")
+        if self.quote_auth:
+            return AuthResult(success=False, handled=False, message=f"535 5.7.8 refused "
+                              f"{base64.b64encode(answer).decode()} (digest {digest.decode()})")
         secret = self.cram_secrets.get(user.decode(), "")
         expected = hmac.new(secret.encode(), challenge, "md5").hexdigest().encode()
         self.mechanisms.append("CRAM-MD5")
@@ -132,6 +137,8 @@ class _PlainIdentity(SMTP):
     async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
         if len(args) > 1:
             self.event_handler.plain_identities.append(base64.b64decode(args[1]).split(b"\0")[0])
+            if self.event_handler.quote_auth:
+                return AuthResult(success=False, handled=False, message=f"535 5.7.8 refused {args[1]}")
         return await super().auth_PLAIN(_, args)
 
 

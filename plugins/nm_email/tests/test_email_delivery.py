@@ -7,6 +7,7 @@ import nm_email.session
 import pytest
 
 from nmcore.sdk import PermanentError, TransientError
+from nmcore.testing import collecting
 
 pytestmark = pytest.mark.anyio
 
@@ -175,6 +176,23 @@ async def test_wrong_password_is_permanent_and_never_shown(mail_server, sender, 
     assert any(r.name == "nmcore.channel.email" for r in ours)
     for text in [message, repr(failure.value), *(r.getMessage() for r in ours)]:
         assert wrong not in text and encoded not in text
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "CRAM-MD5"])
+async def test_a_refusal_quoting_the_login_is_scrubbed_of_it(mechanism, mail_server, sender, request_for,
+                                                               trust_test_ca):
+    """AUTH PLAIN's base64 line (the password in base64, but not as b64(password)) and CRAM-MD5's answer (an HMAC
+    of the secret) are noted for the send: the core hides them from its error, as from what its requests carry."""
+    server = await mail_server(tls="starttls", users=USERS, quote_auth=True,
+                               exclude_mechanisms=("CRAM-MD5",) if mechanism == "PLAIN" else ())
+    spec = LOGIN if mechanism == "PLAIN" else "  authUsername: nm\n  authSecret: {name: smtp, key: cram}\n"
+    with collecting() as carried, pytest.raises(PermanentError) as failure:
+        await sender.send(request_for(config_yaml(server.port, spec), OPS))
+    message = str(failure.value)
+    assert f"with AUTH {mechanism}: 535 5.7.8 refused " in message and server.mechanisms == []
+    quoted = message.split("refused ")[-1].split(";")[0]  # the server's words: the login, as the client sent it
+    assert carried.scrub(message) == message.replace(quoted, "<redacted>" if mechanism == "PLAIN"
+                                                     else "<redacted> (digest <redacted>)")
 
 
 async def test_cram_md5_with_auth_secret(mail_server, sender, request_for, trust_test_ca):
