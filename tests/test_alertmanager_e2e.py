@@ -12,15 +12,19 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import yaml
 
-from tests.support import free_port, wait_for
+from nmcore.manager import Manager
+from nmcore.server import create_app
+from tests.support import free_port, serving_app, wait_for
 
 pytestmark = pytest.mark.alertmanager
 
@@ -132,9 +136,10 @@ def alertmanager_config(nm_alerts_url: str, http_config: dict | None = None) -> 
     }
 
 
-def start_alertmanager(tmp_path: Path, nm: Process, processes: list[Process], http_config: dict | None = None) -> str:
+def launch_alertmanager(tmp_path: Path, nm_alerts_url: str, http_config: dict | None = None) -> Process:
+    """The real Alertmanager on a free port, sending to `nm_alerts_url` (`alertmanager_config`), ready."""
     config = tmp_path / "alertmanager.yml"
-    config.write_text(yaml.safe_dump(alertmanager_config(f"{nm.url}/api/v2/alerts", http_config)))
+    config.write_text(yaml.safe_dump(alertmanager_config(nm_alerts_url, http_config)))
     storage = tmp_path / "alertmanager-data"
     storage.mkdir()
     port = free_port()
@@ -144,9 +149,40 @@ def start_alertmanager(tmp_path: Path, nm: Process, processes: list[Process], ht
         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", f"--web.external-url={url}",
         "--log.level=info",
     ], tmp_path / "alertmanager.log", url)
+    try:
+        am.wait_ready("/-/ready")
+    except BaseException:
+        am.stop()
+        raise
+    return am
+
+
+@asynccontextmanager
+async def alertmanager_posting_to(manager: Manager, tmp_path: Path) -> AsyncIterator[Process]:
+    """`manager` serving its HTTP intake in this process (so a test can set its clock), ready, and the real
+    Alertmanager posting its groups there."""
+    async with manager, serving_app(create_app(manager)) as nm_url:
+        await manager.wait_ready(10)
+        am = await anyio.to_thread.run_sync(launch_alertmanager, tmp_path, f"{nm_url}/api/v2/alerts")
+        try:
+            yield am
+        finally:
+            am.stop()
+
+
+async def until(condition: Callable[[], Any], am: Process, timeout: float = 30) -> None:
+    """Wait for `condition`, failing with Alertmanager's log if it exits meanwhile."""
+    with anyio.fail_after(timeout):
+        while not condition():
+            if am.popen.poll() is not None:
+                raise AssertionError(am.tail())
+            await anyio.sleep(0.05)
+
+
+def start_alertmanager(tmp_path: Path, nm: Process, processes: list[Process], http_config: dict | None = None) -> str:
+    am = launch_alertmanager(tmp_path, f"{nm.url}/api/v2/alerts", http_config)
     processes.append(am)
-    am.wait_ready("/-/ready")
-    return url
+    return am.url
 
 
 @pytest.fixture

@@ -17,20 +17,18 @@ import anyio
 import httpx
 import psycopg
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nmcore import batching
 from nmcore.alerts import Alert, Notification
 from nmcore.manager import Manager
-from nmcore.server import create_app
 from nmcore.sources import StaticSource
 from nmcore.sqlitestore import STATE_FILE, connect, pending_jobs
 from nmcore.store import Job
 from nmcore.testing import plugin_host
 from tests.conftest import WebhookSink
-from tests.support import Nm, free_port, serving_app, wait_for
+from tests.support import Nm, wait_for
 
 V2 = "notification.kubesphere.io/v2beta2"
 
@@ -197,8 +195,8 @@ def test_the_real_alertmanagers_groups_with_the_same_group_labels_go_as_one_noti
     """Alertmanager groups by alertname, so three alerts of one namespace reach nm in three POSTs; nm regroups by
     namespace and holds them (a wait of an hour: only batchMaxSize, 3, lets the batch go) into one notification."""
     # Imported here: that module skips itself where Alertmanager is not installed, which must skip this test only.
-    from tests.test_alertmanager_e2e import ALERTMANAGER, Process, alertmanager_config
     from tests.test_alertmanager_e2e import alert as pushed
+    from tests.test_alertmanager_e2e import alertmanager_posting_to, until
 
     manifests = f"""
 apiVersion: {V2}
@@ -214,30 +212,13 @@ spec: {{webhook: {{url: "{sink.url('/ops')}"}}}}
     manager = Manager(StaticSource.from_yaml(manifests), host=plugin_host())
 
     async def scenario() -> None:
-        async with manager, serving_app(create_app(manager)) as nm_url:
-            await manager.wait_ready(10)
-            config = tmp_path / "alertmanager.yml"
-            config.write_text(yaml.safe_dump(alertmanager_config(f"{nm_url}/api/v2/alerts")))
-            (tmp_path / "am-data").mkdir()
-            port = free_port()
-            am = Process("alertmanager", [
-                ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=info",
-            ], tmp_path / "alertmanager.log", f"http://127.0.0.1:{port}")
-            try:
-                await anyio.to_thread.run_sync(am.wait_ready, "/-/ready")
-                async with httpx.AsyncClient(base_url=am.url, timeout=5) as client:
-                    for name in ("KubePodCrashLooping", "KubePodNotReady", "CPUThrottlingHigh"):
-                        body = [pushed(name.lower(), name, "ns-a")]
-                        assert (await client.post("/api/v2/alerts", json=body)).status_code == 200
-                with anyio.fail_after(30):
-                    while not sink.bodies("/ops"):
-                        if am.popen.poll() is not None:
-                            raise AssertionError(am.tail())
-                        await anyio.sleep(0.05)
-                await manager.drain(10)
-            finally:
-                am.stop()
+        async with alertmanager_posting_to(manager, tmp_path) as am:
+            async with httpx.AsyncClient(base_url=am.url, timeout=5) as client:
+                for name in ("KubePodCrashLooping", "KubePodNotReady", "CPUThrottlingHigh"):
+                    body = [pushed(name.lower(), name, "ns-a")]
+                    assert (await client.post("/api/v2/alerts", json=body)).status_code == 200
+            await until(lambda: sink.bodies("/ops"), am)
+            await manager.drain(10)
 
     anyio.run(scenario)
     [body] = sink.bodies("/ops")

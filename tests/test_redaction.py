@@ -74,18 +74,30 @@ def echo_server() -> Iterator[WebhookSink]:
         yield server
 
 
-@pytest.mark.anyio
-async def test_a_send_scrubs_what_its_own_requests_carried_and_only_those(echo_server: WebhookSink) -> None:
-    """Two sends at once through the core's real HTTP client: each one's answer and log records lose the
-    signature and token its requests carried, in every form, and neither sees the other's."""
+@pytest.fixture
+def scrubbed_log() -> Iterator[tuple[logging.Logger, list[logging.LogRecord]]]:
+    """A logger whose records are kept, with the process's record factory installed as `nm run` installs it."""
     owner = logging.Filter()  # any object that can be weakly referenced, as a Manager is
-    publish(owner, Scrubber())  # what `nm run` does for its configuration: installs the record factory
+    publish(owner, Scrubber())
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
     log = logging.getLogger("tests.redaction")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    try:
+        yield log, records
+    finally:
+        log.removeHandler(handler)
+        withdraw(owner)
+
+
+@pytest.mark.anyio
+async def test_a_send_scrubs_what_its_own_requests_carried_and_only_those(
+        echo_server: WebhookSink, scrubbed_log: tuple[logging.Logger, list[logging.LogRecord]]) -> None:
+    """Two sends at once through the core's real HTTP client: each one's answer and log records lose the
+    signature and token its requests carried, in every form, and neither sees the other's."""
+    log, records = scrubbed_log
     answers: dict[str, tuple[str, str]] = {}
     client = make_http_client()
 
@@ -104,8 +116,6 @@ async def test_a_send_scrubs_what_its_own_requests_carried_and_only_those(echo_s
             tasks.start_soon(send, "b", "sig+B/derived==", "issued-token-bbbb")
     finally:
         await client.aclose()
-        log.removeHandler(handler)
-        withdraw(owner)
     for name in ("a", "b"):
         raw, scrubbed = answers[name]
         assert f"sig+{name.upper()}/derived==" in raw and f"issued-token-{name * 4}" in raw  # the echo came back
@@ -117,31 +127,21 @@ async def test_a_send_scrubs_what_its_own_requests_carried_and_only_those(echo_s
     assert logged == [f"the service said refused: signature {REDACTED} token {REDACTED}"] * 2
 
 
-def test_a_credential_a_send_notes_itself_is_hidden_from_it_in_every_form() -> None:
+def test_a_credential_a_send_notes_itself_is_hidden_from_it_in_every_form(
+        scrubbed_log: tuple[logging.Logger, list[logging.LogRecord]]) -> None:
     """What a send derives without the core's HTTP client (AUTH PLAIN's line, a CRAM-MD5 answer) and notes is
     hidden from its text and from log records made during it, in every form; outside a send noting does nothing."""
-    owner = logging.Filter()
-    publish(owner, Scrubber())  # installs the record factory, as `nm run` does
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    log = logging.getLogger("tests.redaction.noted")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    log, records = scrubbed_log
     blob = base64.b64encode(b"\0nm\0Pass/w0rd+1").decode()
-    try:
-        note_secret(blob)  # no send: nothing to note it for
-        with collecting() as carried:
-            assert carried.scrub(blob) == blob  # what was noted before the send is not the send's
-            note_secret(blob, "1e394d0ae724960b4c457862e1b0b3c3", "")
-            for form in forms(blob):
-                assert carried.scrub(f"refused {form};") == f"refused {REDACTED};", form
-            assert carried.scrub("refused 1e394d0ae724960b4c457862e1b0b3c3") == f"refused {REDACTED}"
-            log.info("the server said 535 %s", blob)
-        log.info("after the send: %s", blob)
-    finally:
-        log.removeHandler(handler)
-        withdraw(owner)
+    note_secret(blob)  # no send: nothing to note it for
+    with collecting() as carried:
+        assert carried.scrub(blob) == blob  # what was noted before the send is not the send's
+        note_secret(blob, "1e394d0ae724960b4c457862e1b0b3c3", "")
+        for form in forms(blob):
+            assert carried.scrub(f"refused {form};") == f"refused {REDACTED};", form
+        assert carried.scrub("refused 1e394d0ae724960b4c457862e1b0b3c3") == f"refused {REDACTED}"
+        log.info("the server said 535 %s", blob)
+    log.info("after the send: %s", blob)
     assert [r.getMessage() for r in records] == [f"the server said 535 {REDACTED}", f"after the send: {blob}"]
 
 

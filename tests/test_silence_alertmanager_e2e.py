@@ -10,14 +10,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import yaml
 
 from nmcore.manager import Manager
-from nmcore.server import create_app
 from nmcore.sources import StaticSource
 from nmcore.testing import plugin_host
-from tests.support import free_port, serving_app
-from tests.test_alertmanager_e2e import ALERTMANAGER, Process, alert, alertmanager_config
+from tests.test_alertmanager_e2e import ALERTMANAGER, Process, alert, alertmanager_posting_to, until
 
 pytestmark = pytest.mark.alertmanager
 
@@ -56,42 +53,25 @@ def test_a_scheduled_silence_mutes_only_inside_its_window(sink: Any, tmp_path: P
         return sorted(a["labels"]["key"] for a in sink.alerts_by_path().get("/ops", []))
 
     async def until_received(wanted: set[str], am: Process) -> None:
-        with anyio.fail_after(30):
-            while not wanted <= set(keys()):
-                if am.popen.poll() is not None:
-                    raise AssertionError(am.tail())
-                await anyio.sleep(0.05)
+        await until(lambda: wanted <= set(keys()), am)
 
     async def scenario() -> None:
-        async with manager, serving_app(create_app(manager)) as nm_url:
-            await manager.wait_ready(10)
-            config = tmp_path / "alertmanager.yml"
-            config.write_text(yaml.safe_dump(alertmanager_config(f"{nm_url}/api/v2/alerts")))
-            (tmp_path / "am-data").mkdir()
-            port = free_port()
-            am = Process("alertmanager", [
-                ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=info",
-            ], tmp_path / "alertmanager.log", f"http://127.0.0.1:{port}")
-            try:
-                await anyio.to_thread.run_sync(am.wait_ready, "/-/ready")
-                async with httpx.AsyncClient(base_url=am.url, timeout=5) as client:
-                    async def push(*alerts: dict) -> None:
-                        assert (await client.post("/api/v2/alerts", json=list(alerts))).status_code == 200
+        async with (alertmanager_posting_to(manager, tmp_path) as am,
+                    httpx.AsyncClient(base_url=am.url, timeout=5) as client):
+            async def push(*alerts: dict) -> None:
+                assert (await client.post("/api/v2/alerts", json=list(alerts))).status_code == 200
 
-                    await push(alert("noon", "Noon", "ns-a"))  # 12:00 UTC: outside the window
-                    await until_received({"noon"}, am)
-                    clock[0] = moment("2026-03-01T23:00:00+00:00")  # inside 22:00 + 8h
-                    # one Alertmanager group (same alertname), so one POST: the ns-b alert's arrival proves the
-                    # ns-a one was there and muted
-                    await push(alert("night-a", "Night", "ns-a"), alert("night-b", "Night", "ns-b"))
-                    await until_received({"night-b"}, am)
-                    clock[0] = moment("2026-03-02T06:00:00+00:00")  # the window closed at 06:00
-                    await push(alert("morning", "Morning", "ns-a"))
-                    await until_received({"morning"}, am)
-                    await manager.drain(10)
-            finally:
-                am.stop()
+            await push(alert("noon", "Noon", "ns-a"))  # 12:00 UTC: outside the window
+            await until_received({"noon"}, am)
+            clock[0] = moment("2026-03-01T23:00:00+00:00")  # inside 22:00 + 8h
+            # one Alertmanager group (same alertname), so one POST: the ns-b alert's arrival proves the
+            # ns-a one was there and muted
+            await push(alert("night-a", "Night", "ns-a"), alert("night-b", "Night", "ns-b"))
+            await until_received({"night-b"}, am)
+            clock[0] = moment("2026-03-02T06:00:00+00:00")  # the window closed at 06:00
+            await push(alert("morning", "Morning", "ns-a"))
+            await until_received({"morning"}, am)
+            await manager.drain(10)
 
     anyio.run(scenario)
     assert keys() == ["morning", "night-b", "noon"]
