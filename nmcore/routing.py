@@ -18,6 +18,7 @@ import attrs
 from nmcore.alerts import Alert, AlertGroup, Notification
 from nmcore.errors import TenantLookupError
 from nmcore.plugins import PluginHost
+from nmcore.resources import Resource
 from nmcore.rules import NOTHING, CompiledRouter, Matched, describe_until, silence_state
 from nmcore.snapshot import Snapshot, Target
 from nmcore.tenancy import TenantResolver
@@ -108,18 +109,15 @@ class Router:
                 selects = selectors.get(ref) if selectors else None
                 if selects is not None and not selects(alert.labels):
                     if withheld is not None and ref not in withheld and target.receiver.alert_selector is not None:
-                        withheld[ref] = ("its alertSelector does not match: "
-                                         f"{target.receiver.alert_selector.why_not(alert.labels)}")
+                        withheld[ref] = not_selected(target.receiver.alert_selector.why_not(alert.labels))
                     continue
                 if muted and target.tenant in muted:
                     if withheld is not None and ref not in withheld:
-                        silence = muted[target.tenant]
-                        withheld[ref] = (f"muted by Silence {silence.name} of tenant {target.tenant!r} "
-                                         f"{describe_until(in_force.until[silence.ref])}")
+                        withheld[ref] = muted_for_tenant(muted[target.tenant], target.tenant, in_force.until)
                     continue
                 if filtering and (veto := self._host.route_filter(alert, target.receiver, target.tenant)):
                     if withheld is not None and ref not in withheld:
-                        withheld[ref] = f"filtered by a plugin: {veto}"
+                        withheld[ref] = filtered(veto)
                     continue
                 chosen.setdefault(ref, (target, []))[1].append(alert)
         if withheld is not None:
@@ -155,23 +153,13 @@ class Router:
         """Why the receivers tenancy or a Router chose for `alert` are not among `targets`: a global Silence, or
         the routePolicy."""
         routers = [r for r in matched.routers if r.receivers]
-        policy = snapshot.rules.policy
-        if not matched.everyone and (policy == "All" or (policy == "RouterFirst" and not routers)):
+        reason = muted_globally(matched.everyone[0], until) if matched.everyone else dropped_by_policy(
+            snapshot.rules.policy, routers)
+        if reason is None:
             return  # tenancy's receivers and the Routers' all stay
-        candidates = self.entitled(alert, access, snapshot) + [snapshot.targets[ref] for r in routers
-                                                                for ref in r.receivers]
         kept = {t.receiver.ref for t in targets}
-        if matched.everyone:
-            silence = matched.everyone[0]
-            reason = f"muted by Silence {silence.name} (global) {describe_until(until[silence.ref])}"
-        elif policy == "RouterOnly":
-            reason = ("routePolicy RouterOnly: only receivers a Router names get alerts, and no Router matching "
-                      "this alert names it")
-        else:
-            names = ", ".join(sorted(r.name for r in routers))
-            reason = (f"routePolicy RouterFirst: Router {names} matched this alert, so only the receivers Routers "
-                      "name get it")
-        for target in candidates:
+        for target in self.entitled(alert, access, snapshot) + [snapshot.targets[ref] for r in routers
+                                                               for ref in r.receivers]:
             if target.receiver.ref not in kept:
                 withheld.setdefault(target.receiver.ref, reason)
 
@@ -185,7 +173,7 @@ class Router:
         for receiver in snapshot.receivers:
             why = snapshot.skipped.get(receiver.ref)
             if why is not None and (receiver.scope == "global" or receiver.user in users):
-                withheld.setdefault(receiver.ref, f"receiver cannot send: {why}")
+                withheld.setdefault(receiver.ref, cannot_send(why))
 
     @staticmethod
     def entitled(alert: Alert, access: Access, snapshot: Snapshot) -> list[Target]:
@@ -220,20 +208,17 @@ class Router:
                 entry["via_routers"] = via[receiver.ref]
             reasons = []
             if target is None:
-                reasons.append(f"receiver cannot send: {snapshot.skipped.get(receiver.ref, 'not loaded')}")
+                reasons.append(cannot_send(snapshot.skipped.get(receiver.ref, "not loaded")))
             else:
                 reasons += self._not_chosen(alert, target, entitled, via, matched, policy, users, access)
-                reasons += [f"muted by Silence {s.name} (global) {describe_until(in_force.until[s.ref])}"
-                            for s in everyone]
+                reasons += [muted_globally(s, in_force.until) for s in everyone]
                 if target.tenant in tenants:
-                    silence = tenants[target.tenant]
-                    reasons.append(f"muted by Silence {silence.name} of tenant {target.tenant!r} "
-                                   f"{describe_until(in_force.until[silence.ref])}")
+                    reasons.append(muted_for_tenant(tenants[target.tenant], target.tenant, in_force.until))
                 selector = receiver.alert_selector
                 if selector is not None and (failed := selector.why_not(alert.labels)):
-                    reasons.append(f"its alertSelector does not match: {failed}")
+                    reasons.append(not_selected(failed))
                 if veto := self._host.route_filter(alert, receiver, target.tenant):
-                    reasons.append(f"filtered by a plugin: {veto}")
+                    reasons.append(filtered(veto))
             if reasons:
                 withheld.append({**entry, "reason": "; ".join(reasons), "reasons": reasons})
             else:
@@ -262,13 +247,8 @@ class Router:
         ref = target.receiver.ref
         if ref in via:
             return []
-        if policy == "RouterOnly":
-            return ["routePolicy RouterOnly: only receivers a Router names get alerts, and no Router matching "
-                    "this alert names it"]
-        if policy == "RouterFirst" and any(r.receivers for r in matched):
-            names = ", ".join(sorted(r.name for r in matched if r.receivers))
-            return [f"routePolicy RouterFirst: Router {names} matched this alert, so only the receivers Routers "
-                    "name get it"]
+        if dropped := dropped_by_policy(policy, [r for r in matched if r.receivers]):
+            return [dropped]
         if ref in entitled:
             return []
         return [self._not_entitled(alert, target.receiver.user, users, access)]
@@ -281,6 +261,42 @@ class Router:
         who = ", ".join(sorted(users)) or "nobody"
         return (f"user {user!r} cannot access namespace {alert.namespace!r} "
                 f"({self._resolver.name} resolver: it is accessible to {who})")
+
+
+# Why a receiver does not get an alert, in the same words for `explain` (nm route) and for the history.
+
+def cannot_send(why: str) -> str:
+    return f"receiver cannot send: {why}"
+
+
+def muted_globally(silence: Resource, until: Mapping[str, float | None]) -> str:
+    return f"muted by Silence {silence.name} (global) {describe_until(until[silence.ref])}"
+
+
+def muted_for_tenant(silence: Resource, tenant: str, until: Mapping[str, float | None]) -> str:
+    return f"muted by Silence {silence.name} of tenant {tenant!r} {describe_until(until[silence.ref])}"
+
+
+def not_selected(failed: str) -> str:
+    """`failed`: the selector's own account of the term that failed (`LabelSelector.why_not`)."""
+    return f"its alertSelector does not match: {failed}"
+
+
+def filtered(veto: str) -> str:
+    return f"filtered by a plugin: {veto}"
+
+
+def dropped_by_policy(policy: str, routers: Sequence[CompiledRouter]) -> str | None:
+    """Why routePolicy drops tenancy's receivers for an alert that `routers` (those naming receivers) matched,
+    or None when it keeps them."""
+    if policy == "RouterOnly":
+        return ("routePolicy RouterOnly: only receivers a Router names get alerts, and no Router matching this "
+                "alert names it")
+    if policy == "RouterFirst" and routers:
+        names = ", ".join(sorted(r.name for r in routers))
+        return (f"routePolicy RouterFirst: Router {names} matched this alert, so only the receivers Routers name "
+                "get it")
+    return None
 
 
 def batches(alerts: list[Alert], group: AlertGroup, group_labels: Sequence[str] | None,
