@@ -114,6 +114,12 @@ _LOOKUP_CHUNK = 500
 
 _JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification, batch"
 _DEAD_COLUMNS = "id, receiver, created, attempts, last_error, notification, reason, buried"
+_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _job_row(job: Job, notification: str) -> tuple[Any, ...]:
+    """`job` as `_INSERT_JOB` takes it, its notification already serialized (`notification_json`)."""
+    return (job.id, job.receiver, job.created, job.attempts, job.not_before, job.last_error, notification, job.batch)
 
 
 def check_not_orphaned(path: Path) -> None:
@@ -446,9 +452,7 @@ class SQLiteStore:
                     states = [(job.receiver, a.fingerprint, a.status, now) for a in job.notification.alerts]
                     conn.executemany("INSERT OR REPLACE INTO last_states (receiver, fingerprint, status, accepted) "
                                      "VALUES (?, ?, ?, ?)", states)
-                conn.execute(f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             (job.id, job.receiver, job.created, job.attempts, job.not_before, job.last_error,
-                              notification, job.batch))
+                conn.execute(_INSERT_JOB, _job_row(job, notification))
                 accepted.append(job)
             if now - self._pruned > self._prune_every:
                 self._pruned = now
@@ -481,12 +485,11 @@ class SQLiteStore:
     async def merge(self, merged: Job, members: Sequence[str]) -> bool:
         """Swap the members for the merged job in one transaction. Should it fail, the members stay pending (and are
         merged and sent again after a restart): at worst a duplicate, as with `_record`."""
-        row = (merged.id, merged.receiver, merged.created, merged.attempts, merged.not_before, merged.last_error,
-               notification_json(merged.notification), merged.batch)
+        row = _job_row(merged, notification_json(merged.notification))
 
         def swap(conn: sqlite3.Connection) -> None:
             conn.executemany("DELETE FROM jobs WHERE id = ?", [(member,) for member in members])
-            conn.execute(f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            conn.execute(_INSERT_JOB, row)
 
         await self._record("merge", merged, swap)
         return True
