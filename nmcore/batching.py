@@ -59,13 +59,14 @@ def chunks(members: Sequence[Job], max_size: int) -> list[list[Job]]:
     packed: list[list[Job]] = []
     seen: set[str] = set()
     for job in members:
-        new = {a.fingerprint for a in job.notification.alerts} - seen
+        fingerprints = {a.fingerprint for a in job.notification.alerts}
+        new = fingerprints - seen  # not `seen | fingerprints`: that copies the whole chunk's set for every member
         if packed and (not max_size or len(seen) + len(new) <= max_size):
             packed[-1].append(job)
             seen |= new
         else:
             packed.append([job])
-            seen = {a.fingerprint for a in job.notification.alerts}
+            seen = fingerprints
     return packed
 
 
