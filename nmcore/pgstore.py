@@ -134,7 +134,8 @@ FROM ready LEFT JOIN LATERAL (
            claimed_by IS NOT NULL AND (claimed_by = %(me)s OR lease_until >= now()) AS held
     FROM jobs WHERE jobs.receiver = ready.receiver AND NOT (batch <> '' AND attempts = 0)
     ORDER BY seq LIMIT %(window)s) AS head ON true"""
-_CLAIMED = "id, receiver, created, attempts, not_before, last_error, notification, batch"
+_CLAIMED = _JOB_COLUMNS.replace("::text", "")
+"""The job columns as the claim's CTEs return them (already cast)."""
 _UNCLAIMED = "(claimed_by IS NULL OR (claimed_by <> %(me)s AND lease_until < now()))"
 _LEASE = "claimed_by = %(me)s, lease_until = now() + %(lease)s * interval '1 second'"
 # The chosen heads, and the jobs waiting in a batch in the locked lanes (as they arrive: nmcore.batching), unless
