@@ -283,12 +283,19 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.di
     st.text(max_size=8), inner, max_size=4), max_leaves=20)
 
 
+class KubernetesYaml(yaml.SafeLoader):
+    """PyYAML reading as Kubernetes reads YAML: a timestamp stays the text written (YAML to JSON keeps a string)."""
+
+
+KubernetesYaml.add_constructor("tag:yaml.org,2002:timestamp", KubernetesYaml.construct_yaml_str)
+
+
 @given(documents=st.lists(values, min_size=1, max_size=3), flow=st.booleans())
 def test_documents_read_exactly_as_pyyaml_reads_them(documents: list, flow: bool) -> None:
     text = yaml.safe_dump_all(documents, default_flow_style=flow, allow_unicode=True)
     found, problems = documents_from_text(text, "gen.yaml")
     assert problems == []
-    assert [d.body for d in found] == [d for d in yaml.safe_load_all(text) if d is not None]
+    assert [d.body for d in found] == [d for d in yaml.load_all(text, KubernetesYaml) if d is not None]
 
 
 def test_anchors_merge_keys_and_other_tags_read_as_pyyaml_reads_them() -> None:
@@ -303,7 +310,20 @@ t: 2001-12-14t21:59:43.10-05:00
 """
     found, problems = documents_from_text(text, "odd.yaml")
     assert problems == []
-    assert [d.body for d in found] == list(yaml.safe_load_all(text))
+    assert [d.body for d in found] == list(yaml.load_all(text, KubernetesYaml))
+    assert found[0].body["base"]["y"][4] == "2001-12-14" and found[1].body["t"] == "2001-12-14t21:59:43.10-05:00"
+
+
+def test_an_unquoted_startsat_is_the_time_written_as_in_kubernetes() -> None:
+    """YAML reads `2026-12-02T22:00:00Z` as a timestamp; Kubernetes keeps it the string a Silence reads."""
+    snapshot = snapshot_from_yaml("""
+apiVersion: notification.kubesphere.io/v2beta2
+kind: Silence
+metadata: {name: maintenance, labels: {type: global}}
+spec: {matcher: {matchLabels: {namespace: demo}}, startsAt: 2026-12-02T22:00:00Z}
+""")
+    assert snapshot.problems == ()
+    assert [s.spec.starts_at for s in snapshot.silences] == ["2026-12-02T22:00:00Z"]
 
 
 @pytest.mark.parametrize(("text", "why"), [
