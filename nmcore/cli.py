@@ -17,6 +17,7 @@ import httpx
 
 from nmcore.access import read_secret_file
 from nmcore.errors import NmcoreError, PayloadError, StoreNotFound, TemplateProblem
+from nmcore.history import OUTCOMES
 from nmcore.ingest import decode_payload, parse_payload
 from nmcore.logflood import RepeatLimiter
 from nmcore.manifests import documents_from_paths
@@ -258,7 +259,7 @@ def _history_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     history.add_argument("--fingerprint", metavar="FP")
     history.add_argument("--since", metavar="TIME", help="Unix seconds, ISO 8601, or an age such as 2h or 7d")
     history.add_argument("--until", metavar="TIME")
-    history.add_argument("--outcome", choices=["delivered", "dead"])
+    history.add_argument("--outcome", choices=OUTCOMES)
     history.add_argument("--limit", type=int, default=50, metavar="N", help="at most N entries (default 50)")
     history.add_argument("--json", action="store_true", help="a JSON array, every attempt and withheld receiver")
 

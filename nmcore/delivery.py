@@ -6,7 +6,9 @@ time: later work for that receiver waits behind it, so a resolved notification i
 the firing one it follows. Jobs whose alerts overlap one in flight wait for it, for the same reason.
 
 A job waiting in its batch (batchMaxWait, nmcore.batching) is kept beside its lane until the batch goes; then the
-batch joins the lane as one job, and the store swaps it for its members just before it is sent.
+batch joins the lane as one job, and the store swaps it for its members just before it is sent. Its alerts meet
+the Silences again then (`on_release`): what a Silence made during the wait mutes is left out, and a batch it
+mutes whole ends unsent, as silenced.
 
 After an outage the first success to a destination (the config a receiver sends with, or the receiver itself
 when it needs none) is proof it is back: the jobs waiting out their backoff for it are retried at once, instead
@@ -20,8 +22,9 @@ concurrency rule there).
 import logging
 import random
 import time
+import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import attrs
 
@@ -62,6 +65,8 @@ class Outcome:
     attempts: int = 0
     warnings: tuple[str, ...] = ()
     notification_key: str = ""
+    silenced: str = ""
+    """Why it ended unsent (with ok): a Silence that began while it waited in its batch mutes all its alerts."""
 
 
 @attrs.define
@@ -93,6 +98,7 @@ class Dispatcher:
         on_send: Callable[[Job, bool, str], None] = lambda job, ok, answer: None,
         on_retry: Callable[[Job, Job], None] = lambda job, retry: None,
         on_merge: Callable[[str, tuple[str, ...]], None] = lambda job_id, members: None,
+        on_release: Callable[[Job], Awaitable[dict[str, str]]] | None = None,
     ):
         self._store = store
         self._channels = channels
@@ -108,6 +114,10 @@ class Dispatcher:
         """Told of each failed attempt that will be retried: (the job as attempted, its retry)."""
         self._on_merge = on_merge
         """Told of each batch released as one job: (its id, the ids of the jobs it replaces)."""
+        self._on_release = on_release
+        """Asked of each batch as it goes which of its alerts a Silence mutes now: fingerprint → why."""
+        self._released: set[str] = set()
+        """Ids of released batches' jobs not yet attempted: `on_release` is asked of them first."""
         self._lanes: dict[str, _Lane] = {}
         self._backing_off: dict[str, str] = {}
         """Job id → destination, for queued jobs waiting out our own backoff (not a server's Retry-After)."""
@@ -204,6 +214,8 @@ class Dispatcher:
         for batch, members in list(lane.waiting.items()):
             released, rest = batching.release(members, max_size=max_size, now=now)
             for part in released:
+                if self._on_release is not None:
+                    self._released.add(part.job.id)
                 if part.members:
                     self._merges[part.job.id] = part.members
                     self._pending -= len(part.members) - 1
@@ -269,12 +281,23 @@ class Dispatcher:
 
     async def _attempt(self, job: Job) -> Job | None:
         """Send once. Return the job to retry, or None when it is finished (delivered or buried)."""
-        members = self._merges.pop(job.id, None)
+        members = self._merges.pop(job.id, ())
+        released, silenced = job, ""
+        if job.id in self._released:
+            self._released.discard(job.id)
+            job, members, silenced = await self._without_silenced(job, members)
         if members and not await self._store.merge(job, members):
             log.warning("a batch of %d notifications to %s is no longer this replica's (its claim lapsed): another "
                         "replica sends it", len(members), job.receiver)
             return None
         notification = job.notification
+        if silenced and not notification.alerts:
+            log.info("a batch to %s is not sent: %s", notification.receiver, silenced)
+            await self._store.finish(job)  # nothing was sent, so no firing is remembered as delivered
+            self._report(Outcome(receiver=notification.receiver, channel=notification.channel, ok=True,
+                                 silenced=silenced, notification_key=notification.key),
+                         attrs.evolve(job, notification=released.notification))  # what was muted, for the history
+            return None
         snapshot = self._snapshot()
         target = snapshot.targets.get(notification.receiver)
         channel = self._channels.get(notification.channel)
@@ -322,6 +345,18 @@ class Dispatcher:
             return None
         await self._finish(job, attempts, error=error)
         return None
+
+    async def _without_silenced(self, job: Job, members: tuple[str, ...]) -> tuple[Job, tuple[str, ...], str]:
+        """A released batch less the alerts a Silence mutes now: when some are, a new job to put in place of the
+        stored ones (its members, or the job itself), holding the rest (perhaps none); and why."""
+        assert self._on_release is not None
+        muted = await self._on_release(job)
+        if not muted:
+            return job, members, ""
+        kept = tuple(a for a in job.notification.alerts if a.fingerprint not in muted)
+        smaller = attrs.evolve(job, id=uuid.uuid4().hex, notification=attrs.evolve(job.notification, alerts=kept))
+        self._on_merge(smaller.id, (job.id,))
+        return smaller, members or (job.id,), "; ".join(dict.fromkeys(muted.values()))
 
     def _retry_now(self, destination: str) -> None:
         """`destination` just took a send: what waits out a backoff for it goes now (after an outage)."""

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["delivered", "dead"]
-OUTCOMES: tuple[str, ...] = ("delivered", "dead")
+Outcome = Literal["delivered", "dead", "silenced"]
+"""silenced: a batch ended unsent, every alert of it muted by a Silence that began while it waited."""
+OUTCOMES: tuple[str, ...] = ("delivered", "dead", "silenced")
 
 
 @attrs.frozen(kw_only=True)
@@ -256,17 +257,22 @@ class HistoryRecorder:
         if withheld:
             self._withheld[job_id] = tuple(dict.fromkeys(withheld))
 
+    def withheld_alerts(self, job_id: str, withheld: Withheld) -> None:
+        """Some alerts of the delivery were left out of it (muted after their batch wait): said beside the rest."""
+        self._withheld[job_id] = (*self._withheld.get(job_id, ()), withheld)
+
     def attempt(self, job_id: str, ok: bool, answer: str) -> None:
         self._attempts.setdefault(job_id, []).append(AttemptRecord(at=time.time(), ok=ok, answer=answer))
 
     def attempt_of(self, job: "Job", ok: bool, answer: str) -> None:
         self.attempt(job.id, ok, answer)
 
-    def finished(self, job_id: str, notification: Notification, accepted: float, ok: bool, error: str) -> None:
+    def finished(self, job_id: str, notification: Notification, accepted: float, outcome: Outcome,
+                 error: str) -> None:
         self._buffer.append(HistoryEntry(
             id=job_id, receiver=notification.receiver, channel=notification.channel, tenant=notification.tenant,
             group_key=notification.group_key, accepted=accepted, finished=time.time(),
-            outcome="delivered" if ok else "dead", error=error, alerts=alert_records(notification),
+            outcome=outcome, error=error, alerts=alert_records(notification),
             attempts=tuple(self._attempts.pop(job_id, ())), withheld=self._withheld.pop(job_id, ())))
         if len(self._buffer) >= self._batch:
             self._wake.set()

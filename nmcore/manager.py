@@ -29,6 +29,7 @@ from nmcore.delivery import Dispatcher, Outcome
 from nmcore.errors import Busy, NmcoreError, NotReady
 from nmcore.fallback import choose_fallback, crosses_limit, fell_back_before, redirected
 from nmcore.history import HistoryEntry, HistoryQuery, HistoryRecorder, Withheld
+from nmcore.history import Outcome as Verdict
 from nmcore.httpclient import make_http_client, new_session
 from nmcore.ingest import Parsed, parse_payload
 from nmcore.metrics import Metrics
@@ -194,6 +195,7 @@ class Manager:
                 on_send=self._history.attempt_of if self._history else lambda job, ok, answer: None,
                 on_retry=self._on_retry,
                 on_merge=self._history.merged if self._history else lambda job_id, members: None,
+                on_release=self._silenced_after_wait,
             )
             pending = await self._store.open()
             stack.push_async_callback(self._store.close)
@@ -429,6 +431,23 @@ class Manager:
                                                                                          alerts=alerts))
         return list(by_receiver.values())
 
+    async def _silenced_after_wait(self, job: Job) -> dict[str, str]:
+        """Which alerts of a batch going now a Silence mutes for its receiver (fingerprint → why), as the original
+        mutes after the wait. A resolved one whose firing the receiver was delivered still goes: it would otherwise
+        never learn the alert ended."""
+        muted = self.router.silenced_now(job.notification, self._snapshot)
+        resolved = [a.fingerprint for a in job.notification.alerts if a.status == "resolved" and a.fingerprint in muted]
+        if resolved:
+            for fingerprint, receivers in (await self._store.owed_resolved(resolved)).items():
+                if job.receiver in receivers:
+                    del muted[fingerprint]
+        total = len(job.notification.alerts)
+        if muted and len(muted) < total and self._history:
+            self._history.withheld_alerts(job.id, Withheld(
+                receiver=job.receiver, reason=f"{len(muted)} of its {total} alerts, after their batch wait: "
+                                              + "; ".join(dict.fromkeys(muted.values()))))
+        return muted
+
     async def history(self, query: HistoryQuery) -> list[HistoryEntry]:
         """Finished deliveries matching `query`, newest first (what is still buffered is written first)."""
         if self._history:
@@ -507,10 +526,11 @@ class Manager:
         self._fell_back.discard(job.id)
         if not outcome.ok and self._tasks is not None and not fell_back:
             self._tasks.start_soon(self._fall_back, job, "was given up on")
+        verdict: Verdict = "silenced" if outcome.silenced else "delivered" if outcome.ok else "dead"
         if self._history:
-            self._history.finished(job.id, job.notification, job.created, outcome.ok, outcome.error)
+            self._history.finished(job.id, job.notification, job.created, verdict, outcome.error or outcome.silenced)
         self.outcomes.append(outcome)
-        self.metrics.deliveries.labels(outcome.channel, "delivered" if outcome.ok else "dead").inc()
+        self.metrics.deliveries.labels(outcome.channel, verdict).inc()
 
     def _observe_attempt(self, channel: str, receiver: str, result: str, seconds: float) -> None:
         self.metrics.attempts.labels(channel, result).observe(seconds)

@@ -134,6 +134,24 @@ class Router:
             for labels, key, part in batches(alerts, group, settings.group_labels, settings.batch_max_size)
         ]
 
+    def silenced_now(self, notification: Notification, snapshot: Snapshot) -> dict[str, str]:
+        """Fingerprint → why, for the alerts of `notification` that a Silence in force now mutes for its receiver:
+        checked again when a batch is released (nmcore.batching), since Alertmanager and the Go original mute when
+        they send, after the wait, and a Silence made during a maintenance window must hold back what waits."""
+        rules = snapshot.rules
+        if not rules.silences.all:
+            return {}
+        in_force = rules.silences.at(self.clock())
+        muted: dict[str, str] = {}
+        for alert in notification.alerts:
+            matched = in_force.match(alert.labels)
+            if matched.everyone:
+                muted[alert.fingerprint] = muted_globally(matched.everyone[0], in_force.until)
+            elif notification.tenant and notification.tenant in matched.tenants:
+                muted[alert.fingerprint] = muted_for_tenant(matched.tenants[notification.tenant], notification.tenant,
+                                                            in_force.until)
+        return muted
+
     def _with_rules(self, alert: Alert, access: Access, snapshot: Snapshot, matched: Matched) -> list[Target]:
         """Tenancy's receivers and the Routers', as routePolicy combines them; none when a global Silence mutes
         the alert."""

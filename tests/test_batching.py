@@ -7,6 +7,7 @@ with the same groupLabels values go out together.
 time, and two seconds (asserted only as a lower bound) where it is the wait that ends the batch.
 """
 
+import datetime
 import subprocess
 import sys
 import time
@@ -120,6 +121,55 @@ def test_a_full_batch_is_not_held_up_by_an_earlier_one_still_waiting(
                                   "waiting": {"Receiver/ops:webhook": 2}}
     assert status["pending"] == 2
     assert "nmcore_jobs_waiting_in_batches 2.0" in httpx.get(f"{process.url}/metrics", timeout=10).text
+
+
+def maintenance(starts: float) -> str:
+    moment = datetime.datetime.fromtimestamp(starts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"""
+apiVersion: {V2}
+kind: Silence
+metadata: {{name: maintenance, labels: {{type: global}}}}
+spec:
+  matcher: {{matchExpressions: [{{key: pod, operator: In, values: [a, disk-1, disk-2, x1]}}]}}
+  startsAt: {moment}
+"""
+
+
+def test_a_silence_that_begins_while_a_batch_waits_mutes_it_when_it_goes(
+        tmp_path: Path, nm: Callable[..., Nm], sink: WebhookSink) -> None:
+    """Alertmanager and the original mute when they send, after the wait: a maintenance Silence that begins while
+    alerts wait holds them back. A resolved whose firing was delivered still goes."""
+    config = write_config(tmp_path / "config", sink, wait="10s", size=3)
+    process = nm(config, tmp_path / "state")
+    for body in (alert("x1", name="Owed"), alert("x2", name="Owed"), alert("x4", name="Owed")):
+        assert process.post(body).status_code == 200
+    wait_for(lambda: len(notifications(sink)) == 1, "the full Owed batch, at once")
+    starts = int(time.time()) + 7
+    (config / "silence.yaml").write_text(maintenance(starts))
+    wait_for(lambda: httpx.get(f"{process.url}/api/v2/silences", timeout=10).json()["silences"], "nm to load it")
+    for body in (alert("a"), alert("c"), alert("disk-1", name="DiskFull"), alert("disk-2", name="DiskFull"),
+                 alert("x1", name="Owed", status="resolved"), alert("x3", name="Owed")):
+        assert process.post(body).status_code == 200
+    assert time.time() < starts, "the test needs the alerts in before the Silence begins"
+
+    wait_for(lambda: not waiting_in(tmp_path / "state"), "every batch to go")
+    assert sorted(notifications(sink)[1:]) == [
+        ("KubePodCrashLooping", [("c", "firing")]), ("Owed", [("x1", "resolved"), ("x3", "firing")])]
+
+    def history() -> list[dict]:
+        return httpx.get(f"{process.url}/api/v2/history", timeout=10).json()["history"]
+
+    wait_for(lambda: len(history()) == 4, "the history of all four batches")
+    entries = {e["alerts"][0]["alertname"]: e for e in history() if e["alerts"][0]["alertname"] != "Owed"}
+    silenced = entries["DiskFull"]
+    assert silenced["outcome"] == "silenced" and silenced["attempts"] == []
+    assert silenced["error"] == "muted by Silence maintenance (global) until it is deleted or disabled"
+    assert [a["status"] for a in silenced["alerts"]] == ["firing", "firing"]
+    assert entries["KubePodCrashLooping"]["withheld"] == [{
+        "receiver": "Receiver/ops:webhook", "reason": "1 of its 2 alerts, after their batch wait: muted by Silence "
+                                                      "maintenance (global) until it is deleted or disabled"}]
+    assert 'nmcore_deliveries_total{channel="webhook",outcome="silenced"} 1.0' in httpx.get(
+        f"{process.url}/metrics", timeout=10).text
 
 
 @pytest.mark.postgresql
