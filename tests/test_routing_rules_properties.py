@@ -158,3 +158,20 @@ def test_tenant_silences_never_widen_nor_cross_tenants(world: tuple, silences: l
         assert target.tenant, f"a tenant silence muted global receiver {ref}"
         assert any(user == target.tenant and selects(m, alerts[fingerprint].labels) for user, m in silences), \
             f"{ref} of tenant {target.tenant!r} muted by no silence of its own tenant"
+
+
+@settings(max_examples=200, deadline=None)
+@given(worlds(), st.lists(st.tuples(st.sampled_from([None, *USERS]), alert_selectors), min_size=1, max_size=4))
+def test_a_batch_going_meets_the_silences_as_its_alerts_would_have_on_arrival(world: tuple, silences: list) -> None:
+    """A Silence that began while a batch waited mutes in it (`Router.silenced_now`, as it goes) exactly what it
+    would have held back had it been there when the alerts arrived: so a tenant's still never crosses tenants."""
+    snapshot, _, group = world
+    router = Router(HOST, RbacResolver())
+    waiting = anyio.run(router.route, group, snapshot)
+    silenced = with_extra(snapshot, [silence(i, user, m) for i, (user, m) in enumerate(silences)])
+    after = delivered(silenced, group)
+    for routed in waiting:
+        muted = router.silenced_now(routed.notification, silenced)
+        for alert in routed.notification.alerts:
+            assert (alert.fingerprint in muted) == ((routed.notification.receiver, alert.fingerprint) not in after), \
+                (routed.notification.receiver, alert.labels, silences)
