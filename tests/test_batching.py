@@ -170,6 +170,8 @@ def test_a_silence_that_begins_while_a_batch_waits_mutes_it_when_it_goes(
                                                       "maintenance (global) until it is deleted or disabled"}]
     assert 'nmcore_deliveries_total{channel="webhook",outcome="silenced"} 1.0' in httpx.get(
         f"{process.url}/metrics", timeout=10).text
+    assert '<td class="silenced">silenced: muted by Silence maintenance (global)' in httpx.get(
+        f"{process.url}/ui", timeout=10).text
 
 
 @pytest.mark.postgresql
