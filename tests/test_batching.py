@@ -135,12 +135,25 @@ spec:
 """
 
 
+def pending(store: Path | str) -> int:
+    """The jobs pending in a state dir or a PostgreSQL database."""
+    if isinstance(store, Path):
+        return len(waiting_in(store))
+    with psycopg.connect(store) as conn:
+        row = conn.execute("SELECT count(*) FROM jobs").fetchone()
+    return row[0] if row else 0
+
+
+@pytest.mark.parametrize("database", [False, pytest.param(True, marks=pytest.mark.postgresql)],
+                         ids=["sqlite", "postgresql"])
 def test_a_silence_that_begins_while_a_batch_waits_mutes_it_when_it_goes(
-        tmp_path: Path, nm: Callable[..., Nm], sink: WebhookSink) -> None:
+        tmp_path: Path, nm: Callable[..., Nm], sink: WebhookSink, database: bool,
+        request: pytest.FixtureRequest) -> None:
     """Alertmanager and the original mute when they send, after the wait: a maintenance Silence that begins while
     alerts wait holds them back. A resolved whose firing was delivered still goes."""
     config = write_config(tmp_path / "config", sink, wait="10s", size=3)
-    process = nm(config, tmp_path / "state")
+    store: Path | str = request.getfixturevalue("postgres_url") if database else tmp_path / "state"
+    process = nm(config, store)
     for body in (alert("x1", name="Owed"), alert("x2", name="Owed"), alert("x4", name="Owed")):
         assert process.post(body).status_code == 200
     wait_for(lambda: len(notifications(sink)) == 1, "the full Owed batch, at once")
@@ -152,7 +165,7 @@ def test_a_silence_that_begins_while_a_batch_waits_mutes_it_when_it_goes(
         assert process.post(body).status_code == 200
     assert time.time() < starts, "the test needs the alerts in before the Silence begins"
 
-    wait_for(lambda: not waiting_in(tmp_path / "state"), "every batch to go")
+    wait_for(lambda: not pending(store), "every batch to go")
     assert sorted(notifications(sink)[1:]) == [
         ("KubePodCrashLooping", [("c", "firing")]), ("Owed", [("x1", "resolved"), ("x3", "firing")])]
 
