@@ -79,19 +79,20 @@ def release(members: Sequence[Job], *, max_size: int, now: float) -> tuple[list[
         last = packed[-1]
         if not max_size or len(distinct_alerts(last)) < max_size:
             packed, rest = packed[:-1], last
-    return [_released(part) for part in packed], rest
+    return [_released(part, now) for part in packed], rest
 
 
-def _released(part: Sequence[Job]) -> Release:
+def _released(part: Sequence[Job], now: float) -> Release:
+    """`part` as the one job sent for it, due from `now` (`Job.first_due`: the wait is not time spent failing)."""
     first = part[0]
     if len(part) == 1:
-        return Release(attrs.evolve(first, batch="", not_before=0.0), ())
+        return Release(attrs.evolve(first, batch="", not_before=0.0, due=now), ())
     keys = {job.notification.group_key for job in part}
     notification = attrs.evolve(
         first.notification, alerts=tuple(distinct_alerts(part).values()),
         external_url=part[-1].notification.external_url,
         group_key=keys.pop() if len(keys) == 1 else first.batch)
-    merged = Job(id=uuid.uuid4().hex, notification=notification, created=min(job.created for job in part))
+    merged = Job(id=uuid.uuid4().hex, notification=notification, created=min(job.created for job in part), due=now)
     return Release(merged, tuple(job.id for job in part))
 
 

@@ -138,15 +138,16 @@ def _parser() -> argparse.ArgumentParser:
                           "statuses within this time (e.g. an Alertmanager HA pair's copy) is dropped; a re-fire is "
                           "not; 0 turns it off (default %(default)g)")
     run.add_argument("--retry-deadline", type=_non_negative, default=24 * 3600.0, metavar="SECONDS",
-                     help="transient failures are retried with backoff for this long after the alert was "
-                          "accepted, then the delivery is dead-lettered (default %(default)g)")
+                     help="transient failures are retried with backoff for this long after the delivery was "
+                          "first due (accepted, or its batch released), then it is dead-lettered "
+                          "(default %(default)g)")
     run.add_argument("--cluster", default="", metavar="NAME",
                      help="label alerts that have no `cluster` label with this one (several clusters, one nm)")
     run.add_argument("--sends-per-receiver", type=_positive, default=4, metavar="N",
                      help="sends in flight to one receiver at a time (default %(default)s); more for one busy "
                           "receiver that can take it (a firing is still never delivered after its resolved)")
     run.add_argument("--fallback-after", type=_non_negative, default=0.0, metavar="SECONDS",
-                     help="a delivery still failing this long after it was accepted also goes to its fallback "
+                     help="a delivery still failing this long after it was first due also goes to its fallback "
                           "receiver, once, while it is retried (default: the NotificationManager's "
                           "spec.fallback.after; without one, only dead letters fall back)")
     run.add_argument("--history-max-age", type=_non_negative, default=30 * 86400.0, metavar="SECONDS",

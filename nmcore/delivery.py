@@ -321,7 +321,7 @@ class Dispatcher:
         error, transient = result.error, result.transient
         self._on_attempt(notification.channel, notification.receiver,
                          "transient" if transient else "permanent", result.seconds)
-        age = time.time() - job.created
+        age = time.time() - job.first_due
         if transient and not self._stopping and age < self._policy.deadline:
             delay = self._policy.delay(attempts, result.retry_after)
             if age + delay < self._policy.deadline:

@@ -2,11 +2,12 @@
 
 A receiver labelled `notification.kubesphere.io/fallback: "true"` is a fallback, and so is the global receiver a
 NotificationManager names in `spec.fallback.receiver` (the default fallback). When a delivery is given up on, or
-is still failing `spec.fallback.after` (or `nm run --fallback-after`) after it was accepted, its notification is
-sent once to a fallback: one of the same tenant when there is one, else a global labelled one, else the default
-(global receivers may see every alert). Never to another tenant's receiver: that is the isolation rule routing
-keeps, and `choose_fallback` keeps it too (tests/test_fallback.py checks it for any snapshot). A fallback's own
-dead letter goes nowhere further. A fallback is otherwise an ordinary receiver.
+is still failing `spec.fallback.after` (or `nm run --fallback-after`) after it was first due (accepted, or for a
+batch released: its wait is not time spent failing), its notification is sent once to a fallback: one of the same
+tenant when there is one, else a global labelled one, else the default (global receivers may see every alert).
+Never to another tenant's receiver: that is the isolation rule routing keeps, and `choose_fallback` keeps it too
+(tests/test_fallback.py checks it for any snapshot). A fallback's own dead letter goes nowhere further. A fallback
+is otherwise an ordinary receiver.
 
 "Once" needs no state of its own: a delivery's attempts are scheduled one after another (the store keeps each
 one's time), so exactly one attempt's failure moves the next try past the time limit (`crosses_limit`); that one
@@ -50,18 +51,18 @@ def choose_fallback(snapshot: Snapshot, notification: Notification) -> Target | 
 
 def scheduled(job: Job) -> float:
     """When the attempt `job` is about to make (or just made) was due."""
-    return max(job.not_before, job.created)
+    return max(job.not_before, job.first_due)
 
 
 def crosses_limit(job: Job, retry: Job, after: float) -> bool:
     """The failed attempt of `job` is the last before the delivery has been failing `after` seconds: its retry
     (`retry.not_before`) is past the limit and the attempt itself was not."""
-    return after > 0 and scheduled(job) < job.created + after <= retry.not_before
+    return after > 0 and scheduled(job) < job.first_due + after <= retry.not_before
 
 
 def fell_back_before(job: Job, after: float) -> bool:
     """`job` (now dead-lettered) already went to its fallback because it was failing for `after` seconds."""
-    return after > 0 and scheduled(job) >= job.created + after
+    return after > 0 and scheduled(job) >= job.first_due + after
 
 
 def redirected(notification: Notification, fallback: Target) -> Notification:

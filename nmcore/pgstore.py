@@ -73,7 +73,7 @@ CONNECTION_DEFAULTS = {
 }
 """libpq settings unless the URL gives its own: a cut network fails within seconds, not TCP's many minutes."""
 
-_JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification::text, batch"
+_JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification::text, batch, due"
 _DEAD_COLUMNS = "id, receiver, created, attempts, last_error, notification::text, reason, buried"
 
 # Lock the lanes of `receivers` (sorted by the caller), creating missing ones. `WHERE false`: every row is locked,
@@ -158,9 +158,9 @@ SELECT {_CLAIMED} FROM (SELECT * FROM heads UNION ALL SELECT * FROM waiting) AS 
 _MERGE = """
 WITH gone AS (DELETE FROM jobs WHERE id = ANY(%(members)s) AND claimed_by = %(me)s)
 INSERT INTO jobs (id, receiver, created, attempts, not_before, last_error, notification, fingerprints, batch,
-                  claimed_by, lease_until)
+                  claimed_by, lease_until, due)
 VALUES (%(id)s, %(receiver)s, %(created)s, 0, 0, '', %(notification)s::json, string_to_array(%(fingerprints)s, ' '),
-        '', %(me)s, now() + %(lease)s * interval '1 second')"""
+        '', %(me)s, now() + %(lease)s * interval '1 second', %(due)s)"""
 
 # Delivered: the jobs go, their firing alerts are owed a resolved by their receivers, their resolved ones no longer.
 _FINISH = """
@@ -597,7 +597,7 @@ class PostgresStore:
             await conn.execute(_MERGE, {
                 "members": list(members), "me": self.replica, "id": merged.id, "receiver": merged.receiver,
                 "created": merged.created, "notification": notification_json(merged.notification),
-                "fingerprints": _fingerprints(merged), "lease": self._lease})
+                "fingerprints": _fingerprints(merged), "lease": self._lease, "due": merged.due})
             swapped = True
 
         await self._persist(f"the batch of {len(members)} deliveries to {merged.receiver}", swap)
@@ -612,9 +612,9 @@ class PostgresStore:
 
         async def release(conn: Conn) -> None:
             await conn.execute(
-                "UPDATE jobs SET attempts = %s, not_before = %s, last_error = %s, claimed_by = NULL, "
+                "UPDATE jobs SET attempts = %s, not_before = %s, last_error = %s, due = %s, claimed_by = NULL, "
                 "lease_until = NULL WHERE id = %s AND claimed_by = %s",
-                (job.attempts, job.not_before, job.last_error, job.id, self.replica))
+                (job.attempts, job.not_before, job.last_error, job.due, job.id, self.replica))
             if job.not_before <= time.time():
                 await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
 

@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     last_error TEXT NOT NULL,
     notification TEXT NOT NULL,             -- JSON of the Notification (nmcore.schema.converter)
     handed INTEGER NOT NULL DEFAULT 1,      -- 0: re-driven by another process, not yet given to the dispatcher
-    batch TEXT NOT NULL DEFAULT ''          -- the batch it waits in (nmcore.batching), '' for none
+    batch TEXT NOT NULL DEFAULT '',         -- the batch it waits in (nmcore.batching), '' for none
+    due REAL NOT NULL DEFAULT 0             -- when its batch was released; 0: due when accepted (Job.first_due)
 );
 CREATE INDEX IF NOT EXISTS jobs_not_handed ON jobs (handed) WHERE handed = 0;
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -112,14 +113,15 @@ INLINE_SERIALIZE_ALERTS = 1000
 _LOOKUP_CHUNK = 500
 """Fingerprints per dedup lookup: well under SQLite's limit on bound parameters."""
 
-_JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification, batch"
+_JOB_COLUMNS = "id, receiver, created, attempts, not_before, last_error, notification, batch, due"
 _DEAD_COLUMNS = "id, receiver, created, attempts, last_error, notification, reason, buried"
-_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def _job_row(job: Job, notification: str) -> tuple[Any, ...]:
     """`job` as `_INSERT_JOB` takes it, its notification already serialized (`notification_json`)."""
-    return (job.id, job.receiver, job.created, job.attempts, job.not_before, job.last_error, notification, job.batch)
+    return (job.id, job.receiver, job.created, job.attempts, job.not_before, job.last_error, notification, job.batch,
+            job.due)
 
 
 def check_not_orphaned(path: Path) -> None:
@@ -134,7 +136,7 @@ def check_not_orphaned(path: Path) -> None:
         f"{path.name} back (from a backup), or move {wal.name} and {shm.name} aside to start with an empty state")
 
 
-ADDED_COLUMNS = {"jobs": {"batch": "TEXT NOT NULL DEFAULT ''"}}
+ADDED_COLUMNS = {"jobs": {"batch": "TEXT NOT NULL DEFAULT ''", "due": "REAL NOT NULL DEFAULT 0"}}
 """Columns newer than a state file may be: added when it is opened (CREATE TABLE IF NOT EXISTS leaves it as it was)."""
 
 
@@ -496,8 +498,8 @@ class SQLiteStore:
 
     async def reschedule(self, job: Job) -> None:
         await self._record("reschedule", job, lambda conn: conn.execute(
-            "UPDATE jobs SET attempts = ?, not_before = ?, last_error = ? WHERE id = ?",
-            (job.attempts, job.not_before, job.last_error, job.id)))
+            "UPDATE jobs SET attempts = ?, not_before = ?, last_error = ?, due = ? WHERE id = ?",
+            (job.attempts, job.not_before, job.last_error, job.due, job.id)))
 
     async def bury(self, job: Job, reason: str) -> None:
         def move(conn: sqlite3.Connection) -> None:

@@ -32,10 +32,18 @@ class Job:
     last_error: str = ""
     batch: str = ""
     """The batch this job waits in before it is sent (nmcore.batching); "" for a job sent as it is."""
+    due: float = 0.0
+    """When its batch was released (nmcore.batching), for a job that waited in one; 0: due when accepted."""
 
     @property
     def receiver(self) -> str:
         return self.notification.receiver
+
+    @property
+    def first_due(self) -> float:
+        """When it was first due to be sent: the retry deadline and spec.fallback.after count from here, so a batch's
+        wait is not counted as time spent failing."""
+        return self.due or self.created
 
     @property
     def waiting(self) -> bool:
@@ -56,18 +64,18 @@ def notification_json(notification: Notification) -> str:
 
 
 def job_from_row(row: Sequence[Any], where: str) -> Job:
-    """A stored job: (id, receiver, created, attempts, not_before, last_error, notification JSON, batch), read
+    """A stored job: (id, receiver, created, attempts, not_before, last_error, notification JSON, batch, due), read
     back."""
-    job_id, _receiver, created, attempts, not_before, last_error, notification, batch = row
+    job_id, _receiver, created, attempts, not_before, last_error, notification, batch, due = row
     try:
         parsed = converter.structure(orjson.loads(notification), Notification)
-        if not all(isinstance(n, int | float) for n in (created, attempts, not_before)) or not all(
+        if not all(isinstance(n, int | float) for n in (created, attempts, not_before, due)) or not all(
                 isinstance(text, str) for text in (last_error, batch)):
             raise ValueError("a column holds the wrong type")
     except Exception as exc:  # any failure here means the stored row is unreadable
         raise StoreError(f"{where}: delivery {job_id} cannot be read ({exc})") from None
     return Job(id=job_id, notification=parsed, created=created, attempts=attempts, not_before=not_before,
-               last_error=last_error, batch=batch)
+               last_error=last_error, batch=batch, due=due)
 
 
 def _number(value: Any) -> float:
@@ -79,7 +87,7 @@ def dead_letter_from_row(row: Sequence[Any], where: str) -> DeadLetter:
     whose row cannot be read (quarantined as unreadable) keeps its id, receiver and reason, and no alerts."""
     job_id, receiver, created, attempts, last_error, notification, reason, buried = row
     try:
-        job = job_from_row((job_id, receiver, created, attempts, 0.0, last_error, notification, ""), where)
+        job = job_from_row((job_id, receiver, created, attempts, 0.0, last_error, notification, "", 0.0), where)
     except StoreError:
         job = Job(id=job_id, notification=Notification(receiver=str(receiver), channel="", tenant="", alerts=()),
                   created=_number(created), attempts=int(_number(attempts)), last_error=str(last_error))

@@ -246,6 +246,7 @@ def test_a_release_loses_no_member_and_sends_each_alert_as_it_is_now(
         assert {a.fingerprint: a.status for a in part.job.notification.alerts} == newest
         assert len(part.job.notification.alerts) == len(newest), "each alert once"
         assert not part.job.waiting and part.job.not_before == 0.0
+        assert part.job.first_due == 1000 and part.job.created == min(j.created for j in parts), "due from now"
         if max_size and len(parts) > 1:
             assert len(newest) <= max_size
     if min(j.not_before for j in jobs) <= 1000:

@@ -34,12 +34,12 @@ spec: {{}}
 """
 
 
-def notification_manager(fallback: dict) -> str:
+def notification_manager(fallback: dict, **spec: object) -> str:
     return f"""---
 apiVersion: notification.kubesphere.io/v2beta2
 kind: NotificationManager
 metadata: {{name: nm}}
-spec: {{fallback: {json.dumps(fallback)}}}
+spec: {json.dumps({"fallback": fallback, **spec})}
 """
 
 
@@ -140,3 +140,28 @@ async def test_still_failing_after_the_configured_time_goes_to_the_default_fallb
     outcomes = sorted((e.receiver.rsplit("/", 1)[1], e.outcome, len(e.attempts)) for e in entries)
     assert outcomes == [("bob-chat", "delivered", 11), ("bob-mail", "dead", 11), ("ops", "delivered", 1),
                         ("ops", "delivered", 1), ("ops", "delivered", 1)]
+
+
+@pytest.mark.anyio
+async def test_a_batchs_wait_is_not_counted_as_time_spent_failing() -> None:
+    """spec.fallback.after counts from when a delivery was first due: a batch held 0.6 s, past the 200 ms limit,
+    whose first send fails and whose retry succeeds, never went to the fallback (it failed for 50 ms)."""
+    channel = ScriptedChannel()
+    channel.scripts["bob-chat"] = ["transient"]  # then delivered
+    manifests = (SCRIPTED_CONFIG + receiver("bob-chat", "bob", False) + receiver("ops", None, False)
+                 + notification_manager({"receiver": "ops", "after": "200ms"}, batchMaxWait="600ms"))
+    settings_ = ManagerSettings(tenant_resolver="namespace", dedup_window=0,
+                                retry=RetryPolicy(initial_delay=0.05, max_delay=0.05, jitter=0))
+    async with Manager.from_yaml(manifests, plugins=[channel], settings=settings_) as manager:
+        await manager.wait_ready(10)
+        await manager.submit(AlertGroup(alerts=(Alert(labels={"alertname": "Held", "namespace": "bob"}),)))
+        with anyio.fail_after(20):
+            while len(await manager.history(HistoryQuery(alertname="Held"))) < 2:
+                await anyio.sleep(0.05)
+            await manager.drain()
+        entries = await manager.history(HistoryQuery(alertname="Held"))
+    assert sorted(name for name, _, _ in channel.sent) == ["bob-chat", "ops"], "ops got routing's copy only"
+    assert sorted((e.receiver.rsplit("/", 1)[1], e.outcome, len(e.attempts)) for e in entries) == [
+        ("bob-chat", "delivered", 2), ("ops", "delivered", 1)]
+    held = next(e for e in entries if e.receiver.endswith("bob-chat"))
+    assert held.finished - held.accepted >= 0.6, "the history's account counts from acceptance, the wait included"
