@@ -13,6 +13,8 @@ store swaps for them in one transaction just before it is sent. Within a batch a
 resolved) is sent as it is now, once.
 """
 
+import heapq
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -99,3 +101,72 @@ def _released(part: Sequence[Job], now: float) -> Release:
 def deadline(members: Iterable[Job]) -> float:
     """When a batch goes at the latest: its oldest member's wait is over."""
     return min(job.not_before for job in members)
+
+
+@attrs.define
+class _Batch:
+    members: list[Job] = attrs.field(factory=list)
+    alerts: set[str] = attrs.field(factory=set)
+    """Its members' distinct fingerprints: how full it is."""
+    deadline: float = math.inf
+
+
+class Waiting:
+    """One receiver's batches waiting to go. The dispatcher asks whether any goes now on each of its passes over
+    the lanes, so the answer costs O(1) however many wait: the deadlines are kept in a heap and the batches that
+    filled batchMaxSize in a set, as jobs arrive; only the batches that go are packed (`release`)."""
+
+    def __init__(self) -> None:
+        self._batches: dict[str, _Batch] = {}
+        self._deadlines: list[tuple[float, str]] = []
+        """(deadline, batch) for each batch; an entry whose batch has since gone or changed deadline is stale."""
+        self._full: set[str] = set()
+        self._count = 0
+
+    def __len__(self) -> int:
+        """The jobs waiting."""
+        return self._count
+
+    def add(self, job: Job, max_size: int) -> None:
+        batch = self._batches.setdefault(job.batch, _Batch())
+        self._join(job.batch, batch, [job])
+        if max_size and len(batch.alerts) >= max_size:
+            self._full.add(job.batch)
+
+    def _join(self, key: str, batch: _Batch, jobs: Sequence[Job]) -> None:
+        earliest = batch.deadline
+        for job in jobs:
+            batch.members.append(job)
+            batch.alerts.update(a.fingerprint for a in job.notification.alerts)
+            earliest = min(earliest, job.not_before)
+        self._count += len(jobs)
+        if earliest < batch.deadline:
+            batch.deadline = earliest
+            heapq.heappush(self._deadlines, (earliest, key))
+
+    def next_due(self) -> float | None:
+        """When the next batch's wait is over (None: nothing waits)."""
+        heap = self._deadlines
+        while heap and (heap[0][1] not in self._batches or self._batches[heap[0][1]].deadline != heap[0][0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def release(self, now: float, max_size: int) -> list[Release]:
+        """What goes now, oldest batch first: each batch whose wait is over, and the full notifications of each that
+        filled batchMaxSize; the rest waits on."""
+        due = self.next_due()
+        if not self._full and (due is None or due > now):
+            return []
+        keys = set(self._full)
+        self._full.clear()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            keys.add(heapq.heappop(self._deadlines)[1])  # a stale entry's batch is only looked at once more
+        going: list[Release] = []
+        for key in sorted(keys & self._batches.keys(), key=lambda k: self._batches[k].deadline):
+            batch = self._batches.pop(key)
+            released, rest = release(batch.members, max_size=max_size, now=now)
+            going += released
+            self._count -= len(batch.members)
+            if rest:
+                self._join(key, self._batches.setdefault(key, _Batch()), rest)
+        return going

@@ -74,8 +74,8 @@ class _Lane:
     queue: deque[Job] = attrs.field(factory=deque)
     in_flight: int = 0
     fingerprints: Counter[str] = attrs.field(factory=Counter)
-    waiting: dict[str, list[Job]] = attrs.field(factory=dict)
-    """Batch → its members waiting to go, in acceptance order."""
+    waiting: batching.Waiting = attrs.field(factory=batching.Waiting)
+    """Its jobs waiting in their batches to go."""
 
     @property
     def idle(self) -> bool:
@@ -142,14 +142,16 @@ class Dispatcher:
     @property
     def waiting_in_batches(self) -> dict[str, int]:
         """Receiver → the jobs waiting in its batches (they are pending too)."""
-        return {receiver: sum(map(len, lane.waiting.values())) for receiver, lane in self._lanes.items()
-                if lane.waiting}
+        return {receiver: len(lane.waiting) for receiver, lane in self._lanes.items() if lane.waiting}
 
     def enqueue(self, jobs: Sequence[Job]) -> None:
+        max_size: int | None = None
         for job in jobs:
             lane = self._lanes.setdefault(job.receiver, _Lane())
             if job.waiting:
-                lane.waiting.setdefault(job.batch, []).append(job)
+                if max_size is None:
+                    max_size = self._snapshot().settings.batch_max_size
+                lane.waiting.add(job, max_size)
             else:
                 lane.queue.append(job)
         if jobs:
@@ -194,7 +196,8 @@ class Dispatcher:
             if lane.waiting:
                 if max_size is None:
                     max_size = self._snapshot().settings.batch_max_size
-                due = self._release_batches(lane, now, max_size)
+                self._release_batches(lane, now, max_size)
+                due = lane.waiting.next_due()
                 next_due = min(next_due or due, due) if due else next_due
             while lane.in_flight < self._per_receiver and self._in_flight < self._max_in_flight:
                 job = self._take(lane, now)
@@ -208,26 +211,16 @@ class Dispatcher:
                 del self._lanes[receiver]
         return next_due
 
-    def _release_batches(self, lane: _Lane, now: float, max_size: int) -> float | None:
-        """Move the batches that go now into the lane's queue; return when the next of the rest is due."""
-        next_due: float | None = None
-        for batch, members in list(lane.waiting.items()):
-            released, rest = batching.release(members, max_size=max_size, now=now)
-            for part in released:
-                if self._on_release is not None:
-                    self._released.add(part.job.id)
-                if part.members:
-                    self._merges[part.job.id] = part.members
-                    self._pending -= len(part.members) - 1
-                    self._on_merge(part.job.id, part.members)
-                lane.queue.append(part.job)
-            if rest:
-                lane.waiting[batch] = rest
-                due = batching.deadline(rest)
-                next_due = min(next_due or due, due)
-            else:
-                del lane.waiting[batch]
-        return next_due
+    def _release_batches(self, lane: _Lane, now: float, max_size: int) -> None:
+        """Move the batches that go now into the lane's queue."""
+        for part in lane.waiting.release(now, max_size):
+            if self._on_release is not None:
+                self._released.add(part.job.id)
+            if part.members:
+                self._merges[part.job.id] = part.members
+                self._pending -= len(part.members) - 1
+                self._on_merge(part.job.id, part.members)
+            lane.queue.append(part.job)
 
     def _worker_done(self, worker: hotpath.Task[None]) -> None:
         """A worker that raised is a bug in the dispatcher itself: stop `run` with it rather than lose jobs."""

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anyio
+import attrs
 import httpx
 import psycopg
 import pytest
@@ -253,6 +254,39 @@ def test_a_release_loses_no_member_and_sends_each_alert_as_it_is_now(
         assert rest == [], "everything goes once the oldest member's wait is over"
     elif rest:
         assert not max_size or len(batching.distinct_alerts(rest)) < max_size, "only a batch still filling waits"
+
+
+@given(steps=st.lists(st.one_of(
+    st.tuples(st.just("add"), st.sampled_from("ABC"), st.dictionaries(st.sampled_from("uvwxyz"), st.just("firing"),
+                                                                       min_size=1, max_size=3),
+              st.floats(min_value=0, max_value=10)),
+    st.tuples(st.just("tick"), st.floats(min_value=0, max_value=3))), max_size=30),
+    max_size=st.integers(min_value=0, max_value=4))
+def test_the_waiting_batches_release_what_packing_each_batch_at_each_pass_would(steps: list, max_size: int) -> None:
+    """`Waiting` answers "what goes now" from its heap and full set; the reference packs every batch at every pass
+    (`batching.release` on each, as the dispatcher did): the same jobs go at the same passes, none is lost."""
+    waiting, reference = batching.Waiting(), {}
+    now, index = 1000.0, 0
+    for step in steps:
+        if step[0] == "add":
+            _, key, alerts, wait = step
+            job = attrs.evolve(_job(index, list(alerts.items()), now + wait), batch=key)
+            index += 1
+            waiting.add(job, max_size)
+            reference.setdefault(key, []).append(job)
+        else:
+            now += step[1]
+        expected = []
+        for key, members in list(reference.items()):
+            released, rest = batching.release(members, max_size=max_size, now=now)
+            expected += [sorted(p.members or (p.job.id,)) for p in released]
+            reference[key] = rest
+            if not rest:
+                del reference[key]
+        got = [sorted(p.members or (p.job.id,)) for p in waiting.release(now, max_size)]
+        assert sorted(got) == sorted(expected)
+        assert len(waiting) == sum(map(len, reference.values()))
+        assert waiting.next_due() == min((batching.deadline(m) for m in reference.values()), default=None)
 
 
 @pytest.mark.alertmanager
