@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 import attrs
 
 from nmcore import v2beta2
+from nmcore.httpfailures import TOKEN_SEGMENT
 from nmcore.resources import Credential, SecretKeySelector
 
 AnyCredential = Credential | v2beta2.Credential
@@ -205,9 +206,6 @@ credential: its value is one,"""
 _NOT_SECRET_FIELD_WORDS = frozenset({"name", "method", "version"})
 """unless the name also has one of these: an SMS provider's `SignName` (the sender's brand), `SignatureMethod`."""
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_TOKEN_SEGMENT = re.compile(r"(?=[A-Za-z_:-]*[0-9])[A-Za-z0-9_:-]{16,}")
-"""A path segment that is a token (Telegram's `bot123456:AAE…`, a webhook's ID and token), as
-`nmcore.httpfailures` hides them in URLs."""
 MAX_BODY_READ = 256 * 1024
 """A larger request body is not searched for credential fields (a message that long carries none)."""
 
@@ -229,7 +227,7 @@ def request_secrets(url: str, headers: Iterable[tuple[str, str]], body: bytes = 
     except ValueError:
         path = ""
     for segment in path.split("/"):
-        if _TOKEN_SEGMENT.fullmatch(unquote(segment)):
+        if TOKEN_SEGMENT.fullmatch(unquote(segment)):
             yield unquote(segment)
             if segment.startswith("bot"):  # the Bot API's /bot<token>/
                 yield unquote(segment)[3:]
