@@ -8,9 +8,11 @@ fed the same alerts (Prometheus's push format) and configured for the same alert
 URL, not one per tenant: a thousand routes would only slow it down. The metric is alert-deliveries per second
 (an alert reaching one receiver), from the first POST to the last arrival at the sink.
 
-Batching's cost: the same run with a NotificationManager (groupLabels [namespace], batchMaxWait 1s), so each
-receiver's alerts of a namespace from many POSTs go as one notification; its CPU per alert-delivery against the
-unbatched run's.
+Batching's cost: the same run with a NotificationManager (groupLabels [namespace], batchMaxWait 1m, batchMaxSize the
+alerts each namespace gets), so each receiver's alerts of a namespace, from POSTs spread over the whole run, go as one
+notification the moment the last arrives; its CPU per alert-delivery against the unbatched run's. The batches fill
+rather than time out, so the sends saved do not depend on how fast this machine posts (with a 1 s wait, a slow
+machine's namespace batches went out a few alerts at a time, and split into more sends than unbatched).
 """
 
 from dataclasses import dataclass
@@ -34,7 +36,7 @@ class Size:
 
 SIZES = {"full": Size(20_000, 1_000, runs=2), "quick": Size(4_000, 200), "tiny": Size(200, 20, batch=20)}
 GOAL = 1.5
-BATCH_WAIT = "1s"
+BATCH_WAIT = "1m"
 
 
 @dataclass
@@ -75,9 +77,10 @@ def _nmcore(size: Size, durable: bool, profile: Path | None, history: bool = Tru
         config = lab.dir / "config"
         write_tenants(config, size.namespaces, sink.url)
         if batched:
-            write_batching(config, ["namespace"], BATCH_WAIT)
+            write_batching(config, ["namespace"], BATCH_WAIT, size.alerts // size.namespaces)
         nm = NmRun(lab, config, durable=durable, profile=profile, history=history)
-        who = "nmcore" + ("" if history else " --no-history") + (f" batchMaxWait {BATCH_WAIT}" if batched else "")
+        who = "nmcore" + ("" if history else " --no-history") + (
+            f" batchMaxWait {BATCH_WAIT}, batchMaxSize {size.alerts // size.namespaces}" if batched else "")
         measured, _, _ = _measure(lab, sink, who, nm.child, f"{nm.url}/api/v2/alerts", size)
         nm.stop_profiler()
         return measured
@@ -122,7 +125,8 @@ def run(size_name: str = "full", *, durable: bool = True, profile: Path | None =
             "— (lower is better; steadier than rates)", None),
         Row("S1 CPU-ms per 1,000 with history on / off", f"{nm_cpu:,.0f} ms",
             f"--no-history {bare_cpu:,.0f} ms", ratio(nm_cpu, bare_cpu), "≤ 1.10x", nm_cpu <= 1.10 * bare_cpu),
-        Row(f"S1 CPU-ms per 1,000 with batchMaxWait {BATCH_WAIT} / without", f"{batched_cpu:,.0f} ms",
+        Row(f"S1 CPU-ms per 1,000 with batches of a namespace ({size.alerts // size.namespaces}) / without",
+            f"{batched_cpu:,.0f} ms",
             f"unbatched {nm_cpu:,.0f} ms", ratio(batched_cpu, nm_cpu), "≤ 1.00x (batching saves sends)",
             batched_cpu <= nm_cpu),
     ]

@@ -101,12 +101,13 @@ def write_tenants(folder: Path, tenants: int, sink_url: str) -> None:
     ])
 
 
-def write_batching(folder: Path, group_labels: list[str], wait: str) -> None:
-    """A NotificationManager regrouping by `group_labels` and holding each batch up to `wait` (batchMaxWait)."""
+def write_batching(folder: Path, group_labels: list[str], wait: str, size: int) -> None:
+    """A NotificationManager regrouping by `group_labels` and holding each batch up to `wait` (batchMaxWait) or
+    until `size` alerts wait (batchMaxSize)."""
     _dump(folder / "notification-manager.yaml", [
         {"apiVersion": "notification.kubesphere.io/v2beta2", "kind": "NotificationManager",
          "metadata": {"name": "notification-manager"},
-         "spec": {"groupLabels": group_labels, "batchMaxWait": wait, "batchMaxSize": 1000}}])
+         "spec": {"groupLabels": group_labels, "batchMaxWait": wait, "batchMaxSize": size}}])
 
 
 def write_config_scale(folder: Path, tenants: int, sink_url: str, files: int = 10) -> None:
